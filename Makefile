@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install what they need.
+PYTHON_VERSION := 3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint format bench bench-full clean
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON_VERSION)
+	touch $@
+
+install: $(VENV)/.synced
+
+demo: install
+	$(BIN)/tierwise demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check plugins dags tests
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros --disable-progress-bar --nocolor
+
+test: lint
+	$(BIN)/pytest
+
+format: install
+	$(BIN)/ruff format plugins dags tests
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/tierwise bench
+
+bench-full: install
+	$(BIN)/tierwise bench --sizes 100000,1000000,10000000
+
+clean:
+	rm -rf .airflow logs warehouse publish data/sample dbt_project/target

@@ -1,0 +1,178 @@
+"""``tierwise``: every stage of the pipeline without a scheduler, plus the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from tierwise.exceptions import TierwiseError
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _context(args: argparse.Namespace, prefix: str) -> object:
+    from tierwise.pipeline import RunContext
+
+    interval = None
+    if getattr(args, "interval_start", None) and getattr(args, "interval_end", None):
+        interval = (args.interval_start, args.interval_end)
+    return RunContext(
+        run_id=f"{prefix}__{datetime.now().strftime('%Y%m%dT%H%M%S')}",
+        as_of_date=getattr(args, "as_of", None),
+        interval=interval,
+        full_refresh=getattr(args, "full_refresh", False),
+        dry_run=getattr(args, "dry_run", False),
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tierwise.console import progress
+    from tierwise.generate import generate
+
+    result = generate(
+        Path(args.out),
+        customers=args.customers,
+        orders=args.orders,
+        seed=args.seed,
+        dirty=args.dirty,
+        start=args.start,
+        end=args.end,
+        progress=not args.no_progress,
+    )
+    progress(
+        "generate",
+        f"{args.customers:,} customers, {args.orders:,} orders -> {args.out} in {result.elapsed:.1f}s",
+    )
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tierwise import pipeline
+
+    ctx = _context(args, "cli_ingest")
+    for source in args.source or pipeline.SOURCES:
+        pipeline.ingest(source, ctx, data_dir=Path(args.data_dir) if args.data_dir else None)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from tierwise import pipeline
+
+    pipeline.build(_context(args, "cli_build"))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from tierwise import pipeline
+
+    ctx = _context(args, "cli_validate")
+    for gate in ("raw", "marts") if args.gate == "all" else (args.gate,):
+        pipeline.validate(gate, ctx)
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from tierwise import pipeline
+
+    ctx = _context(args, "cli_publish")
+    pipeline.publish(ctx, args.destination or pipeline.DEFAULT_DESTINATIONS)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tierwise import pipeline
+    from tierwise.summary import write_summary
+
+    ctx = _context(args, "cli_run")
+    results = [pipeline.ingest(source, ctx) for source in pipeline.SOURCES]
+    results.append(pipeline.validate("raw", ctx))
+    results.append(pipeline.build(ctx))
+    results.append(pipeline.validate("marts", ctx))
+    results.append(pipeline.publish(ctx))
+    print(write_summary(ctx, results).read_text(encoding="utf-8"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tierwise.demo import run_demo
+
+    return run_demo(customers=args.customers, orders=args.orders, seed=args.seed, dirty=args.dirty)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as-of", type=_date, help="evaluation date (default: latest order date)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tierwise", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging in logs/tierwise.log")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write deterministic sample exports")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--customers", type=int, default=5_000)
+    gen.add_argument("--orders", type=int, default=50_000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--dirty", type=float, default=0.0, help="share of bad rows added (e.g. 0.01)")
+    gen.add_argument("--start", type=_date, default=date(2024, 1, 1))
+    gen.add_argument("--end", type=_date, default=date(2025, 12, 31))
+    gen.add_argument("--no-progress", action="store_true")
+    gen.set_defaults(func=cmd_generate)
+
+    ing = sub.add_parser("ingest", help="load exports into the warehouse's raw schema")
+    ing.add_argument("--source", action="append", help="source config name (repeatable; default: all)")
+    ing.add_argument("--data-dir", help="folder the source patterns are relative to")
+    ing.add_argument("--interval-start", type=_date)
+    ing.add_argument("--interval-end", type=_date)
+    ing.set_defaults(func=cmd_ingest)
+
+    bld = sub.add_parser("build", help="dbt build: models, seeds, snapshots and tests")
+    _add_run_options(bld)
+    bld.add_argument("--full-refresh", action="store_true")
+    bld.set_defaults(func=cmd_build)
+
+    val = sub.add_parser("validate", help="run the Great Expectations quality gates")
+    _add_run_options(val)
+    val.add_argument("--gate", choices=("raw", "marts", "all"), default="all")
+    val.set_defaults(func=cmd_validate)
+
+    pub = sub.add_parser("publish", help="publish the tiers to the destinations")
+    _add_run_options(pub)
+    pub.add_argument("--destination", action="append", help="files, database, crm, notifications")
+    pub.add_argument("--dry-run", action="store_true", help="print the diff, send nothing")
+    pub.set_defaults(func=cmd_publish)
+
+    run = sub.add_parser("run", help="all stages in order, without a scheduler")
+    _add_run_options(run)
+    run.add_argument("--full-refresh", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="sample data + the main DAG through Airflow (airflow dags test)")
+    demo.add_argument("--customers", type=int, default=5_000)
+    demo.add_argument("--orders", type=int, default=60_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--dirty", type=float, default=0.005)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tierwise.console import configure_cli_logging
+    from tierwise.settings import get_settings
+
+    args = build_parser().parse_args(argv)
+    configure_cli_logging(get_settings().log_dir, verbose=args.verbose)
+    try:
+        return int(args.func(args))
+    except TierwiseError as error:
+        print(f"tierwise {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

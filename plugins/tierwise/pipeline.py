@@ -1,0 +1,120 @@
+"""The stages of a Tierwise run, callable from Airflow tasks, the CLI and tests.
+
+Each stage takes a :class:`RunContext`, does its work, reports one progress
+line and returns a small JSON-able dict (safe to pass through XCom).
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tierwise.console import progress
+from tierwise.exceptions import TierwiseError
+from tierwise.settings import get_settings
+
+SOURCES = ("orders", "contacts", "tickets")
+DEFAULT_DESTINATIONS = ("files", "database")
+StageResult = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    as_of_date: date | None
+    interval: tuple[date, date] | None = None
+    full_refresh: bool = False
+    dry_run: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+
+def evaluation_date_for(moment: date | datetime) -> date:
+    """Month-end evaluation: a review run in month M evaluates as of the last day of M-1."""
+    first_of_month = date(moment.year, moment.month, 1)
+    return first_of_month - timedelta(days=1)
+
+
+def month_end(day: date) -> date:
+    return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+
+
+def _run_stage(stage: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> StageResult:
+    started = time.perf_counter()
+    try:
+        line, details = work()
+    except TierwiseError as error:
+        progress(stage, f"FAILED after {time.perf_counter() - started:.1f}s: {error}")
+        raise
+    except Exception as error:
+        progress(
+            stage,
+            f"FAILED after {time.perf_counter() - started:.1f}s (unexpected {type(error).__name__}): {error}",
+        )
+        raise
+    elapsed = time.perf_counter() - started
+    progress(stage, line)
+    return {"stage": stage, "line": line, "elapsed": round(elapsed, 3), "details": details}
+
+
+def ingest(source: str, ctx: RunContext, data_dir: Path | None = None) -> StageResult:
+    def work() -> tuple[str, dict[str, Any]]:
+        from tierwise.ingest import ingest_source, load_source_configs
+
+        settings = get_settings()
+        configs = load_source_configs(settings.home / "config" / "sources")
+        if source not in configs:
+            raise TierwiseError(f"no source config named {source!r} in config/sources")
+        report = ingest_source(
+            configs[source], data_dir=data_dir or settings.data_dir, interval=ctx.interval, run_id=ctx.run_id
+        )
+        return report.summary_line(), _jsonable(report)
+
+    return _run_stage("ingest", work)
+
+
+def build(ctx: RunContext) -> StageResult:
+    def work() -> tuple[str, dict[str, Any]]:
+        from tierwise.transform import run_dbt
+
+        report = run_dbt("build", as_of_date=ctx.as_of_date, full_refresh=ctx.full_refresh)
+        return report.summary_line(), {"counts": report.counts, "elapsed": report.elapsed}
+
+    return _run_stage("build", work)
+
+
+def validate(gate: str, ctx: RunContext) -> StageResult:
+    def work() -> tuple[str, dict[str, Any]]:
+        from tierwise.quality import run_gate
+
+        report = run_gate(gate, run_id=ctx.run_id, as_of_date=ctx.as_of_date)
+        lines = report.summary_lines()
+        return lines[0], {"lines": lines, "data_docs": str(report.data_docs_path)}
+
+    return _run_stage("validate", work)
+
+
+def publish(ctx: RunContext, destinations: Sequence[str] = DEFAULT_DESTINATIONS) -> StageResult:
+    def work() -> tuple[str, dict[str, Any]]:
+        from tierwise.publish import publish as publish_to
+
+        report = publish_to(destinations, run_id=ctx.run_id, as_of_date=ctx.as_of_date, dry_run=ctx.dry_run)
+        lines = report.summary_lines()
+        return "; ".join(lines), {"lines": lines}
+
+    return _run_stage("publish", work)
+
+
+def _jsonable(report: object) -> dict[str, Any]:
+    try:
+        raw = asdict(report)  # type: ignore[call-overload]
+    except TypeError:
+        return {"repr": repr(report)}
+    return json.loads(json.dumps(raw, default=str))

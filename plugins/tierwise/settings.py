@@ -1,0 +1,63 @@
+"""Typed settings, read once from the environment.
+
+Every path has an embedded default inside the repository so that the demo runs
+on a fresh clone with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+def _repo_root() -> Path:
+    env = os.environ.get("TIERWISE_HOME")
+    if env:
+        return Path(env).resolve()
+    # plugins/tierwise/settings.py -> repo root is two levels above the package.
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse: Path
+    data_dir: Path
+    publish_dir: Path
+    dbt_project_dir: Path
+    expectations_dir: Path
+    log_dir: Path
+    duckdb_memory_limit: str
+    duckdb_threads: int
+
+    @property
+    def dbt_profiles_dir(self) -> Path:
+        return self.dbt_project_dir
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).resolve() if value else default
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    home = _repo_root()
+    return Settings(
+        home=home,
+        warehouse=_path("TIERWISE_WAREHOUSE", home / "warehouse" / "tierwise.duckdb"),
+        data_dir=_path("TIERWISE_DATA_DIR", home / "data" / "sample"),
+        publish_dir=_path("TIERWISE_PUBLISH_DIR", home / "publish"),
+        dbt_project_dir=_path("TIERWISE_DBT_PROJECT_DIR", home / "dbt_project"),
+        expectations_dir=_path("TIERWISE_EXPECTATIONS_DIR", home / "expectations"),
+        log_dir=_path("TIERWISE_LOG_DIR", home / "logs"),
+        duckdb_memory_limit=os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", "4GB"),
+        duckdb_threads=int(os.environ.get("TIERWISE_DUCKDB_THREADS", "2")),
+    )
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

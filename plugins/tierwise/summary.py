@@ -1,0 +1,102 @@
+"""The run summary: what happened, and where the results are."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tierwise.pipeline import RunContext, StageResult
+from tierwise.settings import get_settings
+from tierwise.warehouse import connect, table_exists
+
+
+def _tier_rows(con: Any) -> list[tuple[Any, ...]]:
+    return con.execute(
+        """
+        select coalesce(tier_code, 'none') as tier, count(*) as customers,
+               round(sum(measure_value), 2) as value
+        from marts.customer_tiers
+        group by 1
+        order by min(tier_rank) desc nulls last
+        """
+    ).fetchall()
+
+
+def _abc_rows(con: Any) -> list[tuple[Any, ...]]:
+    return con.execute(
+        """
+        select abc_class, count(*) as customers,
+               round(100.0 * count(*) / sum(count(*)) over (), 1) as pct_customers,
+               round(100.0 * sum(measure_value) / nullif(sum(sum(measure_value)) over (), 0), 1) as pct_value
+        from marts.customer_tiers
+        group by 1
+        order by 1
+        """
+    ).fetchall()
+
+
+def warehouse_facts(warehouse: Path | None = None) -> dict[str, Any]:
+    """Read the headline numbers of the marts (read-only connection)."""
+    settings = get_settings()
+    path = warehouse or settings.warehouse
+    if not path.exists():
+        return {}
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, "marts", "customer_tiers"):
+            return {}
+        facts: dict[str, Any] = {"tiers": _tier_rows(con), "abc": _abc_rows(con)}
+        for table in ("customer_value", "customer_tiers"):
+            facts[f"{table}_rows"] = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
+        facts["as_of_date"] = str(
+            con.execute("select max(as_of_date) from marts.customer_tiers").fetchone()[0]
+        )
+    return facts
+
+
+def _data_docs(results: Sequence[StageResult]) -> str | None:
+    paths = [r["details"].get("data_docs") for r in results if r["stage"] == "validate" and r.get("details")]
+    return next((path for path in reversed(paths) if path), None)
+
+
+def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any]) -> str:
+    settings = get_settings()
+    lines = [f"Tierwise run {ctx.run_id} — evaluation as of {facts.get('as_of_date', ctx.as_of_date)}", ""]
+    lines += [f"  {r['stage']:<9} {r['line']}" for r in results]
+    if facts:
+        lines += [
+            "",
+            f"  customers valued: {facts['customer_value_rows']:,}; tiered: {facts['customer_tiers_rows']:,}",
+        ]
+        lines += [
+            "  ABC (class: customers, % customers, % value): "
+            + "; ".join(f"{cls}: {n:,}, {pc}%, {pv}%" for cls, n, pc, pv in facts["abc"])
+        ]
+        lines += ["  tiers: " + ", ".join(f"{tier} {n:,}" for tier, n, _ in facts["tiers"])]
+    lines += [
+        "",
+        "Where the results are:",
+        f"  warehouse     {settings.warehouse}  (schemas raw, quarantine, ops, staging, marts)",
+        f"  published     {settings.publish_dir}",
+        f"  data docs     {_data_docs(results) or 'not rendered'}",
+        f"  logs          {settings.log_dir}",
+    ]
+    return "\n".join(lines)
+
+
+def write_summary(ctx: RunContext, results: Sequence[StageResult]) -> Path:
+    """Write the summary as Markdown text and JSON; return the text file's path."""
+    settings = get_settings()
+    facts = warehouse_facts()
+    text = render(ctx, results, facts)
+    runs_dir = settings.log_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", ctx.run_id)
+    payload = {"context": json.loads(ctx.to_json()), "stages": list(results), "facts": facts}
+    (runs_dir / f"{safe_id}.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    summary_path = runs_dir / f"{safe_id}.txt"
+    summary_path.write_text(text + "\n", encoding="utf-8")
+    (settings.log_dir / "last_run_summary.txt").write_text(text + "\n", encoding="utf-8")
+    return summary_path

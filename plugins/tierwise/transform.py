@@ -1,0 +1,128 @@
+"""The transform stage: ``dbt build`` of the project, in-process.
+
+dbt runs through its programmatic entry point (``dbtRunner``) so a task pays
+for one dbt start, not one per model; its console output goes to
+``logs/dbt/dbt.log`` and this module reports one line per build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from tierwise.exceptions import BuildError
+from tierwise.settings import get_settings
+
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    status: str
+    message: str
+    failures: int | None
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    command: str
+    success: bool
+    elapsed: float
+    nodes: tuple[NodeResult, ...] = field(default_factory=tuple)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(f"{n.unique_id.split('.')[0]}:{n.status}" for n in self.nodes))
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in FAILED_STATUSES]
+
+    def summary_line(self) -> str:
+        kinds = Counter(n.unique_id.split(".")[0] for n in self.nodes)
+        passed = sum(1 for n in self.nodes if n.status in {"success", "pass"})
+        parts = ", ".join(f"{count} {kind}s" for kind, count in sorted(kinds.items()))
+        state = "ok" if self.success else f"FAILED ({len(self.failed)} failing)"
+        return f"dbt {self.command}: {state}; {parts}; {passed} passed in {self.elapsed:.1f}s"
+
+
+def dbt_args(
+    command: str, *, as_of_date: date | None, full_refresh: bool, select: Sequence[str]
+) -> list[str]:
+    settings = get_settings()
+    log_path = settings.log_dir / "dbt"
+    args = [
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "info",
+        "--log-path",
+        str(log_path),
+        command,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_profiles_dir),
+        "--target-path",
+        str(settings.dbt_project_dir / "target"),
+    ]
+    if as_of_date is not None:
+        args += ["--vars", json.dumps({"as_of_date": as_of_date.isoformat()})]
+    if full_refresh and command in {"build", "run", "seed"}:
+        args.append("--full-refresh")
+    for selector in select:
+        args += ["--select", selector]
+    return args
+
+
+def _node_results(result: object) -> tuple[NodeResult, ...]:
+    nodes = []
+    for item in getattr(result, "results", None) or []:
+        node = getattr(item, "node", None)
+        nodes.append(
+            NodeResult(
+                unique_id=getattr(node, "unique_id", "unknown"),
+                status=str(getattr(item.status, "value", item.status)),
+                message=str(getattr(item, "message", "") or ""),
+                failures=getattr(item, "failures", None),
+            )
+        )
+    return tuple(nodes)
+
+
+def run_dbt(
+    command: str = "build",
+    *,
+    as_of_date: date | None = None,
+    full_refresh: bool = False,
+    select: Sequence[str] = (),
+    warehouse: Path | None = None,
+) -> BuildReport:
+    """Run one dbt command against the warehouse; raise BuildError if anything failed."""
+    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
+
+    settings = get_settings()
+    os.environ["TIERWISE_WAREHOUSE"] = str(warehouse or settings.warehouse)
+    started = time.perf_counter()
+    outcome = dbtRunner().invoke(
+        dbt_args(command, as_of_date=as_of_date, full_refresh=full_refresh, select=select)
+    )
+    report = BuildReport(
+        command=command,
+        success=bool(outcome.success),
+        elapsed=time.perf_counter() - started,
+        nodes=_node_results(outcome.result),
+    )
+    if outcome.exception is not None:
+        raise BuildError(f"dbt {command} could not run: {outcome.exception}") from outcome.exception
+    if not report.success:
+        details = "; ".join(f"{n.unique_id}: {n.status} {n.message}".strip() for n in report.failed[:10])
+        raise BuildError(f"dbt {command} failed: {details or 'see logs/dbt/dbt.log'}")
+    return report
