@@ -1,0 +1,33 @@
+"""Test-wide isolation: Airflow and Tierwise never touch the developer's real homes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="tierwise-tests-"))
+
+# Set before anything imports Airflow: its configuration is read once at import.
+os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_HOME / "airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("TIERWISE_TASK_RETRIES", "0")
+
+
+@pytest.fixture
+def tierwise_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every Tierwise path (warehouse, data, publish, logs) into a temp folder."""
+    from tierwise.settings import reset_settings
+
+    monkeypatch.setenv("TIERWISE_WAREHOUSE", str(tmp_path / "warehouse" / "tierwise.duckdb"))
+    monkeypatch.setenv("TIERWISE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(tmp_path / "publish"))
+    monkeypatch.setenv("TIERWISE_LOG_DIR", str(tmp_path / "logs"))
+    reset_settings()
+    yield tmp_path
+    reset_settings()
