@@ -1,0 +1,115 @@
+"""The whole pipeline, run by Airflow itself (`airflow dags test`), on a small generated sample."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tierwise.settings import reset_settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _eur_truth(manifest: dict) -> float:
+    rates = {}
+    for line in (REPO / "dbt_project" / "seeds" / "fx_rates.csv").read_text().splitlines()[1:]:
+        currency, rate = line.split(",")[:2]
+        rates[currency] = float(rate)
+    per_currency = manifest["truth"]["net_revenue_by_currency"]
+    return sum(float(amount) * rates[currency] for currency, amount in per_currency.items())
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from tierwise.airflow_local import setup_airflow
+    from tierwise.demo import run_dag
+    from tierwise.generate import generate
+
+    root = tmp_path_factory.mktemp("e2e")
+    patch = pytest.MonkeyPatch()
+    for name, sub in {
+        "TIERWISE_WAREHOUSE": "warehouse/tierwise.duckdb",
+        "TIERWISE_DATA_DIR": "data",
+        "TIERWISE_PUBLISH_DIR": "publish",
+        "TIERWISE_LOG_DIR": "logs",
+        "TIERWISE_AIRFLOW_HOME": "airflow",
+    }.items():
+        patch.setenv(name, str(root / sub))
+    reset_settings()
+    generate(root / "data", customers=800, orders=8_000, seed=11, dirty=0.01, end=date(2025, 12, 31))
+    log = root / "logs" / "airflow.log"
+    setup_airflow(log)
+    ok = run_dag(datetime(2026, 1, 5, 6, 0), log)
+    yield {"root": root, "ok": ok, "log": log}
+    patch.undo()
+    reset_settings()
+
+
+def _con(run: dict) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(run["root"] / "warehouse" / "tierwise.duckdb"), read_only=True)
+
+
+def test_dag_run_succeeded(pipeline_run: dict) -> None:
+    tail = pipeline_run["log"].read_text(encoding="utf-8")[-4000:]
+    assert pipeline_run["ok"], tail
+    summary = (pipeline_run["root"] / "logs" / "last_run_summary.txt").read_text(encoding="utf-8")
+    assert "evaluation as of 2025-12-31" in summary
+
+
+def test_one_row_and_one_tier_per_customer(pipeline_run: dict) -> None:
+    with _con(pipeline_run) as con:
+        value_rows, value_customers = con.execute(
+            "select count(*), count(distinct customer_id) from marts.customer_value"
+        ).fetchone()
+        tier_rows, tier_customers, untiered = con.execute(
+            "select count(*), count(distinct customer_id), count(*) filter (where tier_code is null) "
+            "from marts.customer_tiers"
+        ).fetchone()
+        staged = con.execute(
+            "select count(*) from (select customer_id from staging.stg_crm__contacts "
+            "union select customer_id from staging.stg_shop__orders)"
+        ).fetchone()[0]
+    assert value_rows == value_customers == tier_rows == tier_customers
+    assert untiered == 0
+    assert value_rows >= 800 * 0.9
+    assert value_rows <= staged
+
+
+def test_revenue_matches_generated_truth(pipeline_run: dict) -> None:
+    manifest = json.loads((pipeline_run["root"] / "data" / "manifest.json").read_text())
+    truth = _eur_truth(manifest)
+    with _con(pipeline_run) as con:
+        known = con.execute(
+            "select sum(v.net_revenue) from marts.customer_value v "
+            "where v.customer_id in (select customer_id from staging.stg_crm__contacts)"
+        ).fetchone()[0]
+    assert float(known) == pytest.approx(truth, rel=1e-6, abs=0.05)
+
+
+def test_every_row_read_is_loaded_or_quarantined(pipeline_run: dict) -> None:
+    with _con(pipeline_run) as con:
+        read, loaded, quarantined = con.execute(
+            "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from ops.load_manifest"
+        ).fetchone()
+    assert read == loaded + quarantined
+    assert quarantined > 0
+
+
+def test_published_csv_matches_the_mart(pipeline_run: dict) -> None:
+    csv_path = pipeline_run["root"] / "publish" / "files" / "customer_tiers_latest.csv"
+    assert csv_path.exists()
+    keys = "customer_id, tier_code, abc_class, cast(measure_value as decimal(18, 2)) as measure_value"
+    published = f"select {keys} from read_csv('{csv_path}', header=true)"
+    mart = f"select {keys} from marts.customer_tiers"
+    with _con(pipeline_run) as con:
+        only_csv = con.execute(f"select count(*) from ({published} except all {mart})").fetchone()[0]
+        only_mart = con.execute(f"select count(*) from ({mart} except all {published})").fetchone()[0]
+        rows = con.execute(f"select count(*) from ({published})").fetchone()[0]
+    assert rows > 0
+    assert (only_csv, only_mart) == (0, 0)
