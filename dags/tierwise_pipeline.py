@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
+
 from tierwise.orchestration import DEFAULT_ARGS, WRITER_POOL
 
 SOURCES = ("orders", "contacts", "tickets")
