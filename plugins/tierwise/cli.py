@@ -56,7 +56,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     ctx = _context(args, "cli_ingest")
     for source in args.source or pipeline.SOURCES:
-        pipeline.ingest(source, ctx, data_dir=Path(args.data_dir) if args.data_dir else None)
+        pipeline.ingest(ctx, source, data_dir=Path(args.data_dir) if args.data_dir else None)
     return 0
 
 
@@ -72,7 +72,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     ctx = _context(args, "cli_validate")
     for gate in ("raw", "marts") if args.gate == "all" else (args.gate,):
-        pipeline.validate(gate, ctx)
+        pipeline.validate(ctx, gate)
     return 0
 
 
@@ -89,10 +89,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tierwise.summary import write_summary
 
     ctx = _context(args, "cli_run")
-    results = [pipeline.ingest(source, ctx) for source in pipeline.SOURCES]
-    results.append(pipeline.validate("raw", ctx))
+    results = [pipeline.ingest(ctx, source) for source in pipeline.SOURCES]
+    results.append(pipeline.validate(ctx, "raw"))
     results.append(pipeline.build(ctx))
-    results.append(pipeline.validate("marts", ctx))
+    results.append(pipeline.validate(ctx, "marts"))
     results.append(pipeline.publish(ctx))
     print(write_summary(ctx, results).read_text(encoding="utf-8"))
     return 0

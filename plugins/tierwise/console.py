@@ -31,12 +31,13 @@ NOISY_LOGGERS = (
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w.])\+?\d[\d ()./-]{6,}\d(?![\w.])")
+_NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}|[\d,]+\.\d{1,2}")
 
 
 def mask_pii(text: str) -> str:
     """Mask e-mail addresses and phone numbers before anything is logged."""
     text = _EMAIL.sub("<email>", text)
-    return _PHONE.sub("<phone>", text)
+    return _PHONE.sub(lambda m: m.group(0) if _NOT_A_PHONE.fullmatch(m.group(0)) else "<phone>", text)
 
 
 def progress(stage: str, message: str) -> None:

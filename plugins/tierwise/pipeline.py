@@ -64,7 +64,7 @@ def _run_stage(stage: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> St
     return {"stage": stage, "line": line, "elapsed": round(elapsed, 3), "details": details}
 
 
-def ingest(source: str, ctx: RunContext, data_dir: Path | None = None) -> StageResult:
+def ingest(ctx: RunContext, source: str, data_dir: Path | None = None) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.ingest import ingest_source, load_source_configs
 
@@ -90,7 +90,7 @@ def build(ctx: RunContext) -> StageResult:
     return _run_stage("build", work)
 
 
-def validate(gate: str, ctx: RunContext) -> StageResult:
+def validate(ctx: RunContext, gate: str) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.quality import run_gate
 
@@ -118,3 +118,20 @@ def _jsonable(report: object) -> dict[str, Any]:
     except TypeError:
         return {"repr": repr(report)}
     return json.loads(json.dumps(raw, default=str))
+
+
+def summarize(ctx: RunContext, results: Sequence[StageResult]) -> str:
+    """Write the run summary; returns its path (the text is also in logs/last_run_summary.txt)."""
+    from tierwise.summary import write_summary
+
+    return str(write_summary(ctx, results))
+
+
+def snapshot(ctx: RunContext) -> StageResult:
+    def work() -> tuple[str, dict[str, Any]]:
+        from tierwise.snapshot import publish_snapshot
+
+        path, tables, elapsed = publish_snapshot()
+        return f"read-only BI snapshot of {tables} marts -> {path} in {elapsed:.1f}s", {"path": str(path)}
+
+    return _run_stage("snapshot", work)

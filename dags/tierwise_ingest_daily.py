@@ -1,0 +1,46 @@
+"""
+### Daily ingestion of the order and CRM exports
+
+One task per source loads the export files of the run's data interval (a day)
+into `raw`, idempotently: a file already loaded with the same checksum is
+skipped, a changed file replaces its rows, and the interval's slice is
+replaced in one transaction. Each task updates the Airflow Asset of its raw
+table, which triggers `tierwise_transform`.
+
+Backfill a range of days:
+`airflow backfill create --dag-id tierwise_ingest_daily --from-date 2025-01-01 --to-date 2025-01-31`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from tierwise.assets import RAW, SOURCES
+from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, run_stage
+
+
+@dag(
+    dag_id="tierwise_ingest_daily",
+    schedule=timedelta(days=1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_success_callback=ON_SUCCESS,
+    tags=["tierwise", "ingest"],
+    doc_md=__doc__,
+)
+def tierwise_ingest_daily() -> None:
+    for source in SOURCES:
+
+        @task(task_id=f"ingest_{source}", pool=WRITER_POOL, outlets=[RAW[source]])
+        def ingest(name: str = source) -> dict:
+            return run_stage("ingest", name, interval=True)
+
+        ingest()
+
+
+tierwise_ingest_daily()

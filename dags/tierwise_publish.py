@@ -1,0 +1,42 @@
+"""
+### Publish the validated tiers to the operational tools
+
+Triggered by the validated-marts Asset. Sends only what changed since the
+last sync to the operational database, the CRM API and the marketing files.
+Tier-change notifications go out with the monthly review only.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from tierwise.assets import MARTS_VALIDATED
+from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, params, run_stage
+
+DESTINATIONS = ("files", "database", "crm")
+
+
+@dag(
+    dag_id="tierwise_publish",
+    schedule=[MARTS_VALIDATED],
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    on_success_callback=ON_SUCCESS,
+    tags=["tierwise", "publish"],
+    doc_md=__doc__,
+    params=params("as_of_date", "dry_run_publish"),
+)
+def tierwise_publish() -> None:
+    for destination in DESTINATIONS:
+
+        @task(task_id=f"publish_{destination}", pool=WRITER_POOL)
+        def publish(name: str = destination) -> dict:
+            return run_stage("publish", (name,))
+
+        publish()
+
+
+tierwise_publish()

@@ -1,0 +1,45 @@
+"""A read-only copy of the marts for BI tools, swapped in atomically.
+
+BI tools (Metabase, Superset, Evidence, notebooks) open
+``publish/bi/marts.duckdb`` read-only. The pipeline writes a complete new
+file next to it and renames it over the old one: a reader that still has the
+old file open keeps reading the old inode and never holds a lock the
+pipeline's writer has to wait for.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tierwise.settings import get_settings
+from tierwise.warehouse import connect
+
+SNAPSHOT_SCHEMAS = ("marts",)
+
+
+def snapshot_path() -> Path:
+    return get_settings().publish_dir / "bi" / "marts.duckdb"
+
+
+def publish_snapshot(warehouse: Path | None = None, target: Path | None = None) -> tuple[Path, int, float]:
+    """Copy every table and view of the marts into a fresh file; return (path, tables, seconds)."""
+    started = time.perf_counter()
+    target = target or snapshot_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    source = warehouse or get_settings().warehouse
+    with connect(staging) as con:
+        con.execute(f"attach '{source}' as warehouse (read_only)")
+        relations = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'warehouse' "
+            f"and schema_name in ({', '.join(repr(s) for s in SNAPSHOT_SCHEMAS)}) order by 1, 2"
+        ).fetchall()
+        for schema, table in relations:
+            con.execute(f'create table main."{table}" as select * from warehouse."{schema}"."{table}"')
+        con.execute("detach warehouse")
+        con.execute("checkpoint")
+    os.replace(staging, target)
+    return target, len(relations), time.perf_counter() - started

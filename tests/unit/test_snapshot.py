@@ -1,0 +1,62 @@
+"""The BI snapshot: a reader holding it open never blocks the next run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+
+from tierwise.snapshot import publish_snapshot
+
+
+def _warehouse(path: Path, customers: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            "create or replace table marts.customer_tiers as "
+            f"select i::varchar as customer_id, 'gold' as tier_code from range({customers}) t(i)"
+        )
+
+
+def _open_reader(snapshot: Path) -> subprocess.Popen:
+    """A BI tool: opens the snapshot read-only and keeps it open until told to stop."""
+    code = textwrap.dedent(
+        f"""
+        import duckdb, sys
+        con = duckdb.connect({str(snapshot)!r}, read_only=True)
+        print(con.execute("select count(*) from customer_tiers").fetchone()[0], flush=True)
+        sys.stdin.readline()
+        print(con.execute("select count(*) from customer_tiers").fetchone()[0], flush=True)
+        """
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_reader_keeps_old_snapshot_while_next_run_swaps_in(tierwise_env: Path) -> None:
+    warehouse = tierwise_env / "wh.duckdb"
+    target = tierwise_env / "bi" / "marts.duckdb"
+    _warehouse(warehouse, 10)
+    publish_snapshot(warehouse, target)
+    reader = _open_reader(target)
+    try:
+        assert reader.stdout.readline().strip() == "10"
+        _warehouse(warehouse, 25)
+        started = time.perf_counter()
+        path, tables, _ = publish_snapshot(warehouse, target)
+        assert time.perf_counter() - started < 30
+        assert (path, tables) == (target, 1)
+        with duckdb.connect(str(target), read_only=True) as con:
+            assert con.execute("select count(*) from customer_tiers").fetchone()[0] == 25
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "10"
+    finally:
+        reader.kill()
+        reader.wait()
+    assert not list(target.parent.glob(".*.tmp"))
