@@ -46,7 +46,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     progress(
         "generate",
-        f"{args.customers:,} customers, {args.orders:,} orders -> {args.out} in {result.elapsed:.1f}s",
+        f"{args.customers:,} customers, {args.orders:,} orders -> {args.out} in {result.elapsed_seconds:.1f}s",
     )
     return 0
 
