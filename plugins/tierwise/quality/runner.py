@@ -1,0 +1,207 @@
+"""``run_gate``: run a gate's committed GX checkpoint inside DuckDB and record what it found.
+
+One gate run opens the warehouse once (DuckDB has a single writer): GX computes on a cursor of
+that connection, the results are written to ``ops.quality_results`` through it, then it closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tierwise.exceptions import ConfigError, ValidationRunError
+from tierwise.quality import outcomes, store
+from tierwise.quality.parameters import RunParameters, marts_parameters, raw_parameters
+from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR, checkpoint_name
+from tierwise.quality.report import ExpectationResult, GateReport
+from tierwise.quality.suites import SUITES
+from tierwise.quality.thresholds import Thresholds, load_thresholds
+from tierwise.settings import get_settings
+from tierwise.warehouse import connect, table_exists
+
+log = logging.getLogger(__name__)
+
+DATA_DOCS_INDEX = Path(GX_DIR, "uncommitted", "data_docs", DATA_DOCS_SITE, "index.html")
+_VARIABLE = re.compile(r"getvariable\('([A-Za-z0-9_]+)'\)")
+
+
+@dataclass(frozen=True)
+class _Run:
+    gate: str
+    run_id: str
+    as_of_date: date | None
+    validated_at: datetime  # UTC, naive (stored as TIMESTAMP)
+    thresholds: Thresholds
+
+
+def quiet_gx_logging(log_dir: Path) -> None:
+    """Send GX's own logging to ``log_dir/great_expectations.log`` instead of the console."""
+    gx_logger = logging.getLogger("great_expectations")
+    gx_logger.setLevel(logging.WARNING)
+    gx_logger.propagate = False
+    target = str((log_dir / "great_expectations.log").resolve())
+    if not any(getattr(h, "baseFilename", None) == target for h in gx_logger.handlers):
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(target, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        gx_logger.addHandler(handler)
+
+
+def _check_tables(con: duckdb.DuckDBPyConnection, gate: str) -> None:
+    # GX would report a missing table once per expectation, under a misleading unqualified name.
+    missing = [spec.name for spec in SUITES[gate] if not table_exists(con, spec.schema, spec.table)]
+    if missing:
+        raise ValidationRunError(f"tables to validate do not exist: {', '.join(missing)}")
+
+
+def _parameters(con: duckdb.DuckDBPyConnection, run: _Run) -> RunParameters:
+    if run.gate == "raw":
+        return raw_parameters(con, run.thresholds, run.as_of_date, run.run_id)
+    seed = get_settings().dbt_project_dir / "seeds" / "tier_ladder.csv"
+    return marts_parameters(con, run.thresholds, seed)
+
+
+def _referenced(expectation: Any) -> set[str]:
+    """Parameter names an expectation needs: $PARAMETER references and getvariable() calls."""
+    names: set[str] = set()
+    for value in expectation.configuration.kwargs.values():
+        if isinstance(value, dict) and "$PARAMETER" in value:
+            names.add(str(value["$PARAMETER"]))
+        elif isinstance(value, str):
+            names |= {name.removeprefix("tw_") for name in _VARIABLE.findall(value)}
+    return names
+
+
+def _check_parameters(checkpoint: Any, params: RunParameters) -> None:
+    # An unset DuckDB variable reads as NULL and a NULL bound silently passes: refuse to run.
+    needed: set[str] = set()
+    for definition in checkpoint.validation_definitions:
+        for expectation in definition.suite.expectations:
+            needed |= _referenced(expectation)
+    missing = sorted(needed - set(params.values))
+    if missing:
+        raise ValidationRunError(f"suite parameters without a value: {', '.join(missing)}")
+
+
+def _sampler(engine: Any) -> outcomes.RowSampler:
+    def sample(query: str, limit: int) -> list[dict[str, Any]]:
+        import sqlalchemy as sa
+
+        result = engine.execute_query(sa.text(f"select * from ({query}) as failing limit {int(limit)}"))
+        return [dict(row._mapping) for row in result.fetchall()]
+
+    return sample
+
+
+def _collect(checkpoint_result: Any, engine: Any) -> list[ExpectationResult]:
+    results: list[ExpectationResult] = []
+    for suite_result in checkpoint_result.run_results.values():
+        # Suites are named after the table they validate (schema.table).
+        suite = suite_result.suite_name
+        results += outcomes.convert_suite(suite_result.results, suite, suite, _sampler(engine))
+    return results
+
+
+def _build_data_docs(context: Any, checkpoint_result: Any) -> None:
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    suites = {r.suite_name for r in checkpoint_result.run_results.values()}
+    # Only this run's pages (plus the index): a full rebuild grows with every stored result.
+    identifiers = [*checkpoint_result.run_results, *(ExpectationSuiteIdentifier(name=s) for s in suites)]
+    context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=identifiers)
+
+
+def _run_checkpoint(
+    con: duckdb.DuckDBPyConnection, params: RunParameters, run: _Run
+) -> list[ExpectationResult]:
+    settings = get_settings()
+    quiet_gx_logging(settings.log_dir)  # before the import: GX logs while it loads
+    import great_expectations as gx
+
+    from tierwise.quality.gx_duckdb import bind_warehouse, bound_execution_engine
+
+    with bind_warehouse(con, params.variables()), warnings.catch_warnings():
+        # GX's deprecation chatter would land in every task log; its log file keeps the detail.
+        warnings.filterwarnings("ignore", module=r"great_expectations(\.|$)")
+        context = gx.get_context(mode="file", project_root_dir=settings.expectations_dir)
+        checkpoint = context.checkpoints.get(checkpoint_name(run.gate))
+        _check_parameters(checkpoint, params)
+        run_identifier = gx.RunIdentifier(run_name=run.run_id, run_time=run.validated_at.replace(tzinfo=UTC))
+        result = checkpoint.run(expectation_parameters=params.values, run_id=run_identifier)
+        results = _collect(result, bound_execution_engine())
+        _build_data_docs(context, result)
+        return results
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection, run: _Run
+) -> tuple[list[ExpectationResult], tuple[str, ...], Exception | None]:
+    """Results and notes; on an exception, one error result per suite and the exception."""
+    try:
+        _check_tables(con, run.gate)
+        params = _parameters(con, run)
+        return _run_checkpoint(con, params, run), params.notes, None
+    except Exception as error:  # anything GX or our set-up raises means "could not validate"
+        log.debug("%s gate could not run", run.gate, exc_info=error)
+        return [outcomes.run_error(spec.name, error) for spec in SUITES[run.gate]], (), error
+
+
+def _log_report(report: GateReport) -> None:
+    level = logging.INFO if report.passed and not report.warnings else logging.WARNING
+    for line in report.summary_lines():
+        log.log(level, "%s", line)
+
+
+def _suites(gate: str) -> tuple[str, ...]:
+    if gate not in SUITES:
+        raise ConfigError(f"unknown quality gate {gate!r}; expected one of {', '.join(SUITES)}")
+    return tuple(spec.name for spec in SUITES[gate])
+
+
+def run_gate(
+    gate: str, *, warehouse: Path | None = None, run_id: str, as_of_date: date | None = None
+) -> GateReport:
+    """Validate the ``raw`` or ``marts`` gate; return the report if it passed.
+
+    Every expectation result is written to ``ops.quality_results`` and Data Docs are rebuilt,
+    whatever the verdict. Then: raises ``ValidationRunError`` if any expectation (or the run)
+    raised inside GX, which is neither a pass nor a data failure; raises ``QualityGateError``
+    naming each failed critical expectation, its observed value and sample failing rows.
+    Warnings (failed expectations of severity warning) are logged and stored, not raised.
+    """
+    suites = _suites(gate)
+    started = time.perf_counter()
+    # A bad thresholds file is a ConfigError, raised before the warehouse is touched.
+    thresholds = load_thresholds(get_settings().expectations_dir / "thresholds.yml")
+    run = _Run(gate, run_id, as_of_date, datetime.now(UTC).replace(tzinfo=None), thresholds)
+    with connect(warehouse) as con:
+        results, notes, error = _validate(con, run)
+        store.write_results(
+            con, results, run_id=run_id, validated_at=run.validated_at, as_of_date=as_of_date, gate=gate
+        )
+    docs = get_settings().expectations_dir / DATA_DOCS_INDEX
+    report = GateReport(
+        gate=gate,
+        run_id=run_id,
+        as_of_date=as_of_date,
+        validated_at=run.validated_at,
+        suites=suites,
+        results=tuple(results),
+        data_docs_path=docs if docs.is_file() else None,
+        elapsed=time.perf_counter() - started,
+        notes=notes,
+    )
+    _log_report(report)
+    if error is not None:
+        message = f"{gate} gate could not validate: {type(error).__name__}: {error}"
+        raise ValidationRunError(message) from error
+    report.raise_for_failures()
+    return report

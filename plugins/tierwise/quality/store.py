@@ -1,0 +1,109 @@
+"""``ops.quality_results``: one row per expectation per gate run, in the warehouse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from tierwise.warehouse import table_exists
+
+if TYPE_CHECKING:
+    from tierwise.quality.report import ExpectationResult
+
+TABLE = "ops.quality_results"
+
+_DDL = f"""
+create table if not exists {TABLE} (
+    run_id varchar not null,
+    validated_at timestamp not null,
+    as_of_date date,
+    gate varchar not null,
+    suite varchar not null,
+    check_name varchar,
+    expectation_type varchar,
+    column_name varchar,
+    severity varchar,
+    outcome varchar not null,   -- passed | failed | warned | error
+    success boolean,            -- null when the expectation could not run
+    observed_value varchar,
+    element_count bigint,
+    unexpected_count bigint,
+    unexpected_percent double,
+    details varchar             -- JSON: sample failing rows, error message
+)
+"""
+
+_COLUMNS = (
+    "run_id, validated_at, as_of_date, gate, suite, check_name, expectation_type, column_name, severity,"
+    " outcome, success, observed_value, element_count, unexpected_count, unexpected_percent, details"
+)
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists ops")
+    con.execute(_DDL)
+
+
+def _row(
+    result: ExpectationResult, run_id: str, validated_at: datetime, as_of_date: date | None, gate: str
+) -> tuple[object, ...]:
+    details = {"failing_rows": list(result.failing_rows), "error": result.error}
+    return (
+        run_id,
+        validated_at,
+        as_of_date,
+        gate,
+        result.suite,
+        result.check,
+        result.expectation_type,
+        result.column,
+        result.severity,
+        result.outcome,
+        result.success,
+        result.observed_value,
+        result.element_count,
+        result.unexpected_count,
+        result.unexpected_percent,
+        json.dumps(details, default=str),
+    )
+
+
+def write_results(
+    con: duckdb.DuckDBPyConnection,
+    results: Sequence[ExpectationResult],
+    *,
+    run_id: str,
+    validated_at: datetime,
+    as_of_date: date | None,
+    gate: str,
+) -> None:
+    """Replace this run's rows for the gate (a retried task writes its slice once)."""
+    ensure_table(con)
+    rows = [_row(result, run_id, validated_at, as_of_date, gate) for result in results]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {TABLE} where run_id = ? and gate = ?", [run_id, gate])
+        if rows:
+            con.executemany(f"insert into {TABLE} ({_COLUMNS}) values ({', '.join('?' * 16)})", rows)
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")
+        raise
+
+
+def previous_row_count(con: duckdb.DuckDBPyConnection, suite: str, run_id: str) -> int | None:
+    """Row count seen by the last *passed* volume check of ``suite`` in another run."""
+    if not table_exists(con, "ops", "quality_results"):
+        return None
+    # Only passed checks: after a collapse the next run still compares with the healthy count.
+    row = con.execute(
+        f"select try_cast(observed_value as bigint) from {TABLE}"
+        " where suite = ? and check_name = ? and success and run_id <> ?"
+        " order by validated_at desc limit 1",
+        [suite, f"{suite.split('.', 1)[1]}.volume", run_id],
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
