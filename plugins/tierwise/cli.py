@@ -46,7 +46,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     progress(
         "generate",
-        f"{args.customers:,} customers, {args.orders:,} orders -> {args.out} in {result.elapsed_seconds:.1f}s",
+        f"{args.customers:,} customers, {args.orders:,} orders -> {args.out} "
+        f"in {result.elapsed_seconds:.1f}s",
     )
     return 0
 
@@ -104,6 +105,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(customers=args.customers, orders=args.orders, seed=args.seed, dirty=args.dirty)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tierwise.bench import run_bench
+
+    sizes = [int(size) for size in args.sizes.split(",")]
+    path = run_bench(sizes, Path(args.out), quick=args.quick)
+    print(f"benchmark results: {path}")
+    return 0
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", type=_date, help="evaluation date (default: latest order date)")
 
@@ -158,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--dirty", type=float, default=0.005)
     demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmark every stage against the floor and a pandas baseline")
+    bench.add_argument("--sizes", default="100000", help="order counts, comma-separated")
+    bench.add_argument("--out", default="bench/results")
+    bench.add_argument("--quick", action="store_true", help="skip the slowest stages (CI smoke test)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -174,5 +190,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry_point() -> None:
+    """Console script: exit without interpreter teardown once everything is flushed.
+
+    GX and duckdb-engine imported together make DuckDB's bindings print pages of
+    "nanobind: leaked ..." at teardown, which would bury the run's own output.
+    """
+    import logging
+    import os
+
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry_point()
