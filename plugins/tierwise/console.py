@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tierwise.masking import mask
 
 PROGRESS_LOGGER = "tierwise.progress"
 NOISY_LOGGERS = (
@@ -29,15 +30,10 @@ NOISY_LOGGERS = (
     "matplotlib",
 )
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w.])\+?\d[\d ()./-]{6,}\d(?![\w.])")
-_NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}|[\d,]+\.\d{1,2}")
-
 
 def mask_pii(text: str) -> str:
-    """Mask e-mail addresses and phone numbers before anything is logged."""
-    text = _EMAIL.sub("<email>", text)
-    return _PHONE.sub(lambda m: m.group(0) if _NOT_A_PHONE.fullmatch(m.group(0)) else "<phone>", text)
+    """Mask e-mail addresses, phone numbers and secrets before anything is logged."""
+    return mask(text)
 
 
 def progress(stage: str, message: str) -> None:

@@ -1,0 +1,86 @@
+"""What a publish call did, per destination stream: counts, files, timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    """One destination stream (e.g. ``database`` has customer tiers and change events)."""
+
+    destination: str
+    stream: str
+    status: str  # ok, failed, dry_run
+    total: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    retried: int = 0
+    deleted: int = 0
+    sent: int = 0
+    rejected: int = 0
+    abandoned: int = 0
+    applied: int | None = None  # rows the destination actually changed (tables only)
+    elapsed: float = 0.0
+    error: str | None = None
+    paths: tuple[Path, ...] = ()
+    diff: tuple[tuple[str, str], ...] = ()  # (change kind, record key), dry runs only
+
+    @property
+    def to_send(self) -> int:
+        return self.new + self.changed + self.retried + self.deleted
+
+    def summary_line(self) -> str:
+        if self.paths:
+            verb = "would write" if self.status == "dry_run" else "wrote"
+            return f"{self.stream}: {verb} {len(self.paths)} files ({self.total} rows) in {self.elapsed:.1f}s"
+        head = f"{self.stream}: {self.total} rows, {self.new} new, {self.changed} changed, "
+        head += f"{self.unchanged} unchanged"
+        if self.deleted:
+            head += f", {self.deleted} removed"
+        if self.status == "dry_run":
+            return head + f"; dry run: would send {self.to_send} ({self.retried} retries)"
+        tail = f"; sent {self.sent}, rejected {self.rejected}"
+        if self.abandoned:
+            tail += f" ({self.abandoned} abandoned)"
+        if self.applied is not None:
+            tail += f", {self.applied} rows changed there"
+        tail += f" in {self.elapsed:.1f}s"
+        if self.error:
+            tail += f"; FAILED: {self.error}"
+        return head + tail
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    run_id: str
+    as_of_date: date
+    dry_run: bool
+    streams: tuple[StreamReport, ...] = ()
+    skipped: tuple[str, ...] = field(default=())
+    elapsed: float = 0.0
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(path for stream in self.streams for path in stream.paths)
+
+    @property
+    def failed(self) -> tuple[StreamReport, ...]:
+        return tuple(stream for stream in self.streams if stream.status == "failed")
+
+    def for_destination(self, destination: str) -> tuple[StreamReport, ...]:
+        return tuple(stream for stream in self.streams if stream.destination == destination)
+
+    def summary_lines(self) -> list[str]:
+        mode = " (dry run)" if self.dry_run else ""
+        lines = [f"publish {self.as_of_date}{mode}: {len(self.streams)} streams in {self.elapsed:.1f}s"]
+        lines += [stream.summary_line() for stream in self.streams]
+        lines += [f"skipped {reason}" for reason in self.skipped]
+        if self.dry_run:
+            lines += [
+                f"  {stream.stream} {kind} {key}" for stream in self.streams for kind, key in stream.diff
+            ]
+        return lines

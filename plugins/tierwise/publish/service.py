@@ -1,0 +1,217 @@
+"""The publish entry point: which destinations, which streams, one warehouse connection.
+
+``publish()`` opens the warehouse once (read-only for a dry run), checks that the marts
+hold this run's evaluation, then runs each destination's streams through the sync engine.
+Destinations without a configured connection are skipped with a log line, except
+``files`` and the local ``database`` default, which always work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from tierwise.exceptions import PublishError
+from tierwise.publish import sources
+from tierwise.publish.config import CrmConfig, PublishConfig, load_publish_config
+from tierwise.publish.connections import Connection, base_url, env_var_name, get_connection, secret_of
+from tierwise.publish.engine import Destination, Source, SyncOptions, sync
+from tierwise.publish.errors import DestinationUnavailableError, PublishFailedError
+from tierwise.publish.files import export_files
+from tierwise.publish.httpjson import JsonHttpClient
+from tierwise.publish.hubspot import HubSpotContacts
+from tierwise.masking import get_logger, mask
+from tierwise.publish.postgres import PostgresTable
+from tierwise.publish.report import PublishReport, StreamReport
+from tierwise.publish.retry import RateLimiter, RetryPolicy
+from tierwise.publish.smtp import EmailNotifier, smtp_settings
+from tierwise.publish.sqlite import SqliteTable
+from tierwise.publish.state import ensure_tables
+from tierwise.publish.tables import APPEND_TABLE, TableSpec
+from tierwise.publish.webhook import WebhookNotifier
+from tierwise.settings import get_settings
+from tierwise.warehouse import connect
+
+log = get_logger(__name__)
+
+POSTGRES_CONN = "tierwise_postgres"
+CRM_CONN = "tierwise_crm"
+WEBHOOK_CONN = "tierwise_webhook"
+SMTP_CONN = "tierwise_smtp"
+DESTINATION_NAMES = ("files", "database", "crm", "notifications")
+
+
+@dataclass(frozen=True)
+class PublishContext:
+    con: duckdb.DuckDBPyConnection
+    as_of: date
+    run_id: str
+    config: PublishConfig
+    publish_dir: Path
+
+
+Streams = list[tuple[Source, Destination]]
+# A builder returns the streams of a destination, or the reason it is skipped.
+Builder = Callable[[PublishContext], Streams | str]
+
+
+def _not_configured(conn_id: str) -> str:
+    return f"connection {conn_id} is not configured (set {env_var_name(conn_id)})"
+
+
+def build_database(ctx: PublishContext) -> Streams | str:
+    config = ctx.config.database
+    connection = get_connection(POSTGRES_CONN)
+    tiers = TableSpec(config.table, "customer_id", tuple(sources.tier_columns(ctx.con)))
+    specs: list[tuple[Source, TableSpec]] = [(sources.customer_tiers_source(ctx.con, ctx.as_of), tiers)]
+    events = sources.tier_events_source(ctx.con, ctx.as_of)
+    if events is not None:
+        columns = tuple(sources.change_columns(ctx.con))
+        specs.append((events, TableSpec(config.events_table, "change_key", columns, APPEND_TABLE)))
+    else:
+        log.info("database: no marts.tier_changes, the %s outbox is not published", config.events_table)
+    if connection is None:
+        path = config.sqlite_path or ctx.publish_dir / "operational.sqlite"
+        log.info("database: %s; using the local SQLite file %s", _not_configured(POSTGRES_CONN), path)
+        return [(source, SqliteTable(path, spec, config, run_id=ctx.run_id)) for source, spec in specs]
+    return [(source, PostgresTable(connection, spec, config, run_id=ctx.run_id)) for source, spec in specs]
+
+
+def hubspot_contacts(connection: Connection, config: CrmConfig) -> Destination:
+    token = secret_of(connection, "token", "access_token")
+    client = JsonHttpClient(
+        config.base_url or base_url(connection),
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        timeout=config.timeout_seconds,
+        policy=RetryPolicy(config.max_retries, config.retry_base_delay, config.retry_max_delay),
+        limiter=RateLimiter(config.requests_per_window, config.window_seconds),
+    )
+    return HubSpotContacts(client, config, target=connection.describe())
+
+
+# Extra "provider" of the tierwise_crm connection -> factory. A second CRM (a Salesforce
+# Bulk API 2.0 ingest job, say) is one module with a Destination and one line here.
+CRM_PROVIDERS: dict[str, Callable[[Connection, CrmConfig], Destination]] = {"hubspot": hubspot_contacts}
+
+
+def build_crm(ctx: PublishContext) -> Streams | str:
+    connection = get_connection(CRM_CONN)
+    if connection is None:
+        return _not_configured(CRM_CONN)
+    provider = str(connection.extra.get("provider", "hubspot")).lower()
+    if provider not in CRM_PROVIDERS:
+        raise PublishError(f"crm: provider {provider!r} is not supported (known: {', '.join(CRM_PROVIDERS)})")
+    destination = CRM_PROVIDERS[provider](connection, ctx.config.crm)
+    return [(sources.crm_source(ctx.con, ctx.as_of, ctx.config.crm), destination)]
+
+
+def build_notifications(ctx: PublishContext) -> Streams | str:
+    config = ctx.config.notifications
+    webhook, smtp = get_connection(WEBHOOK_CONN), get_connection(SMTP_CONN)
+    if webhook is None and smtp is None:
+        return f"{_not_configured(WEBHOOK_CONN)} and {_not_configured(SMTP_CONN)}"
+    source = sources.notification_source(ctx.con, ctx.as_of, config)
+    if source is None:
+        return "notifications: marts.tier_changes does not exist"
+    streams: Streams = []
+    policy = RetryPolicy(config.max_retries, config.retry_base_delay, config.retry_max_delay)
+    if webhook is not None:
+        client = JsonHttpClient(base_url(webhook), timeout=config.timeout_seconds, policy=policy)
+        secret = secret_of(webhook, "secret", "signing_secret")
+        streams.append((source, WebhookNotifier(client, secret, config, target=webhook.describe())))
+    else:
+        log.info("notifications: webhook skipped, %s", _not_configured(WEBHOOK_CONN))
+    if smtp is not None:
+        streams.append((source, EmailNotifier(smtp_settings(smtp, config), config, target=smtp.describe())))
+    else:
+        log.info("notifications: email skipped, %s", _not_configured(SMTP_CONN))
+    return streams
+
+
+BUILDERS: dict[str, Builder] = {
+    "database": build_database,
+    "crm": build_crm,
+    "notifications": build_notifications,
+}
+
+
+def _check_names(destinations: Sequence[str]) -> list[str]:
+    unknown = [name for name in destinations if name not in DESTINATION_NAMES]
+    if unknown:
+        raise PublishError(
+            f"unknown destination(s) {', '.join(unknown)}; known: {', '.join(DESTINATION_NAMES)}"
+        )
+    return list(dict.fromkeys(destinations))
+
+
+def _run_destination(
+    ctx: PublishContext, name: str, options: SyncOptions
+) -> tuple[list[StreamReport], str | None]:
+    if name == "files":
+        target = ctx.config.files_dir or ctx.publish_dir / "files"
+        return [export_files(ctx.con, ctx.as_of, target, run_id=ctx.run_id, dry_run=options.dry_run)], None
+    try:
+        built = BUILDERS[name](ctx)
+    except DestinationUnavailableError as error:
+        # Misconfigured (no recipients...): fail this destination, let the others publish.
+        log.error("%s: %s", name, mask(error))
+        return [StreamReport(name, name, "failed", error=mask(error))], None
+    if isinstance(built, str):
+        log.info("%s: skipped, %s", name, built)
+        return [], f"{name}: {built}"
+    reports = []
+    for source, destination in built:
+        try:
+            reports.append(sync(ctx.con, source, destination, options))
+        finally:
+            destination.close()
+    return reports, None
+
+
+def publish(
+    destinations: Sequence[str],
+    *,
+    run_id: str,
+    as_of_date: date | None = None,
+    warehouse: Path | None = None,
+    dry_run: bool = False,
+    full_resync: bool = False,
+    config: PublishConfig | None = None,
+) -> PublishReport:
+    """Publish this run's tiers to ``destinations``; raises PublishFailedError if one of them failed."""
+    started = time.perf_counter()
+    names = _check_names(destinations)
+    settings = get_settings()
+    path = warehouse or settings.warehouse
+    if not path.exists():
+        raise PublishError(f"warehouse {path} does not exist: run ingest and build first")
+    cfg = config or load_publish_config()
+    options = SyncOptions(
+        run_id=run_id, dry_run=dry_run, full_resync=full_resync, max_attempts=cfg.max_attempts
+    )
+    streams: list[StreamReport] = []
+    skipped: list[str] = []
+    with connect(path, read_only=dry_run) as con:
+        con.execute("set enable_progress_bar = false")
+        as_of = sources.resolve_as_of_date(con, as_of_date)
+        if not dry_run:
+            ensure_tables(con)
+        ctx = PublishContext(con, as_of, run_id, cfg, settings.publish_dir)
+        for name in names:
+            reports, skip = _run_destination(ctx, name, options)
+            streams += reports
+            skipped += [skip] if skip else []
+    report = PublishReport(
+        run_id, as_of, dry_run, tuple(streams), tuple(skipped), time.perf_counter() - started
+    )
+    for line in report.summary_lines():
+        log.info("%s", line)
+    if report.failed:
+        failed = "; ".join(f"{stream.stream}: {stream.error}" for stream in report.failed)
+        raise PublishFailedError(mask(f"publish failed for {len(report.failed)} stream(s): {failed}"), report)
+    return report

@@ -1,0 +1,333 @@
+"""Sync state in the warehouse: ``ops.sync_state`` per record, ``ops.sync_runs`` per run.
+
+The diff runs in DuckDB so that a no-change re-run over a million customers is a hash
+and an anti-join, not a million Python objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from tierwise.exceptions import PublishError
+from tierwise.warehouse import table_exists
+
+if TYPE_CHECKING:
+    from tierwise.publish.engine import Batch, Record, RecordResult, Source
+    from tierwise.publish.report import StreamReport
+
+DELETE_KIND = "delete"
+SENT, REJECTED, ABANDONED, DELETED = "sent", "rejected", "abandoned", "deleted"
+
+DDL = """
+create schema if not exists ops;
+create table if not exists ops.sync_state (
+    destination varchar not null,
+    record_key varchar not null,
+    last_sent_hash varchar,
+    last_attempt_hash varchar,
+    status varchar not null,
+    attempts integer not null,
+    last_error varchar,
+    last_run_id varchar,
+    updated_at timestamp not null,
+    primary key (destination, record_key)
+);
+create table if not exists ops.sync_runs (
+    run_id varchar not null,
+    destination varchar not null,
+    attempt integer not null,
+    status varchar not null,
+    started_at timestamp not null,
+    finished_at timestamp,
+    duration_s double,
+    total bigint,
+    new bigint,
+    changed bigint,
+    unchanged bigint,
+    retried bigint,
+    deleted bigint,
+    sent bigint,
+    rejected bigint,
+    abandoned bigint,
+    error varchar,
+    primary key (run_id, destination, attempt)
+);
+"""
+
+_EMPTY_STATE = (
+    "(select null::varchar as record_key, null::varchar as last_sent_hash,"
+    " null::varchar as last_attempt_hash, null::varchar as status, null::integer as attempts where false)"
+)
+
+
+def utcnow() -> datetime:
+    """Naive UTC for TIMESTAMP columns (the warehouse stores no time zones)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _hash_expr(hash_columns: Sequence[str]) -> str:
+    if not hash_columns:
+        # Immutable records (events, notifications): the key alone says whether it was sent.
+        return "md5(record_key)"
+    fields = ", ".join(f"'{name}': {quote(name)}" for name in hash_columns)
+    return f"md5(to_json({{{fields}}}))"
+
+
+def _state_relation(con: duckdb.DuckDBPyConnection) -> str:
+    # Dry runs open the warehouse read-only and may find no state table yet: diff
+    # against an empty state instead of creating one.
+    if table_exists(con, "ops", "sync_state"):
+        return "(select * from ops.sync_state where destination = $destination)"
+    return _EMPTY_STATE
+
+
+def stage_source(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    columns = ", ".join(quote(name) for name in source.columns)
+    con.execute(
+        f"create or replace temp table _tw_src as select record_key::varchar as record_key, "
+        f"{_hash_expr(source.hash_columns)} as record_hash, {columns} from ({source.sql}) as src",
+        dict(source.params) if isinstance(source.params, Mapping) else list(source.params),
+    )
+    row = con.execute(
+        "select count(*) - count(distinct record_key), count(*) - count(record_key) from _tw_src"
+    ).fetchone()
+    if row and (row[0] or row[1]):
+        raise PublishError(f"source has {row[0]} duplicate and {row[1]} null record keys: fix the mart")
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection, source: Source, destination: str, supports_delete: bool, max_attempts: int
+) -> dict[str, int]:
+    """Classify every source record and every removed one; returns counts per kind."""
+    stage_source(con, source)
+    relation = _state_relation(con)
+    params: dict[str, Any] = {"max_attempts": max_attempts}
+    if "$destination" in relation:
+        params["destination"] = destination
+    con.execute(
+        f"""
+        create or replace temp table _tw_plan as
+        select src.record_key, src.record_hash,
+            case
+                when st.last_sent_hash = src.record_hash then 'unchanged'
+                when st.last_attempt_hash = src.record_hash and (st.status = 'abandoned'
+                    or st.attempts >= $max_attempts) then 'abandoned'
+                when st.last_attempt_hash = src.record_hash and st.status = 'rejected' then 'retry'
+                when st.last_sent_hash is null then 'new'
+                else 'changed'
+            end as change,
+            case when st.last_attempt_hash = src.record_hash then coalesce(st.attempts, 0) else 0 end
+                as prior_attempts
+        from _tw_src as src
+        left join {relation} as st on st.record_key = src.record_key
+        """,
+        params,
+    )
+    if supports_delete:
+        _plan_deletes(con, relation, destination)
+    rows = con.execute("select change, count(*) from _tw_plan group by change").fetchall()
+    return {str(kind): int(count) for kind, count in rows}
+
+
+def _plan_deletes(con: duckdb.DuckDBPyConnection, relation: str, destination: str) -> None:
+    params = {"destination": destination} if "$destination" in relation else {}
+    con.execute(
+        f"""
+        insert into _tw_plan
+        select st.record_key, null, '{DELETE_KIND}', coalesce(st.attempts, 0)
+        from {relation} as st
+        where st.status <> 'deleted' and st.last_sent_hash is not null
+            and not (st.status = 'abandoned' and st.last_attempt_hash is null)
+            and st.record_key not in (select record_key from _tw_src)
+        """,
+        params,
+    )
+
+
+def _source_types(con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> list[tuple[str, str]]:
+    types = {str(row[0]): str(row[1]) for row in con.execute("describe _tw_src").fetchall()}
+    return [(name, types[name]) for name in columns]
+
+
+def _wire_column(name: str, kind: str) -> str:
+    # Exact text for decimals and ISO text for dates: see engine.Record.
+    if kind.upper() == "DATE" or kind.upper().startswith("DECIMAL"):
+        return f"src.{quote(name)}::varchar as {quote(name)}"
+    return f"src.{quote(name)}"
+
+
+def stage_pending(con: duckdb.DuckDBPyConnection, source: Source, *, resync: bool) -> int:
+    """Materialise what must be sent, numbered in key order so batches are deterministic."""
+    kinds = ["new", "changed", "retry", DELETE_KIND] + (["unchanged", "abandoned"] if resync else [])
+    columns = ", ".join(_wire_column(name, kind) for name, kind in _source_types(con, source.columns))
+    con.execute(
+        f"""
+        create or replace temp table _tw_pending as
+        select row_number() over (order by plan.record_key) as rn, plan.record_key, plan.record_hash,
+            case when plan.change = '{DELETE_KIND}' then 'delete' else 'upsert' end as op,
+            plan.prior_attempts, {columns}
+        from _tw_plan as plan
+        left join _tw_src as src on src.record_key = plan.record_key
+        where plan.change in ({", ".join(f"'{kind}'" for kind in kinds)})
+        """
+    )
+    row = con.execute("select count(*) from _tw_pending").fetchone()
+    return int(row[0]) if row else 0
+
+
+def pending_rows(con: duckdb.DuckDBPyConnection, start: int, stop: int) -> list[tuple[Any, ...]]:
+    return con.execute(
+        "select * exclude (rn) from _tw_pending where rn > ? and rn <= ? order by rn", [start, stop]
+    ).fetchall()
+
+
+def diff_sample(con: duckdb.DuckDBPyConnection, per_kind: int) -> tuple[tuple[str, str], ...]:
+    rows = con.execute(
+        """
+        select change, record_key from _tw_plan where change not in ('unchanged', 'abandoned')
+        qualify row_number() over (partition by change order by record_key) <= ?
+        order by change, record_key
+        """,
+        [per_kind],
+    ).fetchall()
+    return tuple((str(kind), str(key)) for kind, key in rows)
+
+
+def record_results(
+    con: duckdb.DuckDBPyConnection,
+    destination: str,
+    rows: tuple[int, int],
+    batch: Batch,
+    results: Sequence[RecordResult],
+    run_id: str,
+    max_attempts: int,
+) -> None:
+    """Write one batch's outcome, atomically, right after the batch was sent.
+
+    Successes are copied from ``_tw_pending`` inside DuckDB (``rows`` is the batch's rank
+    range there), so a million-row sync moves no state through Python; only failures,
+    which carry an error message, are written one by one.
+    """
+    records = {record.key: record for record in batch.records}
+    failures = [result for result in results if not result.ok]
+    params = {"destination": destination, "run_id": run_id, "now": utcnow()}
+    con.begin()
+    try:
+        for result in failures:
+            _record_failure(con, params, records[result.key], result, max_attempts)
+        con.execute(
+            """
+            insert or replace into ops.sync_state
+            select $destination, record_key, record_hash, record_hash,
+                case when op = 'delete' then 'deleted' else 'sent' end, 0, null, $run_id, $now
+            from _tw_pending
+            where rn > $start and rn <= $stop and not list_contains($failed, record_key)
+            """,
+            {**params, "start": rows[0], "stop": rows[1], "failed": [result.key for result in failures]},
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def failure_status(permanent: bool, attempts: int, max_attempts: int) -> str:
+    """A refused record is retried on later runs until ``max_attempts``, then abandoned."""
+    return ABANDONED if permanent or attempts >= max_attempts else REJECTED
+
+
+def _record_failure(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, Any],
+    record: Record,
+    result: RecordResult,
+    max_attempts: int,
+) -> None:
+    attempts = record.prior_attempts + 1
+    status = failure_status(result.permanent, attempts, max_attempts)
+    con.execute(
+        """
+        insert or replace into ops.sync_state
+        select $destination, $key,
+            (select last_sent_hash from ops.sync_state
+                where destination = $destination and record_key = $key),
+            $hash, $status, $attempts, $error, $run_id, $now
+        """,
+        {
+            **params,
+            "key": record.key,
+            "hash": record.hash,
+            "status": status,
+            "attempts": attempts,
+            "error": result.error,
+        },
+    )
+
+
+def settle_unchanged(con: duckdb.DuckDBPyConnection, destination: str) -> None:
+    """Records whose data went back to what the destination holds are in sync again."""
+    con.execute(
+        """
+        update ops.sync_state
+        set status = 'sent', attempts = 0, last_error = null, last_attempt_hash = last_sent_hash
+        where destination = ? and status <> 'sent'
+            and record_key in (select record_key from _tw_plan where change = 'unchanged')
+        """,
+        [destination],
+    )
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, destination: str) -> int:
+    row = con.execute(
+        "select coalesce(max(attempt), 0) + 1 from ops.sync_runs where run_id = ? and destination = ?",
+        [run_id, destination],
+    ).fetchone()
+    attempt = int(row[0]) if row else 1
+    con.execute(
+        "insert into ops.sync_runs (run_id, destination, attempt, status, started_at) "
+        "values (?, ?, ?, 'running', ?)",
+        [run_id, destination, attempt, utcnow()],
+    )
+    return attempt
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, destination: str, attempt: int, report: StreamReport
+) -> None:
+    con.execute(
+        """
+        update ops.sync_runs set status = ?, finished_at = ?, duration_s = ?, total = ?, new = ?, changed = ?,
+            unchanged = ?, retried = ?, deleted = ?, sent = ?, rejected = ?, abandoned = ?, error = ?
+        where run_id = ? and destination = ? and attempt = ?
+        """,
+        [
+            report.status,
+            utcnow(),
+            round(report.elapsed, 3),
+            report.total,
+            report.new,
+            report.changed,
+            report.unchanged,
+            report.retried,
+            report.deleted,
+            report.sent,
+            report.rejected,
+            report.abandoned,
+            report.error,
+            run_id,
+            destination,
+            attempt,
+        ],
+    )

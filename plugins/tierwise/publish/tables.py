@@ -1,0 +1,80 @@
+"""Operational tables shared by the PostgreSQL and SQLite destinations.
+
+``customer_tiers`` mirrors the mart (upsert by customer_id, removed customers deleted);
+``tier_change_events`` is an append-only outbox (insert once by change_key) that other
+systems consume. Column types follow the mart, mapped per database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+UPSERT_TABLE = "upsert"
+APPEND_TABLE = "append"
+
+_PG_TYPES = {
+    "VARCHAR": "text",
+    "DATE": "date",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "SMALLINT": "smallint",
+    "TINYINT": "smallint",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "HUGEINT": "numeric(38,0)",
+    "UBIGINT": "numeric(20,0)",
+    "UINTEGER": "bigint",
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: str
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type)
+    mode: str = UPSERT_TABLE
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    @property
+    def non_key(self) -> tuple[str, ...]:
+        return tuple(name for name in self.names if name != self.key)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def pg_type(duck_type: str) -> str:
+    upper = duck_type.upper()
+    if upper.startswith(("DECIMAL", "NUMERIC")):
+        return upper.replace("DECIMAL", "numeric").replace("NUMERIC", "numeric")
+    return _PG_TYPES.get(upper, "text")
+
+
+def sqlite_type(duck_type: str) -> str:
+    upper = duck_type.upper()
+    if upper in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "BOOLEAN", "UINTEGER"):
+        return "INTEGER"
+    if upper in ("DOUBLE", "FLOAT"):
+        return "REAL"
+    # Decimals stay exact as text; dates and timestamps as ISO text (SQLite's convention).
+    return "TEXT"
+
+
+def sqlite_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

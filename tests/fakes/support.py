@@ -1,0 +1,74 @@
+"""Helpers the publish integration tests share: an isolated home, a scratch PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tierwise.settings import reset_settings
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+CONNECTION_VARS = (
+    "AIRFLOW_CONN_TIERWISE_POSTGRES",
+    "AIRFLOW_CONN_TIERWISE_CRM",
+    "AIRFLOW_CONN_TIERWISE_WEBHOOK",
+    "AIRFLOW_CONN_TIERWISE_SMTP",
+    "TIERWISE_PUBLISH_CONFIG",
+)
+
+
+def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point settings at ``home`` and hide any connection configured on the host."""
+    for name in CONNECTION_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TIERWISE_HOME", str(home))
+    monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(home / "publish"))
+    reset_settings()
+    return home / "publish"
+
+
+def _reachable() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _try_start_cluster() -> None:
+    """Start the local cluster when it is installed but down (the dev container's case)."""
+    versions = [Path(path).name for path in glob.glob("/etc/postgresql/*")]
+    if not versions or shutil.which("pg_ctlcluster") is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main", "start"],
+            check=False,
+            timeout=30,
+            capture_output=True,
+        )
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new PostgreSQL database for one test module, dropped afterwards; skips if none runs."""
+    if not _reachable():
+        _try_start_cluster()
+        if not _reachable():
+            pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 and could not be started")
+    name = f"tierwise_publish_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')

@@ -1,0 +1,183 @@
+"""Publishing to a real PostgreSQL: upserts, the outbox, dropped connections, bad rows."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
+    sys.path.insert(0, str(ROOT))
+
+from tests.fakes.support import isolate, scratch_database  # noqa: E402
+from tests.fakes.warehouse import build_marts, execute  # noqa: E402
+
+from tierwise.publish import publish  # noqa: E402
+from tierwise.publish.config import DatabaseConfig, PublishConfig  # noqa: E402
+from tierwise.publish.errors import PublishFailedError  # noqa: E402
+from tierwise.publish.postgres import PostgresTable  # noqa: E402
+
+CUSTOMERS = 180
+COLUMNS = "customer_id, as_of_date, measure_value, tier_code, tier_rank, is_eligible, gap_to_next_tier"
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    with scratch_database() as uri:
+        yield uri
+
+
+@pytest.fixture
+def schema(database: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = "t_" + request.node.name.removeprefix("test_")[:40]
+    yield name
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(f'drop schema if exists "{name}" cascade')
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> Path:
+    isolate(tmp_path, monkeypatch)
+    monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
+    return build_marts(tmp_path / "warehouse.duckdb", customers=CUSTOMERS)
+
+
+def config(schema: str, **database: Any) -> PublishConfig:
+    options = {"batch_size": 60, "retry_base_delay": 0.01, **database}
+    return PublishConfig(database=replace(DatabaseConfig(schema=schema), **options))
+
+
+def pg_rows(uri: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(uri) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def assert_mirrors_mart(uri: str, schema: str, warehouse: Path) -> None:
+    expected = execute(warehouse, f"select {COLUMNS} from marts.customer_tiers order by customer_id")
+    assert pg_rows(uri, f"select {COLUMNS} from {schema}.customer_tiers order by customer_id") == expected
+
+
+def test_upsert_outbox_and_no_change_rerun(database: str, schema: str, warehouse: Path) -> None:
+    first = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    tiers, events = first.streams
+    assert tiers.stream.startswith("database.customer_tiers@postgres://127.0.0.1:5432/")
+    assert (tiers.sent, tiers.applied) == (CUSTOMERS, CUSTOMERS)
+    assert_mirrors_mart(database, schema, warehouse)
+    n_events = execute(warehouse, "select count(*) from marts.tier_changes")[0][0]
+    assert events.sent == n_events
+    assert pg_rows(database, f"select count(*) from {schema}.tier_change_events") == [(n_events,)]
+
+    again = publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema))
+    assert [(stream.sent, stream.applied) for stream in again.streams] == [(0, 0), (0, 0)]
+
+    execute(
+        warehouse, "update marts.customer_tiers set measure_value = measure_value + 1 where tier_rank = 4"
+    )
+    changed = execute(warehouse, "select count(*) from marts.customer_tiers where tier_rank = 4")[0][0]
+    third = publish(["database"], run_id="run-3", warehouse=warehouse, config=config(schema))
+    assert (third.streams[0].sent, third.streams[0].applied) == (changed, changed)
+    assert_mirrors_mart(database, schema, warehouse)
+
+    # A full resync resends every row, but PostgreSQL rewrites none: they are all equal.
+    cfg = config(schema)
+    resync = publish(["database"], run_id="run-4", warehouse=warehouse, config=cfg, full_resync=True)
+    assert (resync.streams[0].sent, resync.streams[0].applied) == (CUSTOMERS, 0)
+    assert resync.streams[1].applied == 0  # the outbox ignores events it already holds
+
+
+def _drop_connection_once(monkeypatch: pytest.MonkeyPatch, uri: str, on_batch: int) -> list[int]:
+    """Terminate the publisher's backend inside the transaction of batch ``on_batch``."""
+    calls: list[int] = []
+    original = PostgresTable._merge
+
+    def merge_then_die(self: PostgresTable, conn: psycopg.Connection[Any]) -> int:
+        calls.append(1)
+        if len(calls) == on_batch and self.spec.name == "customer_tiers":
+            pid = conn.info.backend_pid
+            with psycopg.connect(uri, autocommit=True) as killer:
+                killer.execute("select pg_terminate_backend(%s)", [pid])
+        return original(self, conn)
+
+    monkeypatch.setattr(PostgresTable, "_merge", merge_then_die)
+    return calls
+
+
+def test_connection_dropped_mid_transaction_is_retried_in_the_run(
+    database: str, schema: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _drop_connection_once(monkeypatch, database, on_batch=2)
+    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    assert report.streams[0].sent == CUSTOMERS
+    assert_mirrors_mart(database, schema, warehouse)
+
+
+def test_connection_dropped_leaves_no_partial_batch_and_the_rerun_converges(
+    database: str, schema: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _drop_connection_once(monkeypatch, database, on_batch=2)
+    with pytest.raises(PublishFailedError) as failure:
+        publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema, max_retries=0))
+    tiers = failure.value.report.streams[0]
+    assert tiers.status == "failed" and tiers.sent == 60
+    # Batch 1 committed, batch 2 died with its connection: exactly 60 rows, nothing in between.
+    assert pg_rows(database, f"select count(*) from {schema}.customer_tiers") == [(60,)]
+    monkeypatch.undo()
+    isolate(warehouse.parent, monkeypatch)
+    monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
+    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    assert report.streams[0].sent == CUSTOMERS - 60
+    assert_mirrors_mart(database, schema, warehouse)
+
+
+def test_process_killed_between_batches_then_rerun(
+    database: str, schema: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = PostgresTable.send
+    sent: list[int] = []
+
+    def send_then_die(self: PostgresTable, batch: Any) -> Any:
+        if len(sent) == 2:
+            raise KeyboardInterrupt("worker killed")
+        sent.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(PostgresTable, "send", send_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    monkeypatch.setattr(PostgresTable, "send", original)
+    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    assert report.streams[0].sent == CUSTOMERS - 120
+    assert_mirrors_mart(database, schema, warehouse)
+
+
+def test_a_row_the_database_refuses_is_isolated_retried_then_abandoned(
+    database: str, schema: str, warehouse: Path
+) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+        conn.execute(
+            f"create table {schema}.customer_tiers (customer_id text primary key, "
+            "measure_value numeric(18,2) check (measure_value >= 0))"
+        )
+    execute(warehouse, "update marts.customer_tiers set measure_value = -5 where customer_id = 'C0000007'")
+    for run in range(1, 4):
+        report = publish(["database"], run_id=f"run-{run}", warehouse=warehouse, config=config(schema))
+        tiers = report.streams[0]
+        assert tiers.rejected == 1 and tiers.sent == (CUSTOMERS - 1 if run == 1 else 0)
+    state = execute(
+        warehouse,
+        "select status, attempts, last_error from ops.sync_state "
+        "where record_key = 'C0000007' and destination like 'database.customer_tiers%'",
+    )
+    assert state[0][:2] == ("abandoned", 3) and "check" in state[0][2]
+    cfg = config(schema)
+    assert publish(["database"], run_id="run-4", warehouse=warehouse, config=cfg).streams[0].sent == 0
+    execute(warehouse, "update marts.customer_tiers set measure_value = 5 where customer_id = 'C0000007'")
+    assert publish(["database"], run_id="run-5", warehouse=warehouse, config=cfg).streams[0].sent == 1
+    assert_mirrors_mart(database, schema, warehouse)

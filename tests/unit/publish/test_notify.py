@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import time
+
+from tierwise.publish import notify
+from tierwise.publish.engine import Batch, Record
+from tierwise.publish.report import PublishReport, StreamReport
+
+COLUMNS = (
+    "change_key",
+    "customer_id",
+    "as_of_date",
+    "previous_as_of_date",
+    "from_tier_code",
+    "to_tier_code",
+    "change_type",
+    "reason",
+    "from_tier_name",
+    "to_tier_name",
+)
+
+
+def changes() -> list[notify.Change]:
+    rows = [
+        ("C1|2024-01-31", "C1", "2024-01-31", None, "silver", "gold", "upgrade", "spend", "Silver", "Gold"),
+        ("C2|2024-01-31", "C2", "2024-01-31", None, None, "gold", "entry", None, None, "Gold"),
+    ]
+    return notify.changes_of(Batch(COLUMNS, tuple(Record(row[0], "h", row) for row in rows)))
+
+
+def test_slack_message_shape() -> None:
+    message = notify.slack_message(changes())
+    assert message["text"] == "Tierwise: 2 tier changes as of 2024-01-31"
+    sections = [block for block in message["blocks"] if block["type"] == "section"]
+    assert [block["block_id"] for block in sections] == ["C1|2024-01-31", "C2|2024-01-31"]
+    assert sections[0]["text"]["text"] == "C1 Silver (silver) -> Gold (gold) (upgrade): spend"
+    assert "unrated -> Gold (gold)" in sections[1]["text"]["text"]
+
+
+def test_signature_round_trip_and_tampering() -> None:
+    body = b'{"text": "x"}'
+    headers = notify.sign("s3cret", body)
+    assert notify.verify("s3cret", body, headers)
+    assert not notify.verify("s3cret", body + b" ", headers)
+    assert not notify.verify("other", body, headers)
+    stale = notify.sign("s3cret", body, int(time.time()) - 3600)
+    assert not notify.verify("s3cret", body, stale)
+
+
+def test_idempotency_key_ignores_order() -> None:
+    first, second = changes()
+    assert notify.idempotency_key([first, second]) == notify.idempotency_key([second, first])
+
+
+def test_email_body_lists_each_change_once() -> None:
+    body = notify.email_body(changes())
+    assert body.count("[C1|2024-01-31]") == 1 and body.count("[C2|2024-01-31]") == 1
+
+
+def test_report_summary_lines() -> None:
+    from datetime import date
+    from pathlib import Path
+
+    report = PublishReport(
+        "r1",
+        date(2024, 1, 31),
+        False,
+        (
+            StreamReport("files", "files.customer_tiers", "ok", total=3, paths=(Path("a.csv"),)),
+            StreamReport("crm", "crm.hubspot", "failed", total=3, sent=1, rejected=1, error="HTTP 503"),
+        ),
+        ("notifications: not configured",),
+        1.5,
+    )
+    lines = report.summary_lines()
+    assert lines[0].startswith("publish 2024-01-31: 2 streams")
+    assert "wrote 1 files (3 rows)" in lines[1]
+    assert "FAILED: HTTP 503" in lines[2]
+    assert lines[3] == "skipped notifications: not configured"
+    assert report.failed[0].destination == "crm"
