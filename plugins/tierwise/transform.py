@@ -97,6 +97,16 @@ def _node_results(result: object) -> tuple[NodeResult, ...]:
     return tuple(nodes)
 
 
+def _release_warehouse() -> None:
+    """dbt-duckdb keeps its DuckDB handle after a run; the next stage in this process must open the file."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
 def run_dbt(
     command: str = "build",
     *,
@@ -111,9 +121,12 @@ def run_dbt(
     settings = get_settings()
     os.environ["TIERWISE_WAREHOUSE"] = str(warehouse or settings.warehouse)
     started = time.perf_counter()
-    outcome = dbtRunner().invoke(
-        dbt_args(command, as_of_date=as_of_date, full_refresh=full_refresh, select=select)
-    )
+    try:
+        outcome = dbtRunner().invoke(
+            dbt_args(command, as_of_date=as_of_date, full_refresh=full_refresh, select=select)
+        )
+    finally:
+        _release_warehouse()
     report = BuildReport(
         command=command,
         success=bool(outcome.success),

@@ -1,0 +1,182 @@
+"""Maximum-likelihood fits of the CLV models on the purchase summary.
+
+BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way")
+for the number of future purchases and the probability that a customer is
+still alive, and Gamma-Gamma (Fader & Hardie 2013, "The Gamma-Gamma model of
+monetary value") for the spend per purchase. Both are fitted by minimising the
+published negative log-likelihood over log-parameters (so every parameter
+stays positive) with scipy.optimize; identical (frequency, recency, age) rows
+are collapsed into weights first. One row per model: parameters,
+log-likelihood, AIC, convergence and the number of customers used.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
+GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
+
+
+def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
+    """Negative BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6)."""
+    r, alpha, a, b = np.exp(log_params)
+    base = (
+        special.gammaln(r + frequency)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + special.betaln(a, b + frequency)
+        - special.betaln(a, b)
+    )
+    still_alive = -(r + frequency) * np.log(alpha + age)
+    repeat = frequency > 0
+    dropped = np.full_like(still_alive, -np.inf)
+    dropped[repeat] = (
+        np.log(a)
+        - np.log(b + frequency[repeat] - 1)
+        - (r + frequency[repeat]) * np.log(alpha + recency[repeat])
+    )
+    log_likelihood = base + np.logaddexp(still_alive, dropped)
+    return -np.sum(weights * log_likelihood)
+
+
+def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights):
+    """Negative Gamma-Gamma log-likelihood of the mean spend (Fader & Hardie 2013)."""
+    p, q, v = np.exp(log_params)
+    px = p * frequency
+    log_likelihood = (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(v)
+        + (px - 1) * np.log(monetary)
+        + px * np.log(frequency)
+        - (px + q) * np.log(v + frequency * monetary)
+    )
+    return -np.sum(weights * log_likelihood)
+
+
+def collapse(frame, columns):
+    """Unique rows of the given columns with their counts as weights."""
+    grouped = frame.groupby(list(columns), as_index=False).size()
+    arrays = [grouped[column].to_numpy(dtype=float) for column in columns]
+    return arrays, grouped["size"].to_numpy(dtype=float)
+
+
+def minimise(objective, start, args, max_iterations):
+    """L-BFGS-B on log-parameters; Nelder-Mead when it does not converge."""
+    with np.errstate(all="ignore"):
+        result = optimize.minimize(
+            objective, start, args=args, method="L-BFGS-B", options={"maxiter": max_iterations}
+        )
+        if not result.success or not np.isfinite(result.fun):
+            fallback = optimize.minimize(
+                objective,
+                result.x if np.all(np.isfinite(result.x)) else start,
+                args=args,
+                method="Nelder-Mead",
+                options={"maxiter": max_iterations, "xatol": 1e-8, "fatol": 1e-10},
+            )
+            if fallback.success or fallback.fun < result.fun:
+                result = fallback
+    return result
+
+
+def fit_row(model_name, names, result, n_customers, as_of_date, extra=None):
+    parameters = dict(zip(names, np.exp(result.x).tolist(), strict=True))
+    log_likelihood = -float(result.fun)
+    converged = bool(result.success) and np.isfinite(log_likelihood)
+    row = {
+        "as_of_date": as_of_date,
+        "model_name": model_name,
+        "fit_status": "converged" if converged else "not_converged",
+        "is_converged": converged,
+        "n_customers": int(n_customers),
+        "parameters_json": json.dumps(parameters, sort_keys=True),
+        "log_likelihood": log_likelihood,
+        "aic": 2 * len(names) - 2 * log_likelihood,
+        "iterations": int(getattr(result, "nit", 0) or 0),
+        "optimizer_message": str(result.message),
+    }
+    row.update({f"param_{name}": value for name, value in parameters.items()})
+    row.update(extra or {})
+    return row
+
+
+def skipped_row(model_name, status, n_customers, as_of_date, message):
+    return {
+        "as_of_date": as_of_date,
+        "model_name": model_name,
+        "fit_status": status,
+        "is_converged": False,
+        "n_customers": int(n_customers),
+        "parameters_json": None,
+        "log_likelihood": None,
+        "aic": None,
+        "iterations": 0,
+        "optimizer_message": message,
+    }
+
+
+def fit_bgnbd(summary, min_customers, max_iterations, as_of_date):
+    if len(summary) < min_customers:
+        message = f"{len(summary)} customers with a purchase, at least {min_customers} needed"
+        return skipped_row("bg_nbd", "insufficient_data", len(summary), as_of_date, message)
+    (frequency, recency, age), weights = collapse(summary, ("frequency", "recency_weeks", "age_weeks"))
+    scale = max(float(np.mean(age)), 1.0)
+    start = np.log([1.0, scale, 1.0, 1.0])
+    result = minimise(
+        bgnbd_negative_log_likelihood, start, (frequency, recency, age, weights), max_iterations
+    )
+    return fit_row("bg_nbd", BGNBD_PARAMETERS, result, len(summary), as_of_date)
+
+
+def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
+    repeaters = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(repeaters) < min_customers:
+        message = f"{len(repeaters)} repeat customers, at least {min_customers} needed"
+        return skipped_row("gamma_gamma", "insufficient_data", len(repeaters), as_of_date, message)
+    (frequency, monetary), weights = collapse(repeaters, ("frequency", "monetary_value"))
+    start = np.log([1.0, 2.0, max(float(np.mean(monetary)), 1.0)])
+    result = minimise(
+        gamma_gamma_negative_log_likelihood, start, (frequency, monetary, weights), max_iterations
+    )
+    correlation = float(np.corrcoef(repeaters["frequency"], repeaters["monetary_value"])[0, 1])
+    extra = {"frequency_monetary_correlation": correlation if np.isfinite(correlation) else None}
+    return fit_row("gamma_gamma", GAMMA_GAMMA_PARAMETERS, result, len(repeaters), as_of_date, extra)
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    min_customers = int(dbt.config.get("clv_min_customers"))
+    max_iterations = int(dbt.config.get("clv_max_iterations"))
+    summary = dbt.ref("int_customers_summarized").df()
+    as_of_date = dbt.ref("int_evaluation_dates_resolved").df()["as_of_date"].iloc[0]
+
+    rows = [
+        fit_bgnbd(summary, min_customers, max_iterations, as_of_date),
+        fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date),
+    ]
+    columns = [
+        "as_of_date",
+        "model_name",
+        "fit_status",
+        "is_converged",
+        "n_customers",
+        "parameters_json",
+        "log_likelihood",
+        "aic",
+        "iterations",
+        "optimizer_message",
+        *[f"param_{name}" for name in BGNBD_PARAMETERS + GAMMA_GAMMA_PARAMETERS],
+        "frequency_monetary_correlation",
+    ]
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    for column in columns[5:]:
+        if column not in ("parameters_json", "optimizer_message", "iterations"):
+            frame[column] = frame[column].astype("float64")
+    frame["iterations"] = frame["iterations"].astype("int64")
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+    return frame

@@ -1,0 +1,103 @@
+"""Predicted customer lifetime value, scored with the fitted CLV models.
+
+Per customer with a purchase (vectorised over all customers):
+- probability_alive and expected purchases over the horizon from BG/NBD
+  (Fader, Hardie & Lee 2005, eqs. 10 and 11);
+- expected spend per purchase from Gamma-Gamma (Fader & Hardie 2013): the
+  customer's own mean pulled towards the population mean;
+- predicted_clv: margin x expected spend x expected purchases per month,
+  discounted monthly at the yearly discount rate over the horizon.
+Predictions are null when a model did not converge or lacks data.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+WEEKS_PER_MONTH = 365.25 / 12 / 7
+
+
+def fitted_parameters(fits, model_name, names):
+    row = fits[fits["model_name"] == model_name]
+    if row.empty or not bool(row["is_converged"].iloc[0]):
+        return None
+    return {name: float(row[f"param_{name}"].iloc[0]) for name in names}
+
+
+def alive_odds(params, frequency, recency, age):
+    """Odds of having dropped out against being alive, by BG/NBD."""
+    r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
+    odds = np.zeros_like(frequency)
+    repeat = frequency > 0
+    log_ratio = (r + frequency[repeat]) * (np.log(alpha + age[repeat]) - np.log(alpha + recency[repeat]))
+    odds[repeat] = a / (b + frequency[repeat] - 1) * np.exp(log_ratio)
+    return odds
+
+
+def expected_purchases(params, frequency, recency, age, horizon_weeks):
+    """Conditional expected purchases in (age, age + horizon] by BG/NBD."""
+    r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
+    if horizon_weeks <= 0:
+        return np.zeros_like(frequency)
+    z = horizon_weeks / (alpha + age + horizon_weeks)
+    decay = np.exp((r + frequency) * (np.log(alpha + age) - np.log(alpha + age + horizon_weeks)))
+    hypergeometric = special.hyp2f1(r + frequency, b + frequency, a + b + frequency - 1, z)
+    numerator = (a + b + frequency - 1) / (a - 1) * (1 - decay * hypergeometric)
+    return numerator / (1 + alive_odds(params, frequency, recency, age))
+
+
+def expected_spend(params, frequency, monetary):
+    p, q, v = params["p"], params["q"], params["v"]
+    return p * (v + frequency * monetary) / (p * frequency + q - 1)
+
+
+def score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin):
+    frequency = summary["frequency"].to_numpy(dtype=float)
+    recency = summary["recency_weeks"].to_numpy(dtype=float)
+    age = summary["age_weeks"].to_numpy(dtype=float)
+    monetary = summary["monetary_value"].to_numpy(dtype=float)
+    empty = np.full(len(summary), np.nan)
+    alive, purchases, spend, clv = empty.copy(), empty.copy(), empty.copy(), empty.copy()
+    with np.errstate(all="ignore"):
+        if bgnbd is not None and abs(bgnbd["a"] - 1) > 1e-9:
+            alive = 1 / (1 + alive_odds(bgnbd, frequency, recency, age))
+            purchases = expected_purchases(bgnbd, frequency, recency, age, horizon_months * WEEKS_PER_MONTH)
+        if gamma_gamma is not None and gamma_gamma["q"] > 1:
+            spend = expected_spend(gamma_gamma, frequency, monetary)
+        if bgnbd is not None and not np.all(np.isnan(purchases)) and not np.all(np.isnan(spend)):
+            monthly_rate = (1 + annual_rate) ** (1 / 12) - 1
+            clv = np.zeros(len(summary))
+            previous = np.zeros(len(summary))
+            for month in range(1, horizon_months + 1):
+                cumulative = expected_purchases(bgnbd, frequency, recency, age, month * WEEKS_PER_MONTH)
+                clv += margin * spend * (cumulative - previous) / (1 + monthly_rate) ** month
+                previous = cumulative
+    return alive, purchases, spend, clv
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    horizon_months = int(dbt.config.get("clv_horizon_months"))
+    annual_rate = float(dbt.config.get("clv_annual_discount_rate"))
+    margin = float(dbt.config.get("clv_margin"))
+    summary = dbt.ref("int_customers_summarized").df()
+    fits = dbt.ref("int_clv_models_fitted").df()
+
+    bgnbd = fitted_parameters(fits, "bg_nbd", ("r", "alpha", "a", "b"))
+    gamma_gamma = fitted_parameters(fits, "gamma_gamma", ("p", "q", "v"))
+    alive, purchases, spend, clv = score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin)
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"].astype(str),
+            "as_of_date": pd.to_datetime(summary["as_of_date"]).dt.date,
+            "clv_horizon_months": horizon_months,
+            "probability_alive": alive,
+            "predicted_purchases": purchases,
+            "expected_avg_spend": spend,
+            "predicted_clv": clv,
+        }
+    )
+    for column in ("probability_alive", "predicted_purchases", "expected_avg_spend", "predicted_clv"):
+        frame[column] = frame[column].astype("float64").round(6)
+    return frame

@@ -1,0 +1,93 @@
+-- Order lines placed on or before as_of_date, in the version known at the
+-- cut-off, with the contract's net amount and EUR amounts (fx_rates seed: the
+-- rate in force on the order date; before a currency's first rate, its first).
+-- customer_id is the surviving customer of a merged contact.
+
+with evaluation as (
+
+    select * from {{ ref('int_evaluation_dates_resolved') }}
+
+),
+
+order_versions as (
+
+    select * from {{ ref('stg_shop__order_versions') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('int_contacts_resolved') }}
+
+),
+
+fx_rates as (
+
+    select
+        currency,
+        valid_from,
+        rate_to_eur,
+        lead(valid_from) over (partition by currency order by valid_from) as valid_to,
+        row_number() over (partition by currency order by valid_from) as rate_number
+    from {{ ref('fx_rates') }}
+
+),
+
+orders_as_of as (
+
+    select
+        order_versions.*,
+        cast(order_versions.ordered_at as date) as ordered_on
+    from order_versions
+    cross join evaluation
+    where {{ tierwise_version_as_of('order_versions', 'evaluation.cutoff_at') }}
+        and order_versions.ordered_at < evaluation.cutoff_at
+
+),
+
+with_money as (
+
+    select
+        orders_as_of.*,
+        case
+            when orders_as_of.order_status = 'cancelled' then cast(0 as decimal(18, 2))
+            else orders_as_of.gross_amount - orders_as_of.discount_amount - orders_as_of.refunded_amount
+        end as net_amount,
+        coalesce(dated_rate.rate_to_eur, first_rate.rate_to_eur) as fx_rate_to_eur
+    from orders_as_of
+    left join fx_rates as dated_rate
+        on orders_as_of.currency_code = dated_rate.currency
+            and orders_as_of.ordered_on >= dated_rate.valid_from
+            and (dated_rate.valid_to is null or orders_as_of.ordered_on < dated_rate.valid_to)
+    left join fx_rates as first_rate
+        on orders_as_of.currency_code = first_rate.currency
+            and first_rate.rate_number = 1
+
+)
+
+select
+    with_money.order_id || '-' || cast(with_money.line_no as {{ dbt.type_string() }}) as order_line_key,
+    with_money.order_id,
+    with_money.line_no,
+    coalesce(with_money.parent_order_id, with_money.order_id) as purchase_id,
+    coalesce(contacts.surviving_customer_id, with_money.customer_id) as customer_id,
+    with_money.customer_id as ordered_by_customer_id,
+    with_money.ordered_at,
+    with_money.ordered_on,
+    with_money.order_status,
+    with_money.payment_method,
+    with_money.parent_order_id,
+    with_money.currency_code,
+    with_money.gross_amount,
+    with_money.discount_amount,
+    with_money.refunded_amount,
+    with_money.net_amount,
+    with_money.fx_rate_to_eur,
+    cast(with_money.gross_amount * with_money.fx_rate_to_eur as decimal(18, 2)) as gross_amount_eur,
+    cast(with_money.net_amount * with_money.fx_rate_to_eur as decimal(18, 2)) as net_amount_eur,
+    with_money.order_status <> 'cancelled' and with_money.net_amount > 0 as is_revenue_line,
+    with_money.updated_at as version_updated_at,
+    with_money.source_file
+from with_money
+left join contacts
+    on with_money.customer_id = contacts.customer_id
