@@ -75,6 +75,8 @@ def configure_cli_logging(log_dir: Path, verbose: bool = False) -> Path:
     progress_logger.handlers.clear()
     progress_logger.addHandler(console)
     progress_logger.setLevel(logging.INFO)
+    # Airflow's import reconfigures the root logger; progress must not be echoed twice.
+    progress_logger.propagate = False
     return log_file
 
 

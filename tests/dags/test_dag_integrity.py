@@ -86,3 +86,11 @@ def test_import_is_fast_and_touches_no_database(dag_file: Path, tmp_path: Path) 
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert float(done.stdout.strip().splitlines()[-1]) < 1.0
+
+
+def test_airflow_does_not_load_the_package_as_plugins() -> None:
+    """Airflow imports every .py file of the plugins folder as a top-level module unless ignored."""
+    from airflow._shared.module_loading import find_path_from_directory
+
+    scanned = [Path(p) for p in find_path_from_directory(str(REPO / "plugins"), ".airflowignore", "glob")]
+    assert not [p for p in scanned if p.suffix == ".py"], scanned[:5]
