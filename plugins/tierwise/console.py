@@ -74,6 +74,7 @@ def configure_cli_logging(log_dir: Path, verbose: bool = False) -> Path:
     progress_logger = logging.getLogger(PROGRESS_LOGGER)
     progress_logger.handlers.clear()
     progress_logger.addHandler(console)
+    progress_logger.addHandler(file_handler)
     progress_logger.setLevel(logging.INFO)
     # Airflow's import reconfigures the root logger; progress must not be echoed twice.
     progress_logger.propagate = False
