@@ -106,8 +106,7 @@ def publish(ctx: RunContext, destinations: Sequence[str] = DEFAULT_DESTINATIONS)
         from tierwise.publish import publish as publish_to
 
         report = publish_to(destinations, run_id=ctx.run_id, as_of_date=ctx.as_of_date, dry_run=ctx.dry_run)
-        lines = report.summary_lines()
-        return "; ".join(lines), {"lines": lines}
+        return report.headline(), {"lines": report.summary_lines()}
 
     return _run_stage("publish", work)
 

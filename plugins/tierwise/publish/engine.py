@@ -16,9 +16,9 @@ from typing import Any, NamedTuple, Protocol
 
 import duckdb
 
+from tierwise.masking import get_logger, mask
 from tierwise.publish import state
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
-from tierwise.masking import get_logger, mask
 from tierwise.publish.report import StreamReport
 
 log = get_logger(__name__)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from tierwise.publish import state
 from tierwise.masking import get_logger
+from tierwise.publish import state
 from tierwise.publish.report import StreamReport
 from tierwise.publish.sources import tier_columns
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tierwise.publish.errors import DestinationUnavailableError
 from tierwise.masking import mask
+from tierwise.publish.errors import DestinationUnavailableError
 from tierwise.publish.retry import (
     RateLimiter,
     RetriesExhaustedError,

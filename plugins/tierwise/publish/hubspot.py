@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tierwise.masking import mask
 from tierwise.publish.config import CrmConfig
 from tierwise.publish.crm import Contact, to_contact
 from tierwise.publish.engine import Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.httpjson import HttpResponse, JsonHttpClient
-from tierwise.masking import mask
 
 MAX_INPUTS = 100
 _NO_IDENTIFIER = "no usable identifier (no valid email and no customer id)"

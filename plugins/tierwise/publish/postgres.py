@@ -11,11 +11,11 @@ from typing import Any
 
 import psycopg
 
+from tierwise.masking import get_logger, mask
 from tierwise.publish.config import DatabaseConfig
 from tierwise.publish.connections import Connection
 from tierwise.publish.engine import Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
-from tierwise.masking import get_logger, mask
 from tierwise.publish.retry import RetriesExhaustedError, RetryableError, RetryPolicy, call_with_retries
 from tierwise.publish.tables import APPEND_TABLE, UPSERT_TABLE, TableSpec, pg_type, quote
 

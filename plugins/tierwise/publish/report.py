@@ -74,6 +74,16 @@ class PublishReport:
     def for_destination(self, destination: str) -> tuple[StreamReport, ...]:
         return tuple(stream for stream in self.streams if stream.destination == destination)
 
+    def headline(self) -> str:
+        """One line for the console: per stream, what was sent out of what changed."""
+        parts = [
+            f"{stream.stream} {stream.sent:,} sent/{stream.new + stream.changed:,} changed"
+            + (f"/{stream.rejected:,} rejected" if stream.rejected else "")
+            for stream in self.streams
+        ]
+        mode = " (dry run)" if self.dry_run else ""
+        return f"as of {self.as_of_date}{mode}: " + "; ".join(parts) + f" in {self.elapsed:.1f}s"
+
     def summary_lines(self) -> list[str]:
         mode = " (dry run)" if self.dry_run else ""
         lines = [f"publish {self.as_of_date}{mode}: {len(self.streams)} streams in {self.elapsed:.1f}s"]

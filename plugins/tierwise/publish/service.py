@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from tierwise.exceptions import PublishError
+from tierwise.masking import get_logger, mask
 from tierwise.publish import sources
 from tierwise.publish.config import CrmConfig, PublishConfig, load_publish_config
 from tierwise.publish.connections import Connection, base_url, env_var_name, get_connection, secret_of
@@ -25,7 +26,6 @@ from tierwise.publish.errors import DestinationUnavailableError, PublishFailedEr
 from tierwise.publish.files import export_files
 from tierwise.publish.httpjson import JsonHttpClient
 from tierwise.publish.hubspot import HubSpotContacts
-from tierwise.masking import get_logger, mask
 from tierwise.publish.postgres import PostgresTable
 from tierwise.publish.report import PublishReport, StreamReport
 from tierwise.publish.retry import RateLimiter, RetryPolicy

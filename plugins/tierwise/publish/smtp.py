@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from tierwise.masking import mask
 from tierwise.publish import notify
 from tierwise.publish.config import NotificationConfig
 from tierwise.publish.connections import Connection, extra_flag
 from tierwise.publish.engine import Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
-from tierwise.masking import mask
 from tierwise.publish.retry import RetriesExhaustedError, RetryableError, RetryPolicy, call_with_retries
 
 _TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError)

@@ -8,9 +8,9 @@ from datetime import date
 import duckdb
 
 from tierwise.exceptions import PublishError
+from tierwise.masking import get_logger
 from tierwise.publish.config import CrmConfig, NotificationConfig
 from tierwise.publish.engine import Source
-from tierwise.masking import get_logger
 from tierwise.publish.state import quote
 from tierwise.warehouse import table_exists
 

@@ -10,10 +10,10 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from tierwise.masking import mask
 from tierwise.publish.config import DatabaseConfig
 from tierwise.publish.engine import Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
-from tierwise.masking import mask
 from tierwise.publish.retry import RetriesExhaustedError, RetryableError, RetryPolicy, call_with_retries
 from tierwise.publish.tables import APPEND_TABLE, UPSERT_TABLE, TableSpec, quote, sqlite_type, sqlite_value
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from tierwise.masking import mask
 from tierwise.publish import notify
 from tierwise.publish.config import NotificationConfig
 from tierwise.publish.engine import Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.httpjson import JsonHttpClient
-from tierwise.masking import mask
 
 _CONTENT_ERRORS = (400, 413, 422)
 
