@@ -16,15 +16,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _eur_truth(manifest: dict) -> float:
-    rates = {}
-    for line in (REPO / "dbt_project" / "seeds" / "fx_rates.csv").read_text().splitlines()[1:]:
-        currency, rate = line.split(",")[:2]
-        rates[currency] = float(rate)
-    per_currency = manifest["truth"]["net_revenue_by_currency"]
-    return sum(float(amount) * rates[currency] for currency, amount in per_currency.items())
-
-
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from tierwise.airflow_local import setup_airflow
@@ -82,14 +73,22 @@ def test_one_row_and_one_tier_per_customer(pipeline_run: dict) -> None:
 
 
 def test_revenue_matches_generated_truth(pipeline_run: dict) -> None:
+    """Per currency, the marts' net revenue is the generator's truth plus the unknown customers' orders."""
     manifest = json.loads((pipeline_run["root"] / "data" / "manifest.json").read_text())
-    truth = _eur_truth(manifest)
+    unknown = manifest["dirty"]["unknown_customer_net_revenue"]
+    expected = {
+        currency: float(amount) + float(unknown.get(currency, 0))
+        for currency, amount in manifest["truth"]["net_revenue"].items()
+    }
     with _con(pipeline_run) as con:
-        known = con.execute(
-            "select sum(v.net_revenue) from marts.customer_value v "
-            "where v.customer_id in (select customer_id from staging.stg_crm__contacts)"
-        ).fetchone()[0]
-    assert float(known) == pytest.approx(truth, rel=1e-6, abs=0.05)
+        actual = dict(
+            con.execute("select currency_code, sum(net_amount) from marts.orders group by 1").fetchall()
+        )
+        in_value = con.execute("select sum(net_revenue) from marts.customer_value").fetchone()[0]
+        in_orders = con.execute("select sum(net_amount_eur) from marts.orders").fetchone()[0]
+    actual = {currency: float(amount) for currency, amount in actual.items()}
+    assert actual == pytest.approx(expected, abs=0.01)
+    assert float(in_value) == pytest.approx(float(in_orders), abs=0.05)
 
 
 def test_every_row_read_is_loaded_or_quarantined(pipeline_run: dict) -> None:
