@@ -98,12 +98,12 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     database = f"tierwise_airflow_{os.getpid()}"
     _create_database(database)
     port = _free_port()
+    metadata = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{database}"
     env = airflow_env(
         {
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": PG_DSN.rsplit("/", 1)[0].replace(
-                "postgresql://", "postgresql+psycopg://"
-            )
-            + f"/{database}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+            # psycopg 3 serves the async engine too (asyncpg is not in the lock).
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata,
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",

@@ -1,0 +1,379 @@
+"""``ingest_source``: load the files of one source into raw, idempotently.
+
+Per file: checksum -> skip when the manifest already has this content with this
+config -> read its header. Files that share a header are then staged together
+in one DuckDB read (up to ``BATCH_BYTES`` of input), typed, mapped and checked in
+SQL, and written: each file's earlier rows (or its slice's) are replaced and the
+load is recorded in ``ops.load_manifest``, one row per file. A run for a data
+interval does all of that in one transaction; a full run commits batch by batch,
+so that an interrupted first load resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from tierwise.exceptions import IngestError
+from tierwise.ingest import manifest, storage
+from tierwise.ingest.config import SourceConfig, load_source_config
+from tierwise.ingest.files import FileStat, SourceFile, exists, list_files, resolve_pattern, stat_file
+from tierwise.ingest.manifest import LoadKey, ManifestEntry
+from tierwise.ingest.readers import BatchFile, Staged, columns_of, stage_batch
+from tierwise.ingest.report import EMPTY, LOADED, UNCHANGED, VANISHED, FileResult, IngestReport
+from tierwise.ingest.tables import ensure_tables
+from tierwise.ingest.transform import (
+    create_result,
+    create_typed_view,
+    future_cutoff,
+    mark_duplicates,
+    plan_fields,
+)
+from tierwise.ingest.writes import Counts, Target, delete_previous, insert_rows
+from tierwise.settings import get_settings
+from tierwise.warehouse import connect
+
+log = logging.getLogger(__name__)
+BATCH_BYTES = 256 * 1024 * 1024
+"""Input bytes staged per DuckDB read: many small daily files share one read, big ones do not."""
+_TEMP_VIEWS = ("_tw_typed", "_tw_lined")
+_TEMP_TABLES = (
+    "_tw_result",
+    "_tw_stage",
+    "_tw_lines",
+    "_tw_files",
+    "_tw_reject_lines",
+    "_tw_shifts",
+    "_tw_rejects",
+    "_tw_reject_scans",
+)
+
+
+@dataclass(frozen=True)
+class _Run:
+    config: SourceConfig
+    interval: tuple[date, date] | None
+    run_id: str
+    loaded_at: datetime
+    config_hash: str
+
+    @property
+    def target(self) -> Target:
+        return Target(
+            source=self.config.name,
+            entity=self.config.schema,
+            interval_column=self.config.interval_column,
+            interval=self.interval,
+            run_id=self.run_id,
+            loaded_at=self.loaded_at,
+        )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A file to load: changed or new since the manifest last saw it."""
+
+    file: SourceFile
+    stat: FileStat
+    columns: tuple[str, ...] | None
+    """None when the file holds nothing at all."""
+    sliced: bool
+    replaced: bool
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+
+def ingest_source(
+    config: SourceConfig | Path,
+    *,
+    warehouse: Path | None = None,
+    data_dir: Path | None = None,
+    interval: tuple[date, date] | None = None,
+    run_id: str,
+) -> IngestReport:
+    """Load a source's files into ``raw.<entity>``; rows that break a hard rule go to quarantine.
+
+    ``interval`` is a data interval, start inclusive and end exclusive (Airflow's convention):
+    files whose name carries a date in it are loaded whole; files without a date contribute
+    the rows whose ``interval_column`` falls in it. Without an interval every file is loaded.
+    """
+    started = time.perf_counter()
+    source = config if isinstance(config, SourceConfig) else load_source_config(config)
+    _check_interval(interval)
+    run = _Run(source, interval, run_id, _utc_now(), source.fingerprint())
+    root = data_dir or get_settings().data_dir
+    with connect(warehouse) as con:
+        storage.prepare(con, source, resolve_pattern(source, root))
+        files = [f for f in list_files(con, source, root) if _in_interval(f, interval)]
+        ensure_tables(con, source.schema)
+        results, warnings = _load_all(con, run, files)
+        _drop_temp(con)
+    report = IngestReport.from_files(
+        source=source.name,
+        entity=source.entity,
+        run_id=run_id,
+        interval=interval,
+        files=tuple(results),
+        elapsed_seconds=time.perf_counter() - started,
+        warnings=tuple(warnings),
+    )
+    log.info(report.summary_line())
+    return report
+
+
+def _utc_now() -> datetime:
+    # Load metadata only (_loaded_at); no business rule depends on the wall clock.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _check_interval(interval: tuple[date, date] | None) -> None:
+    if interval is not None and not interval[0] < interval[1]:
+        raise IngestError(
+            f"data interval {interval[0]} .. {interval[1]} is empty: the end is exclusive, "
+            "so one day is (day, day + 1)"
+        )
+
+
+def _in_interval(source_file: SourceFile, interval: tuple[date, date] | None) -> bool:
+    if interval is None or source_file.file_date is None:
+        return True
+    return interval[0] <= source_file.file_date < interval[1]
+
+
+class _Vanished(Exception):
+    """Files of a batch disappeared while DuckDB read it; the transaction is gone with them."""
+
+    def __init__(self, candidates: list[_Candidate]) -> None:
+        super().__init__(", ".join(c.path for c in candidates))
+        self.candidates = candidates
+
+
+def _load_all(
+    con: duckdb.DuckDBPyConnection, run: _Run, files: list[SourceFile]
+) -> tuple[list[FileResult], list[str]]:
+    warnings: list[str] = []
+    if not files:
+        warnings.append(f"{run.config.name}: no file in the interval {run.interval}")
+    results: dict[str, FileResult] = {}
+    while True:
+        # A failed read aborts DuckDB's transaction, so a vanished file means starting over
+        # without it: the whole interval run, or (full run) the batches not committed yet.
+        committed = {} if run.interval else results
+        try:
+            with _transaction(con) if run.interval else nullcontext():
+                _load_files(con, run, [f for f in files if f.path not in results], warnings, committed)
+        except _Vanished as gone:
+            results.update({c.path: _vanished(c.file, warnings) for c in gone.candidates})
+            continue
+        results.update(committed)
+        return [results[f.path] for f in files], warnings
+
+
+def _load_files(
+    con: duckdb.DuckDBPyConnection,
+    run: _Run,
+    files: list[SourceFile],
+    warnings: list[str],
+    results: dict[str, FileResult],
+) -> None:
+    pending = []
+    for source_file in files:
+        outcome = _inspect(con, run, source_file, warnings)
+        if isinstance(outcome, FileResult):
+            results[outcome.path] = outcome
+        else:
+            pending.append(outcome)
+    # An interval's slice is replaced as a whole or not at all (the caller's transaction);
+    # a full load commits batch by batch.
+    for batch in _batches(pending):
+        with nullcontext() if run.interval else _transaction(con):
+            results.update(_load_batch(con, run, batch, warnings))
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def _inspect(
+    con: duckdb.DuckDBPyConnection, run: _Run, source_file: SourceFile, warnings: list[str]
+) -> FileResult | _Candidate:
+    """Unchanged or vanished files end here; the others become candidates, with their header."""
+    stat = stat_file(con, source_file)
+    if stat is None:
+        return _vanished(source_file, warnings)
+    sliced = run.interval is not None and source_file.file_date is None
+    key = _key(run, source_file.path, stat.checksum, sliced)
+    if manifest.already_loaded(con, key):
+        return FileResult(source_file.path, UNCHANGED, source_file.file_date, stat.checksum)
+    try:
+        columns = columns_of(con, run.config, source_file.path) if stat.size else None
+    except (FileNotFoundError, duckdb.IOException):
+        if not exists(source_file):
+            return _vanished(source_file, warnings)
+        raise
+    return _Candidate(source_file, stat, columns, sliced, manifest.seen_before(con, source_file.path))
+
+
+def _key(run: _Run, path: str, checksum: str, sliced: bool) -> LoadKey:
+    return LoadKey(run.config.name, path, checksum, run.config_hash, run.interval if sliced else None)
+
+
+def _batches(candidates: list[_Candidate]) -> Iterator[list[_Candidate]]:
+    """Consecutive files with the same columns, up to BATCH_BYTES; an empty file on its own."""
+    batch: list[_Candidate] = []
+    size = 0
+    for candidate in candidates:
+        fits = batch and batch[0].columns == candidate.columns and size + candidate.stat.size <= BATCH_BYTES
+        if batch and (not fits or candidate.columns is None):
+            yield batch
+            batch, size = [], 0
+        batch.append(candidate)
+        size += candidate.stat.size
+        if candidate.columns is None:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _vanished(source_file: SourceFile, warnings: list[str]) -> FileResult:
+    # Listed, then gone before it was read (an export being rewritten or moved): nothing was
+    # written for it, and the next run picks it up again if it comes back.
+    warnings.append(f"{source_file.path}: disappeared before it could be read; not loaded")
+    return FileResult(source_file.path, VANISHED, source_file.file_date)
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection, run: _Run, batch: list[_Candidate], warnings: list[str]
+) -> dict[str, FileResult]:
+    if batch[0].columns is None:
+        return {batch[0].path: _load_empty(con, run, batch[0])}
+    staged = _stage(con, run, batch)
+    files = _batch_files(run, batch)
+    for candidate, file in zip(batch, files, strict=True):
+        if candidate.replaced:
+            delete_previous(con, run.target, file)
+    counts, new_columns = _transform_and_write(con, run, staged, _label(batch), warnings)
+    results = {}
+    for candidate, file in zip(batch, files, strict=True):
+        result = _file_result(candidate, counts.get(file.index), new_columns)
+        _record(con, run, candidate, result)
+        results[candidate.path] = result
+    return results
+
+
+def _batch_files(run: _Run, batch: list[_Candidate]) -> list[BatchFile]:
+    return [
+        BatchFile(
+            index=index,
+            path=c.path,
+            checksum=c.stat.checksum,
+            file_date=c.file.file_date,
+            cutoff=future_cutoff(c.file.file_date, run.interval),
+            sliced=c.sliced,
+        )
+        for index, c in enumerate(batch)
+    ]
+
+
+def _stage(con: duckdb.DuckDBPyConnection, run: _Run, batch: list[_Candidate]) -> Staged:
+    try:
+        return stage_batch(con, run.config, _batch_files(run, batch), batch[0].columns or ())
+    except duckdb.IOException as error:
+        missing = [c for c in batch if not exists(c.file)]
+        if missing:
+            raise _Vanished(missing) from None
+        raise IngestError(f"{_label(batch)}: could not be read: {str(error).splitlines()[0]}") from None
+
+
+def _label(batch: list[_Candidate]) -> str:
+    more = f" (and {len(batch) - 1} more files with the same columns)" if len(batch) > 1 else ""
+    return batch[0].path + more
+
+
+def _transform_and_write(
+    con: duckdb.DuckDBPyConnection, run: _Run, staged: Staged, label: str, warnings: list[str]
+) -> tuple[dict[int, Counts], tuple[str, ...]]:
+    config = run.config
+    mark_duplicates(con, staged.columns)
+    create_typed_view(con, config, staged.columns)
+    plans, plan_warnings = plan_fields(con, config, staged.columns, label)
+    warnings.extend(plan_warnings)
+    create_result(con, config, plans, staged.columns, run.interval, label)
+    new_columns = _new_columns(config, staged.columns)
+    counts = insert_rows(con, run.target, staged.raw_line_sql, new_columns)
+    if new_columns:
+        warnings.append(f"{label}: new columns kept in ops.extra_columns: {', '.join(new_columns)}")
+    return counts, new_columns
+
+
+def _file_result(candidate: _Candidate, counts: Counts | None, new_columns: tuple[str, ...]) -> FileResult:
+    counts = counts or Counts(0, 0, 0, {})
+    return FileResult(
+        path=candidate.path,
+        status=LOADED,
+        file_date=candidate.file.file_date,
+        checksum=candidate.stat.checksum,
+        rows_read=counts.read,
+        rows_loaded=counts.loaded,
+        rows_quarantined=counts.quarantined,
+        quarantined_by_reason=counts.by_reason,
+        new_columns=new_columns,
+        replaced=candidate.replaced,
+    )
+
+
+def _load_empty(con: duckdb.DuckDBPyConnection, run: _Run, candidate: _Candidate) -> FileResult:
+    if run.config.files.empty_files == "error":
+        raise IngestError(
+            f"{candidate.path}: the file is empty (no header, no rows), which usually means a broken "
+            f"export; set files.empty_files: skip in {run.config.origin} to accept empty files"
+        )
+    if candidate.replaced:
+        delete_previous(con, run.target, _batch_files(run, [candidate])[0])
+    result = FileResult(
+        candidate.path, EMPTY, candidate.file.file_date, candidate.stat.checksum, replaced=candidate.replaced
+    )
+    _record(con, run, candidate, result)
+    return result
+
+
+def _record(con: duckdb.DuckDBPyConnection, run: _Run, candidate: _Candidate, result: FileResult) -> None:
+    key = _key(run, candidate.path, candidate.stat.checksum, candidate.sliced)
+    entry = ManifestEntry(
+        key, run.config.entity, candidate.stat.size, result, run.interval, run.loaded_at, run.run_id
+    )
+    manifest.record(con, entry)
+
+
+def _new_columns(config: SourceConfig, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Export columns the config neither maps, reads in an expression, nor lists as ignored."""
+    known = (
+        set(config.referenced_columns)
+        | {name.lower() for name in config.schema.columns}
+        | {name.lower() for name in config.ignore_columns}
+    )
+    return tuple(name for name in columns if name.lower() not in known)
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    for view in _TEMP_VIEWS:
+        con.execute(f"drop view if exists {view}")
+    for table in _TEMP_TABLES:
+        con.execute(f"drop table if exists {table}")
