@@ -13,10 +13,9 @@ Backfill a range of days:
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
+from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
 from tierwise.assets import RAW, SOURCES
 from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, run_stage
@@ -24,7 +23,8 @@ from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, run_st
 
 @dag(
     dag_id="tierwise_ingest_daily",
-    schedule=timedelta(days=1),
+    # A data-interval timetable: each run owns one whole day [midnight, next midnight).
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -157,9 +157,11 @@ def _runs(client: httpx.Client, dag_id: str) -> list[dict]:
     return response.json()["dag_runs"]
 
 
-def _wait_runs_done(client: httpx.Client, dag_id: str, expected: int, timeout: float) -> list[dict]:
+def _wait_runs_done(
+    client: httpx.Client, dag_id: str, expected: int, timeout: float, run_type: str | None = None
+) -> list[dict]:
     def done() -> list[dict] | None:
-        runs = _runs(client, dag_id)
+        runs = [r for r in _runs(client, dag_id) if run_type in (None, r["run_type"])]
         finished = [r for r in runs if r["state"] in {"success", "failed"}]
         return runs if len(runs) >= expected and len(finished) == len(runs) else None
 
@@ -200,7 +202,8 @@ def test_backfill_then_main_dag_through_rest_equals_a_single_full_run(airflow: d
     )  # fmt: skip
     assert backfill.returncode == 0, backfill.stderr[-3000:]
     days = (SAMPLE_END - SAMPLE_START).days + 1
-    runs = _wait_runs_done(client, "tierwise_ingest_daily", days, 900)
+    runs = _wait_runs_done(client, "tierwise_ingest_daily", days, 900, run_type="backfill")
+    assert len(runs) == days
     assert {r["state"] for r in runs} == {"success"}, runs
 
     client.patch("/dags/tierwise_pipeline", json={"is_paused": False}).raise_for_status()
@@ -209,7 +212,7 @@ def test_backfill_then_main_dag_through_rest_equals_a_single_full_run(airflow: d
         json={"logical_date": "2026-01-05T06:00:00Z", "conf": {"as_of_date": SAMPLE_END.isoformat()}},
     )
     assert triggered.status_code in (200, 201), triggered.text
-    run = _wait_runs_done(client, "tierwise_pipeline", 1, 600)[0]
+    run = _wait_runs_done(client, "tierwise_pipeline", 1, 600, run_type="manual")[0]
     assert run["state"] == "success", (airflow["logs"] / "scheduler.log").read_text()[-3000:]
 
     backfilled = _marts(airflow["root"] / "warehouse" / "tierwise.duckdb")
