@@ -56,8 +56,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tierwise import pipeline
 
     ctx = _context(args, "cli_ingest")
-    for source in args.source or pipeline.SOURCES:
-        pipeline.ingest(ctx, source, data_dir=Path(args.data_dir) if args.data_dir else None)
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    sources = [Path(path) for path in args.config or []] or args.source or list(pipeline.SOURCES)
+    for source in sources:
+        pipeline.ingest(ctx, source, data_dir=data_dir)
     return 0
 
 
@@ -136,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ing = sub.add_parser("ingest", help="load exports into the warehouse's raw schema")
     ing.add_argument("--source", action="append", help="source config name (repeatable; default: all)")
+    ing.add_argument("--config", action="append", help="a source config file (repeatable), e.g. examples/...")
     ing.add_argument("--data-dir", help="folder the source patterns are relative to")
     ing.add_argument("--interval-start", type=_date)
     ing.add_argument("--interval-end", type=_date)

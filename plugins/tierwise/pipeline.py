@@ -64,16 +64,22 @@ def _run_stage(stage: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> St
     return {"stage": stage, "line": line, "elapsed": round(elapsed, 3), "details": details}
 
 
-def ingest(ctx: RunContext, source: str, data_dir: Path | None = None) -> StageResult:
+def ingest(ctx: RunContext, source: str | Path, data_dir: Path | None = None) -> StageResult:
+    """Load one source: a config name from config/sources, or the path of a config file."""
+
     def work() -> tuple[str, dict[str, Any]]:
-        from tierwise.ingest import ingest_source, load_source_configs
+        from tierwise.ingest import ingest_source, load_source_config, load_source_configs
 
         settings = get_settings()
-        configs = load_source_configs(settings.home / "config" / "sources")
-        if source not in configs:
-            raise TierwiseError(f"no source config named {source!r} in config/sources")
+        if isinstance(source, Path):
+            config = load_source_config(source)
+        else:
+            configs = load_source_configs(settings.home / "config" / "sources")
+            if source not in configs:
+                raise TierwiseError(f"no source config named {source!r} in config/sources")
+            config = configs[source]
         report = ingest_source(
-            configs[source], data_dir=data_dir or settings.data_dir, interval=ctx.interval, run_id=ctx.run_id
+            config, data_dir=data_dir or settings.data_dir, interval=ctx.interval, run_id=ctx.run_id
         )
         return report.summary_line(), _jsonable(report)
 
