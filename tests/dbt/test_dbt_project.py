@@ -124,6 +124,26 @@ def test_full_build_passes(first_build: Build) -> None:
     assert first_build.success, "\n".join(first_build.failures)
 
 
+def test_docs_catalog_covers_every_mart(workspace: Workspace, first_build: Build) -> None:
+    """`dbt docs generate` runs, and every mart is in the catalog with its columns documented."""
+    docs = workspace.dbt("docs", "generate")
+    assert docs.success, docs.exception or docs.failures
+    catalog = json.loads((workspace.project / "target" / "catalog.json").read_text())
+    manifest = json.loads((workspace.project / "target" / "manifest.json").read_text())
+    marts = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["schema"] == "marts"
+    }
+    assert len(marts) >= 8
+    assert set(marts) <= set(catalog["nodes"]), set(marts) - set(catalog["nodes"])
+    for uid, node in marts.items():
+        built = {name.lower() for name in catalog["nodes"][uid]["columns"]}
+        described = {name.lower() for name, column in node["columns"].items() if column.get("description")}
+        assert node.get("description"), uid
+        assert built <= described, (uid, built - described)
+
+
 def test_models_land_in_the_contract_schemas(workspace: Workspace, first_build: Build) -> None:
     schemas = {
         row[0]
