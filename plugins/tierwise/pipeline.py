@@ -91,7 +91,13 @@ def build(ctx: RunContext) -> StageResult:
         from tierwise.transform import run_dbt
 
         report = run_dbt("build", as_of_date=ctx.as_of_date, full_refresh=ctx.full_refresh)
-        return report.summary_line(), {"counts": report.counts, "elapsed": report.elapsed}
+        slowest = sorted(report.nodes, key=lambda node: node.seconds, reverse=True)[:10]
+        details = {
+            "counts": report.counts,
+            "elapsed": report.elapsed,
+            "slowest": [(node.unique_id, round(node.seconds, 2)) for node in slowest],
+        }
+        return report.summary_line(), details
 
     return _run_stage("build", work)
 

@@ -8,6 +8,7 @@ for one dbt start, not one per model; its console output goes to
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -20,6 +21,7 @@ from tierwise.exceptions import BuildError
 from tierwise.settings import get_settings
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,11 @@ class NodeResult:
     status: str
     message: str
     failures: int | None
+    seconds: float = 0.0
+
+    def log_line(self) -> str:
+        failures = f", {self.failures} failing rows" if self.failures else ""
+        return f"{self.status:<7} {self.seconds:6.2f}s  {self.unique_id}{failures}"
 
 
 @dataclass(frozen=True)
@@ -92,9 +99,16 @@ def _node_results(result: object) -> tuple[NodeResult, ...]:
                 status=str(getattr(item.status, "value", item.status)),
                 message=str(getattr(item, "message", "") or ""),
                 failures=getattr(item, "failures", None),
+                seconds=float(getattr(item, "execution_time", 0.0) or 0.0),
             )
         )
     return tuple(nodes)
+
+
+def _log_nodes(report: BuildReport) -> None:
+    """Per-model visibility in the task log: every node's status and time, slowest first."""
+    for node in sorted(report.nodes, key=lambda n: n.seconds, reverse=True):
+        log.info("dbt %s", node.log_line())
 
 
 def _release_warehouse() -> None:
@@ -133,6 +147,7 @@ def run_dbt(
         elapsed=time.perf_counter() - started,
         nodes=_node_results(outcome.result),
     )
+    _log_nodes(report)
     if outcome.exception is not None:
         raise BuildError(f"dbt {command} could not run: {outcome.exception}") from outcome.exception
     if not report.success:
