@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import isolate_tierwise
 
 from tierwise.settings import reset_settings
 
@@ -23,16 +24,7 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from tierwise.generate import generate
 
     root = tmp_path_factory.mktemp("e2e")
-    patch = pytest.MonkeyPatch()
-    for name, sub in {
-        "TIERWISE_WAREHOUSE": "warehouse/tierwise.duckdb",
-        "TIERWISE_DATA_DIR": "data",
-        "TIERWISE_PUBLISH_DIR": "publish",
-        "TIERWISE_LOG_DIR": "logs",
-        "TIERWISE_AIRFLOW_HOME": "airflow",
-    }.items():
-        patch.setenv(name, str(root / sub))
-    reset_settings()
+    patch = isolate_tierwise(root)
     generate(root / "data", customers=800, orders=8_000, seed=11, dirty=0.01, end=date(2025, 12, 31))
     log = root / "logs" / "airflow.log"
     setup_airflow(log)

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+from tests.support import isolate_tierwise
 
 from tierwise.settings import reset_settings
 
@@ -81,16 +82,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     from tierwise.orchestration import WRITER_POOL
 
     root = tmp_path_factory.mktemp("scheduler")
-    patch = pytest.MonkeyPatch()
-    for name, sub in {
-        "TIERWISE_WAREHOUSE": "warehouse/tierwise.duckdb",
-        "TIERWISE_DATA_DIR": "data",
-        "TIERWISE_PUBLISH_DIR": "publish",
-        "TIERWISE_LOG_DIR": "logs",
-        "TIERWISE_AIRFLOW_HOME": "airflow",
-    }.items():
-        patch.setenv(name, str(root / sub))
-    reset_settings()
+    patch = isolate_tierwise(root)
     generate(
         root / "data", customers=300, orders=2_000, seed=5, dirty=0.0, start=SAMPLE_START, end=SAMPLE_END
     )

@@ -1,0 +1,27 @@
+"""Helpers shared by the slow tests that run Airflow on a throw-away Tierwise home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def isolate_tierwise(root: Path) -> pytest.MonkeyPatch:
+    """Point Tierwise and its local Airflow at folders below ``root`` (module-scoped fixtures).
+
+    The caller undoes the returned patch (and calls ``reset_settings``) when done.
+    """
+    from tierwise.settings import reset_settings
+
+    patch = pytest.MonkeyPatch()
+    for name, sub in {
+        "TIERWISE_WAREHOUSE": "warehouse/tierwise.duckdb",
+        "TIERWISE_DATA_DIR": "data",
+        "TIERWISE_PUBLISH_DIR": "publish",
+        "TIERWISE_LOG_DIR": "logs",
+        "TIERWISE_AIRFLOW_HOME": "airflow",
+    }.items():
+        patch.setenv(name, str(root / sub))
+    reset_settings()
+    return patch
