@@ -13,23 +13,18 @@ Backfill a range of days:
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
 from tierwise.assets import RAW, SOURCES
-from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, run_stage
+from tierwise.orchestration import WRITER_POOL, dag_defaults, run_stage
 
 
 @dag(
     dag_id="tierwise_ingest_daily",
     # A data-interval timetable: each run owns one whole day [midnight, next midnight).
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    on_success_callback=ON_SUCCESS,
+    **dag_defaults(),
     tags=["tierwise", "ingest"],
     doc_md=__doc__,
 )

@@ -16,11 +16,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DeadlineAlert, DeadlineReference, dag, task
 from airflow.sdk.definitions.callback import SyncCallback
 
-from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, params, run_stage
+from tierwise.orchestration import WRITER_POOL, dag_defaults, params, run_stage
 
 REVIEW_CRON = os.environ.get("TIERWISE_REVIEW_CRON", "0 6 5 * *")
 DEADLINE_HOURS = float(os.environ.get("TIERWISE_REVIEW_DEADLINE_HOURS", "6"))
@@ -29,11 +28,7 @@ DEADLINE_HOURS = float(os.environ.get("TIERWISE_REVIEW_DEADLINE_HOURS", "6"))
 @dag(
     dag_id="tierwise_monthly_review",
     schedule=REVIEW_CRON,
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    on_success_callback=ON_SUCCESS,
+    **dag_defaults(),
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=timedelta(hours=DEADLINE_HOURS),

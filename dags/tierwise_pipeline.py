@@ -17,10 +17,9 @@ runs in the one-slot `duckdb_writer` pool: DuckDB has a single writer.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 
-from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, params, run_stage
+from tierwise.orchestration import WRITER_POOL, dag_defaults, params, run_stage
 
 SOURCES = ("orders", "contacts", "tickets")
 
@@ -28,11 +27,7 @@ SOURCES = ("orders", "contacts", "tickets")
 @dag(
     dag_id="tierwise_pipeline",
     schedule=None,
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    on_success_callback=ON_SUCCESS,
+    **dag_defaults(),
     tags=["tierwise", "pipeline"],
     doc_md=__doc__,
     params=params("as_of_date", "full_refresh", "dry_run_publish"),

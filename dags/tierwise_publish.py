@@ -8,11 +8,10 @@ Tier-change notifications go out with the monthly review only.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 
 from tierwise.assets import MARTS_VALIDATED
-from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, params, run_stage
+from tierwise.orchestration import WRITER_POOL, dag_defaults, params, run_stage
 
 DESTINATIONS = ("files", "database", "crm")
 
@@ -20,11 +19,7 @@ DESTINATIONS = ("files", "database", "crm")
 @dag(
     dag_id="tierwise_publish",
     schedule=[MARTS_VALIDATED],
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    on_success_callback=ON_SUCCESS,
+    **dag_defaults(),
     tags=["tierwise", "publish"],
     doc_md=__doc__,
     params=params("as_of_date", "dry_run_publish"),

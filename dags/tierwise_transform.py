@@ -10,21 +10,16 @@ which triggers `tierwise_publish`. A failed gate stops everything after it.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 
 from tierwise.assets import MARTS_SNAPSHOT, MARTS_VALIDATED, RAW
-from tierwise.orchestration import DEFAULT_ARGS, ON_SUCCESS, WRITER_POOL, params, run_stage
+from tierwise.orchestration import WRITER_POOL, dag_defaults, params, run_stage
 
 
 @dag(
     dag_id="tierwise_transform",
     schedule=RAW["orders"] | RAW["contacts"] | RAW["tickets"],
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    on_success_callback=ON_SUCCESS,
+    **dag_defaults(),
     tags=["tierwise", "transform", "quality"],
     doc_md=__doc__,
     params=params("as_of_date", "full_refresh"),

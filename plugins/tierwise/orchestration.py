@@ -22,6 +22,20 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 ON_SUCCESS = [TierwiseAlert("recovery")]
 
+
+def dag_defaults() -> dict[str, Any]:
+    """What every Tierwise DAG shares: start, no catch-up, one run at a time, retries and alerts."""
+    import pendulum
+
+    return {
+        "start_date": pendulum.datetime(2024, 1, 1, tz="UTC"),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": DEFAULT_ARGS,
+        "on_success_callback": ON_SUCCESS,
+    }
+
+
 _PARAM_SPECS: dict[str, tuple[Any, Any, str]] = {
     "as_of_date": (
         None,
