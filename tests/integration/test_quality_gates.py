@@ -385,8 +385,14 @@ def test_missing_table_is_a_run_error(quality_env: Path) -> None:
 
 def test_data_docs_are_rendered(quality_env: Path, raw_clean: Run, marts_bad: Run) -> None:
     assert raw_clean.report is not None and raw_clean.report.data_docs_path is not None
-    index = quality_env / "expectations" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    assert raw_clean.report.data_docs_path == index and index.is_file()
+    site = quality_env / "expectations" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    assert (site / "index.html").is_file()
+    # The offline index links every validation page GX rendered for this run.
+    offline = raw_clean.report.data_docs_path
+    assert offline == site / "tierwise_index.html" and offline.is_file()
+    linked = offline.read_text(encoding="utf-8")
+    pages = list((site / "validations").rglob("*.html"))
+    assert pages and all(str(page.relative_to(site)) in linked for page in pages)
     assert "Data Docs:" in str(marts_bad.error)
 
 

@@ -19,6 +19,7 @@ import duckdb
 
 from tierwise.exceptions import ConfigError, ValidationRunError
 from tierwise.quality import outcomes, store
+from tierwise.quality.docs_index import write_offline_index
 from tierwise.quality.parameters import RunParameters, marts_parameters, raw_parameters
 from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR, checkpoint_name
 from tierwise.quality.report import ExpectationResult, GateReport
@@ -188,6 +189,8 @@ def run_gate(
             con, results, run_id=run_id, validated_at=run.validated_at, as_of_date=as_of_date, gate=gate
         )
     docs = get_settings().expectations_dir / DATA_DOCS_INDEX
+    if docs.is_file():
+        docs = write_offline_index(docs.parent)
     report = GateReport(
         gate=gate,
         run_id=run_id,
