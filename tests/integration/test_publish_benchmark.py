@@ -31,6 +31,11 @@ pytestmark = [
     pytest.mark.skipif(os.environ.get("TIERWISE_BENCH") != "1", reason="set TIERWISE_BENCH=1 to measure"),
 ]
 ROWS = int(os.environ.get("TIERWISE_BENCH_ROWS", "1000000"))
+# Regression floors, not the targets (100k changed rows/s, a no-change re-run of a
+# million customers in a few seconds): measured on a 2-core machine shared with other
+# jobs, where the same code ran at 2-3x these; an idle machine does better still.
+CHANGED_ROWS_PER_S_FLOOR = 20_000
+NO_CHANGE_SECONDS_CEILING = 15.0
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +67,10 @@ def test_postgres_rates_at_a_million_customers(
     report, elapsed = timed("all rows changed", warehouse, "database", "r2", config)
     tiers = report.streams[0]
     print(f"  changed rows/s: {tiers.applied / elapsed:,.0f}  (sync part {tiers.elapsed:.1f}s)")
-    report, _ = timed("no-change re-run", warehouse, "database", "r3", config)
-    assert report.streams[0].sent == 0
+    assert tiers.applied == ROWS and tiers.applied / elapsed >= CHANGED_ROWS_PER_S_FLOOR
+    report, elapsed = timed("no-change re-run", warehouse, "database", "r3", config)
+    assert [(stream.sent, stream.applied) for stream in report.streams] == [(0, 0)] * len(report.streams)
+    assert elapsed <= NO_CHANGE_SECONDS_CEILING
     execute(warehouse, "update marts.customer_tiers set tier_code = 'gold' where hash(customer_id) % 100 = 0")
     report, _ = timed("1% changed", warehouse, "database", "r4", config)
     print(f"  {report.streams[0].sent} rows sent")

@@ -4,15 +4,21 @@ A :class:`Source` is a query over the warehouse; a :class:`Destination` receives
 and answers per record. The engine hashes the published columns, compares them with
 ``ops.sync_state``, sends only what is new, changed, due for a retry or removed, and
 records each batch's outcome right after the batch so that a crash loses nothing.
+
+Batches stay in DuckDB until a destination reads them: bulk destinations (PostgreSQL)
+take them as COPY text and answer :class:`AllAccepted`, so their state is saved in one
+statement per batch and no row becomes a Python object; a :class:`Preparing` destination
+writes one batch on a worker thread while the engine records the previous one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple, Protocol, overload, runtime_checkable
 
 import duckdb
 
@@ -29,8 +35,8 @@ _PROGRESS_EVERY = 10.0
 
 
 class Record(NamedTuple):
-    """One record to send. A named tuple, not a dataclass: a million of them are built per
-    full sync, and tuple construction is several times cheaper.
+    """One record to send. A named tuple, not a dataclass: record destinations (SQLite, CRM,
+    notifications) build one per row, and tuple construction is several times cheaper.
 
     ``values`` follow ``Batch.columns``; DECIMAL and DATE values arrive as exact strings
     (``'12.50'``, ``'2024-01-31'``), which every destination sends as text anyway, while
@@ -45,11 +51,55 @@ class Record(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Batch:
-    columns: tuple[str, ...]
-    records: tuple[Record, ...]
+class Window:
+    """Ranks ``start < rn <= stop`` of the pending table: a batch still in DuckDB."""
+
+    con: duckdb.DuckDBPyConnection
+    start: int
+    stop: int
 
     def __len__(self) -> int:
+        return self.stop - self.start
+
+    def halves(self) -> tuple[Window, Window]:
+        middle = self.start + len(self) // 2
+        return replace(self, stop=middle), replace(self, start=middle)
+
+
+class Batch:
+    """The records of one send.
+
+    The engine hands out batches backed by a :class:`Window`: their rows stay in DuckDB
+    until a destination reads ``records``. Bulk destinations (PostgreSQL COPY) read the
+    window instead, so a million-row sync builds no per-record Python objects.
+    ``prepared`` holds what a :class:`Preparing` destination read from the warehouse.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        records: Sequence[Record] | None = None,
+        *,
+        window: Window | None = None,
+    ) -> None:
+        if records is None and window is None:
+            raise ValueError("a batch needs records or a window")
+        self.columns = tuple(columns)
+        self.window = window
+        self.prepared: dict[str, Any] = {}
+        self._records = None if records is None else tuple(records)
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        if self._records is None:
+            assert self.window is not None  # one of the two is always set
+            rows = state.pending_rows(self.window.con, self.window.start, self.window.stop)
+            self._records = tuple(Record(row[0], row[1], row[4:], row[2], row[3]) for row in rows)
+        return self._records
+
+    def __len__(self) -> int:
+        if self._records is None and self.window is not None:
+            return len(self.window)
         return len(self.records)
 
     def upserts(self) -> list[Record]:
@@ -58,12 +108,21 @@ class Batch:
     def deletes(self) -> list[Record]:
         return [record for record in self.records if record.op == DELETE]
 
+    def delete_keys(self) -> list[str]:
+        if self._records is None and self.window is not None:
+            return state.pending_keys(self.window.con, self.window.start, self.window.stop, DELETE)
+        return [record.key for record in self.deletes()]
+
     def as_dict(self, record: Record) -> dict[str, Any]:
         return dict(zip(self.columns, record.values, strict=True))
 
     def split(self) -> tuple[Batch, Batch]:
-        middle = len(self.records) // 2
-        return Batch(self.columns, self.records[:middle]), Batch(self.columns, self.records[middle:])
+        middle = len(self) // 2
+        windows = self.window.halves() if self.window is not None else (None, None)
+        loaded = self._records
+        left = None if loaded is None else loaded[:middle]
+        right = None if loaded is None else loaded[middle:]
+        return Batch(self.columns, left, window=windows[0]), Batch(self.columns, right, window=windows[1])
 
 
 class RecordResult(NamedTuple):
@@ -73,6 +132,32 @@ class RecordResult(NamedTuple):
     ok: bool
     error: str | None = None
     permanent: bool = False  # retrying the same data cannot help (no usable identifier...)
+
+
+class AllAccepted(Sequence[RecordResult]):
+    """What a destination returns when it took every record of ``batch``.
+
+    The engine then saves the batch's state in one statement without building a result
+    per record; iterating it still yields one ``RecordResult(key, ok=True)`` per record.
+    """
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self._results: list[RecordResult] | None = None
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    @overload
+    def __getitem__(self, index: int) -> RecordResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RecordResult]: ...
+
+    def __getitem__(self, index: int | slice) -> RecordResult | Sequence[RecordResult]:
+        if self._results is None:
+            self._results = [RecordResult(record.key, ok=True) for record in self.batch.records]
+        return self._results[index]
 
 
 class Destination(Protocol):
@@ -88,6 +173,17 @@ class Destination(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Preparing(Protocol):
+    """A destination whose ``send`` can run on a worker thread once ``prepare`` has read
+    the batch from the warehouse (DuckDB is only used from the engine's thread). The
+    engine then prepares and records one batch while the destination writes the previous
+    one; each batch is still sent, committed and recorded before the one after next.
+    """
+
+    def prepare(self, batch: Batch) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -119,15 +215,23 @@ class _Tally:
     last_log: float = field(default_factory=time.perf_counter)
 
 
-def send_isolating(destination: Destination, batch: Batch) -> list[RecordResult]:
+def send_isolating(destination: Destination, batch: Batch) -> Sequence[RecordResult]:
     """Send ``batch``; when it is rejected as a whole, halve it until the bad records stand alone."""
     try:
-        return list(destination.send(batch))
+        return _listed(destination.send(batch))
     except BatchRejectedError as error:
-        if len(batch) == 1:
-            return [RecordResult(batch.records[0].key, ok=False, error=mask(error))]
-        left, right = batch.split()
-        return send_isolating(destination, left) + send_isolating(destination, right)
+        return _isolate(destination, batch, error)
+
+
+def _isolate(destination: Destination, batch: Batch, error: BatchRejectedError) -> list[RecordResult]:
+    if len(batch) == 1:
+        return [RecordResult(batch.records[0].key, ok=False, error=mask(error))]
+    left, right = batch.split()
+    return [*send_isolating(destination, left), *send_isolating(destination, right)]
+
+
+def _listed(results: Sequence[RecordResult]) -> Sequence[RecordResult]:
+    return results if isinstance(results, AllAccepted) else list(results)
 
 
 def sync(
@@ -172,40 +276,88 @@ def _send_all(
     pending: int,
     tally: _Tally,
 ) -> None:
-    for start in range(0, pending, destination.batch_size):
-        stop = start + destination.batch_size
-        batch = _batch(con, source.columns, start, stop)
-        results = _complete(batch, send_isolating(destination, batch))
-        state.record_results(
-            con, destination.name, (start, stop), batch, results, options.run_id, options.max_attempts
-        )
-        _count(tally, batch, results, options.max_attempts)
-        _log_progress(destination.name, tally, pending)
+    batches = (
+        Batch(source.columns, window=Window(con, start, min(start + destination.batch_size, pending)))
+        for start in range(0, pending, destination.batch_size)
+    )
+    if isinstance(destination, Preparing):
+        _send_overlapped(con, destination, batches, options, (pending, tally))
+        return
+    for batch in batches:
+        _settle(con, destination, batch, send_isolating(destination, batch), options, (pending, tally))
 
 
-def _batch(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...], start: int, stop: int) -> Batch:
-    rows = state.pending_rows(con, start, stop)
-    records = tuple(Record(row[0], row[1], row[4:], row[2], row[3]) for row in rows)
-    return Batch(columns, records)
+def _send_overlapped(
+    con: duckdb.DuckDBPyConnection,
+    destination: Destination,
+    batches: Iterator[Batch],
+    options: SyncOptions,
+    progress: tuple[int, _Tally],
+) -> None:
+    """Send batch k on a worker while this thread records batch k-1 and prepares k+1."""
+    assert isinstance(destination, Preparing)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tierwise-publish") as worker:
+        flying: tuple[Batch, Future[Sequence[RecordResult]]] | None = None
+        for batch in batches:
+            destination.prepare(batch)
+            landed = _land(destination, flying) if flying else None
+            flying = (batch, worker.submit(destination.send, batch))
+            if landed:
+                _settle(con, destination, *landed, options, progress)
+        if flying:
+            _settle(con, destination, *_land(destination, flying), options, progress)
 
 
-def _complete(batch: Batch, results: Sequence[RecordResult]) -> list[RecordResult]:
-    """One result per record, in batch order; a record the destination did not answer for failed."""
+def _land(
+    destination: Destination, flying: tuple[Batch, Future[Sequence[RecordResult]]]
+) -> tuple[Batch, Sequence[RecordResult]]:
+    """Wait for a batch sent on the worker; a rejected one is isolated here, before the next goes."""
+    batch, future = flying
+    try:
+        return batch, _listed(future.result())
+    except BatchRejectedError as error:
+        return batch, _isolate(destination, batch, error)
+
+
+def _settle(
+    con: duckdb.DuckDBPyConnection,
+    destination: Destination,
+    batch: Batch,
+    results: Sequence[RecordResult],
+    options: SyncOptions,
+    progress: tuple[int, _Tally],
+) -> None:
+    """Record one sent batch in the sync state and the tally."""
+    pending, tally = progress
+    start, stop = (batch.window.start, batch.window.stop) if batch.window else (0, 0)
+    if isinstance(results, AllAccepted):
+        failures: list[tuple[Record, RecordResult]] = []
+        tally.sent += len(batch)
+        tally.deleted += state.count_pending(con, start, stop, DELETE)
+    else:
+        failures = _failures(batch, results)
+        _count(tally, batch, failures, options.max_attempts)
+    state.record_results(con, destination.name, (start, stop), failures, options.run_id, options.max_attempts)
+    tally.batches += 1
+    _log_progress(destination.name, tally, pending)
+
+
+def _failures(batch: Batch, results: Sequence[RecordResult]) -> list[tuple[Record, RecordResult]]:
+    """The refused records with their results; a record the destination did not answer for failed."""
     by_key = {result.key: result for result in results}
     missing = RecordResult("", ok=False, error="the destination returned no result for this record")
-    return [by_key.get(record.key) or missing._replace(key=record.key) for record in batch.records]
+    records = batch.records
+    answered = [(record, by_key.get(record.key) or missing._replace(key=record.key)) for record in records]
+    return [(record, result) for record, result in answered if not result.ok]
 
 
-def _count(tally: _Tally, batch: Batch, results: Sequence[RecordResult], max_attempts: int) -> None:
-    ops = {record.key: record for record in batch.records}
-    tally.batches += 1
-    for result in results:
-        record = ops[result.key]
-        if result.ok:
-            tally.sent += 1
-            tally.deleted += record.op == DELETE
-            continue
-        tally.rejected += 1
+def _count(
+    tally: _Tally, batch: Batch, failures: Sequence[tuple[Record, RecordResult]], max_attempts: int
+) -> None:
+    tally.sent += len(batch) - len(failures)
+    tally.deleted += len(batch.deletes()) - sum(record.op == DELETE for record, _ in failures)
+    tally.rejected += len(failures)
+    for record, result in failures:
         status = state.failure_status(result.permanent, record.prior_attempts + 1, max_attempts)
         tally.abandoned += status == state.ABANDONED
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tierwise.masking import mask
 from tierwise.publish.config import DatabaseConfig
-from tierwise.publish.engine import Batch, RecordResult
+from tierwise.publish.engine import AllAccepted, Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.retry import RetriesExhaustedError, RetryableError, RetryPolicy, call_with_retries
 from tierwise.publish.tables import APPEND_TABLE, UPSERT_TABLE, TableSpec, quote, sqlite_type, sqlite_value
@@ -40,7 +40,7 @@ class SqliteTable:
             call_with_retries(lambda: self._attempt(batch), self._policy)
         except RetriesExhaustedError as error:
             raise DestinationUnavailableError(f"{self.name}: {mask(error)}") from error
-        return [RecordResult(record.key, ok=True) for record in batch.records]
+        return AllAccepted(batch)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import duckdb
 import pytest
 
-from tierwise.publish.engine import Batch, RecordResult, Source, SyncOptions, sync
+from tierwise.publish.engine import AllAccepted, Batch, Record, RecordResult, Source, SyncOptions, sync
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.state import ensure_tables
 
@@ -181,3 +182,102 @@ def test_duplicate_keys_in_the_source_are_refused(warehouse: duckdb.DuckDBPyConn
     warehouse.execute("insert into src values ('k1', 99)")
     with pytest.raises(Exception, match="duplicate"):
         run(warehouse, Recorder())
+
+
+class Prepared(Recorder):
+    """A destination the engine runs on a worker thread: ``send`` uses only what ``prepare`` read."""
+
+    def __init__(self, *args: Sequence[str]) -> None:
+        super().__init__(*args)
+        self.threads: set[str] = set()
+
+    def prepare(self, batch: Batch) -> None:
+        assert threading.current_thread() is threading.main_thread()
+        batch.prepared[self.name] = batch.records
+
+    def send(self, batch: Batch) -> list[RecordResult]:
+        self.threads.add(threading.current_thread().name)
+        if self.name not in batch.prepared:  # a half of a rejected batch: sent by the engine's thread
+            assert threading.current_thread() is threading.main_thread()
+            self.prepare(batch)
+        return super().send(batch)
+
+
+def test_a_preparing_destination_sends_on_a_worker_with_the_same_outcome(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    dest = Prepared([], [], ["k5"])
+    report = run(warehouse, dest)
+    assert (report.sent, report.rejected, report.status) == (6, 1, "ok")
+    assert sorted(dest.held) == ["k1", "k2", "k3", "k4", "k6", "k7"]
+    assert states(warehouse)["k5"] == ("rejected", 1) and states(warehouse)["k7"] == ("sent", 0)
+    assert any(name.startswith("tierwise-publish") for name in dest.threads)
+    dest.batches.clear()
+    assert run(warehouse, dest).retried == 1 and dest.sent_keys() == ["k5"]
+
+
+def test_a_crash_on_the_worker_keeps_the_batches_recorded_before_it(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    dest = Prepared()
+    dest.crash_after = 2
+    with pytest.raises(RuntimeError):
+        run(warehouse, dest)
+    assert sorted(states(warehouse)) == [f"k{i}" for i in range(1, 7)]
+    dest.crash_after = None
+    assert run(warehouse, dest).sent == 1
+
+
+def test_an_unavailable_worker_destination_fails_the_stream(warehouse: duckdb.DuckDBPyConnection) -> None:
+    class Down(Prepared):
+        def send(self, batch: Batch) -> list[RecordResult]:
+            if self.batches:
+                raise DestinationUnavailableError("connection refused")
+            return super().send(batch)
+
+    report = run(warehouse, Down())
+    assert report.status == "failed" and report.sent == 3
+    assert sorted(states(warehouse)) == ["k1", "k2", "k3"]
+
+
+def test_batches_stay_in_duckdb_until_records_are_read(warehouse: duckdb.DuckDBPyConnection) -> None:
+    warehouse.execute("delete from src where k = 'k3'")
+    run(warehouse, Recorder())
+    warehouse.execute("insert into src values ('k3', 3); delete from src where k = 'k4'")
+
+    seen: list[tuple[int, list[str]]] = []
+
+    class Bulk(Recorder):
+        batch_size = 10
+
+        def send(self, batch: Batch) -> Sequence[RecordResult]:  # type: ignore[override]
+            assert batch.window is not None and batch._records is None
+            seen.append((len(batch), batch.delete_keys()))
+            left, right = batch.split()
+            assert (left.window, right.window) == batch.window.halves() and len(left) + len(right) == 2
+            return AllAccepted(batch)
+
+    dest = Bulk()
+    report = run(warehouse, dest)
+    assert (report.sent, report.deleted) == (2, 1) and seen == [(2, ["k4"])]
+    assert states(warehouse)["k4"] == ("deleted", 0) and states(warehouse)["k3"] == ("sent", 0)
+
+
+def test_all_accepted_reads_as_one_result_per_record(warehouse: duckdb.DuckDBPyConnection) -> None:
+    batch = Batch(("k", "v"), [Record("a", "h", ("a", 1)), Record("b", "h", ("b", 2))])
+    results = AllAccepted(batch)
+    assert len(results) == 2 and list(results) == [RecordResult("a", True), RecordResult("b", True)]
+    assert results[-1].key == "b"
+
+
+def test_a_refused_change_keeps_the_hash_the_destination_holds(warehouse: duckdb.DuckDBPyConnection) -> None:
+    run(warehouse, Recorder())
+    sent = warehouse.execute("select last_sent_hash from ops.sync_state where record_key = 'k2'").fetchone()
+    warehouse.execute("update src set v = 20 where k = 'k2'")
+    run(warehouse, Recorder(reject=["k2"]))
+    row = warehouse.execute(
+        "select last_sent_hash, last_attempt_hash, status, attempts, last_error from ops.sync_state "
+        "where record_key = 'k2'"
+    ).fetchone()
+    assert row is not None and sent is not None
+    assert row[0] == sent[0] and row[1] != sent[0] and row[2:] == ("rejected", 1, "refused")
