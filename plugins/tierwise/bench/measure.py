@@ -1,0 +1,153 @@
+"""Run one benchmark stage in a child process and measure its wall time and peak memory.
+
+Each stage gets a fresh interpreter so that its peak RSS is its own: ``getrusage(RUSAGE_CHILDREN)``
+keeps a running maximum over every child the bench ever had, so instead the child is reaped with
+``os.wait4``, which returns the rusage of that one child (and of the descendants it waited for).
+Processes that live side by side (Airflow's task runners next to ``airflow dags test``) are not
+added up by the kernel, so the process tree is also sampled from ``/proc`` and the largest sum kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SAMPLE_SECONDS = 0.25
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one stage cost. ``work_s`` is the time the stage reported itself (no interpreter start)."""
+
+    wall_s: float
+    peak_rss_mb: float
+    peak_tree_rss_mb: float
+    ok: bool
+    work_s: float | None = None
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.peak_rss_mb, self.peak_tree_rss_mb)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["peak_mb"] = round(self.peak_mb, 1)
+        return data
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue  # the process ended while we looked
+        # The command name may hold spaces and parentheses: the fields start after the last ')'.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        resident_pages = Path(f"/proc/{pid}/statm").read_text(encoding="ascii").split()[1]
+    except (OSError, IndexError):
+        return 0
+    return int(resident_pages) * PAGE_BYTES
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants, summed."""
+    children = _children_map()
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        total += _rss_bytes(pid)
+        pending.extend(children.get(pid, ()))
+    return total / MB
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, float, float, bool]:
+    """Poll until the child exits: (exit code, its maxrss in MB, the largest tree sample, timed out)."""
+    deadline = time.monotonic() + timeout_s
+    tree_peak = 0.0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            # Popen must not try to reap the child again.
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss / 1024, tree_peak, False
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss / 1024, tree_peak, True
+        tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
+        time.sleep(SAMPLE_SECONDS)
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _read_result(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+def run_measured(
+    command: Sequence[str], *, env: dict[str, str], log_file: Path, result_file: Path, timeout_s: float
+) -> Measurement:
+    """Run ``command`` (which may write a JSON result to ``result_file``) and measure it."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    result_file.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with log_file.open("w", encoding="utf-8") as log:
+        # A session of its own, so a timeout can stop the stage's whole process group.
+        proc = subprocess.Popen(
+            list(command), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        code, maxrss_mb, tree_peak_mb, timed_out = _wait(proc, timeout_s)
+    wall = time.perf_counter() - started
+    result = _read_result(result_file)
+    ok = code == 0 and not timed_out
+    if timed_out:
+        note = f"stopped after {timeout_s:.0f}s (time limit)"
+    elif not ok:
+        note = f"exit code {code}; log {log_file}:\n{_tail(log_file)}"
+    else:
+        note = str(result.get("note", ""))
+    return Measurement(
+        wall_s=round(wall, 3),
+        peak_rss_mb=round(maxrss_mb, 1),
+        peak_tree_rss_mb=round(tree_peak_mb, 1),
+        ok=ok,
+        work_s=result.get("elapsed"),
+        note=note,
+        details=result.get("details", {}),
+    )
+
+
+def skipped(note: str) -> dict[str, Any]:
+    """The JSON entry of a stage that did not run, with the reason."""
+    return {"skipped": True, "ok": True, "note": note}

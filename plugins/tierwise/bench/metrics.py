@@ -1,0 +1,156 @@
+"""Totals, ratios and targets computed from the measured stages.
+
+Ratios are only ever taken between figures of the same run: the machine is shared and its
+speed drifts, so absolute seconds from different runs do not compare, ratios do better.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+Stages = dict[str, dict[str, Any]]
+
+PIPELINE_STAGES = (
+    "ingest",
+    "validate_raw",
+    "build",
+    "validate_marts",
+    "publish_files",
+    "publish_postgres",
+)
+DAILY_STAGES = ("daily_ingest", "daily_build")
+MEMORY_STAGES = (*PIPELINE_STAGES, "airflow_e2e", *DAILY_STAGES, "monthly_build")
+MEMORY_LIMIT_MB = 4096
+NEAR_LINEAR_SLACK = 1.2
+"""Growth counts as near-linear while time grows at most 20% faster than the data."""
+
+
+def wall(stages: Stages, key: str) -> float | None:
+    """Wall seconds of a stage that ran and succeeded, else None."""
+    entry = stages.get(key) or {}
+    if entry.get("skipped") or not entry.get("ok") or "wall_s" not in entry:
+        return None
+    return float(entry["wall_s"])
+
+
+def _total(stages: Stages, keys: tuple[str, ...], label: str) -> dict[str, Any]:
+    names = [key for key in keys if key in stages and not stages[key].get("skipped")]
+    if not names:
+        return {"skipped": True, "ok": True, "note": f"no {label} stage ran"}
+    ran = [stages[key] for key in names]
+    return {
+        "wall_s": round(sum(entry.get("wall_s", 0.0) for entry in ran), 3),
+        "peak_mb": max(entry.get("peak_mb", 0.0) for entry in ran),
+        "ok": all(entry.get("ok") for entry in ran),
+        "note": "sum of " + ", ".join(names),
+    }
+
+
+def add_totals(stages: Stages) -> None:
+    stages["pipeline_total"] = _total(stages, PIPELINE_STAGES, "pipeline")
+    stages["daily_total"] = _total(stages, DAILY_STAGES, "incremental")
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if not numerator or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def end_to_end_key(stages: Stages) -> str:
+    """The Airflow run when it ran, else the stages run one after the other (quick mode)."""
+    return "airflow_e2e" if wall(stages, "airflow_e2e") else "pipeline_total"
+
+
+def ratios(stages: Stages) -> dict[str, Any]:
+    e2e = wall(stages, end_to_end_key(stages))
+    pipeline, floor, pandas = wall(stages, "pipeline_total"), wall(stages, "floor"), wall(stages, "pandas")
+    return {
+        "end_to_end_basis": end_to_end_key(stages),
+        "end_to_end_over_floor": _ratio(e2e, floor),
+        "pipeline_over_floor": _ratio(pipeline, floor),
+        "build_over_floor": _ratio(wall(stages, "build"), floor),
+        "pandas_over_end_to_end": _ratio(pandas, e2e),
+        "pandas_over_pipeline": _ratio(pandas, pipeline),
+        "daily_over_full": _ratio(wall(stages, "daily_total"), pipeline),
+        "monthly_over_full": _ratio(wall(stages, "monthly_build"), pipeline),
+        "airflow_over_pipeline": _ratio(wall(stages, "airflow_e2e"), pipeline),
+    }
+
+
+SCALED = ("airflow_e2e", "pipeline_total", "ingest", "build", "floor", "pandas")
+
+
+def scaling(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How each figure grows from one size to the next."""
+    steps = []
+    for small, big in pairwise(sizes):
+        times = {key: _ratio(wall(big["stages"], key), wall(small["stages"], key)) for key in SCALED}
+        steps.append(
+            {
+                "from": small["orders"],
+                "to": big["orders"],
+                "size_ratio": big["orders"] / small["orders"],
+                "time_ratio": times,
+            }
+        )
+    return steps
+
+
+def peak_memory_mb(stages: Stages) -> float | None:
+    peaks = [stages[key].get("peak_mb", 0.0) for key in MEMORY_STAGES if wall(stages, key)]
+    return max(peaks) if peaks else None
+
+
+def _target(text: str, orders: int, measured: float | None, met: bool | None) -> dict[str, Any]:
+    return {"target": text, "orders": orders, "measured": measured, "met": met}
+
+
+def _bounded(measured: float | None, limit: float, upper: bool) -> bool | None:
+    if measured is None:
+        return None
+    return measured <= limit if upper else measured >= limit
+
+
+def _growth_target(sizes: list[dict[str, Any]]) -> dict[str, Any]:
+    largest = sizes[-1]["orders"]
+    step = scaling(sizes)[-1] if len(sizes) > 1 else None
+    if step is None:
+        return _target("near-linear growth (needs two sizes)", largest, None, None)
+    key = end_to_end_key(sizes[-1]["stages"])
+    measured = step["time_ratio"].get(key)
+    limit = NEAR_LINEAR_SLACK * step["size_ratio"]
+    text = f"near-linear growth {step['from']:,} -> {step['to']:,} orders (time x{limit:.1f} at most)"
+    return _target(text, largest, measured, _bounded(measured, limit, upper=True))
+
+
+def targets(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets, judged at the largest size measured."""
+    if not sizes:
+        return []
+    last = sizes[-1]
+    orders, measured = last["orders"], last["ratios"]
+    memory = peak_memory_mb(last["stages"])
+    return [
+        _target(
+            "end-to-end within 2x the floor",
+            orders,
+            measured["end_to_end_over_floor"],
+            _bounded(measured["end_to_end_over_floor"], 2.0, upper=True),
+        ),
+        _target(
+            "at least 10x faster than pandas",
+            orders,
+            measured["pandas_over_end_to_end"],
+            _bounded(measured["pandas_over_end_to_end"], 10.0, upper=False),
+        ),
+        _target(
+            "incremental day under a quarter of the full run",
+            orders,
+            measured["daily_over_full"],
+            _bounded(measured["daily_over_full"], 0.25, upper=True),
+        ),
+        _growth_target(sizes),
+        _target("peak memory under 4 GB (MB)", orders, memory, _bounded(memory, MEMORY_LIMIT_MB, upper=True)),
+    ]

@@ -1,0 +1,233 @@
+"""The benchmark's record: machine and versions, the JSON file and its Markdown tables.
+
+``python -m tierwise.bench.report RESULTS.json`` prints the Markdown of a results file
+(what BENCHMARKS.md shows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "duckdb",
+    "dbt-core",
+    "dbt-duckdb",
+    "apache-airflow",
+    "great-expectations",
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "psycopg",
+)
+STAGE_LABELS = {
+    "generate": "generate exports (not in totals)",
+    "ingest": "ingest, 3 sources",
+    "validate_raw": "raw gate (GX)",
+    "build": "dbt build (models + tests)",
+    "validate_marts": "marts gate (GX)",
+    "publish_files": "publish: files",
+    "publish_postgres": "publish: PostgreSQL",
+    "pipeline_total": "**pipeline, stage by stage**",
+    "airflow_e2e": "**end-to-end through Airflow**",
+    "daily_ingest": "next day: ingest",
+    "daily_build": "next day: dbt build",
+    "daily_total": "**next day, incremental**",
+    "monthly_build": "next month-end: dbt build",
+    "floor": "**floor** (bench/floor.sql)",
+    "pandas": "**pandas baseline**",
+}
+RATIO_LABELS = {
+    "end_to_end_over_floor": "end-to-end / floor (target <= 2)",
+    "pipeline_over_floor": "pipeline stages / floor",
+    "build_over_floor": "dbt build / floor",
+    "pandas_over_end_to_end": "pandas / end-to-end = speed-up (target >= 10)",
+    "daily_over_full": "next day / full run (target <= 0.25)",
+    "monthly_over_full": "next month-end / full run",
+    "airflow_over_pipeline": "Airflow run / pipeline stages",
+}
+TOP_NODES = 10
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _meminfo_mb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024, 0)
+    except OSError:
+        return None
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "cpu_model": _cpu_model(),
+        "memory_mb": _meminfo_mb(),
+        "platform": platform.platform(),
+        "python_executable": sys.executable,
+    }
+
+
+def dbt_timings(run_results: Path) -> dict[str, Any]:
+    """Where ``dbt build`` spent its time: per resource type and the slowest nodes."""
+    try:
+        data = json.loads(run_results.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    nodes = [
+        (item["unique_id"], float(item.get("execution_time") or 0.0)) for item in data.get("results", [])
+    ]
+    by_type: Counter[str] = Counter()
+    for unique_id, seconds in nodes:
+        by_type[unique_id.split(".")[0]] += seconds
+    slowest = sorted(nodes, key=lambda node: node[1], reverse=True)[:TOP_NODES]
+    return {
+        "elapsed_s": round(float(data.get("elapsed_time") or 0.0), 3),
+        "seconds_by_type": {kind: round(seconds, 3) for kind, seconds in by_type.most_common()},
+        "slowest": [{"node": unique_id, "seconds": round(seconds, 3)} for unique_id, seconds in slowest],
+    }
+
+
+def _cell(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    if entry.get("skipped"):
+        return "skipped"
+    if not entry.get("ok"):
+        return "FAILED"
+    text = f"{entry['wall_s']:.1f} s · {entry.get('peak_mb', 0):,.0f} MB"
+    return text + " (reused)" if entry.get("reused") else text
+
+
+def _header(sizes: list[dict[str, Any]], first: str) -> list[str]:
+    names = [f"{size['orders']:,} orders" for size in sizes]
+    return [f"| {first} | " + " | ".join(names) + " |", "|---|" + "---|" * len(sizes)]
+
+
+def stage_table(sizes: list[dict[str, Any]]) -> list[str]:
+    lines = _header(sizes, "stage (wall · peak RSS)")
+    for key, label in STAGE_LABELS.items():
+        lines.append(f"| {label} | " + " | ".join(_cell(size["stages"].get(key)) for size in sizes) + " |")
+    return lines
+
+
+def _number(value: Any) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
+def ratio_table(sizes: list[dict[str, Any]]) -> list[str]:
+    lines = _header(sizes, "ratio (same run)")
+    for key, label in RATIO_LABELS.items():
+        lines.append(f"| {label} | " + " | ".join(_number(size["ratios"].get(key)) for size in sizes) + " |")
+    return lines
+
+
+def _check_cell(check: dict[str, Any]) -> str:
+    if check.get("passed"):
+        return f"equal ({check['customers']:,} customers)"
+    if "error" in check:
+        return f"NOT CHECKED: {check['error']}"
+    wrong = {name: count for name, count in check.get("mismatches", {}).items() if count}
+    keys = f"keys only in marts {check.get('only_in_marts')}, only here {check.get('only_in_other')}"
+    return f"DIFFERENT: {wrong}, {keys}"
+
+
+def check_table(sizes: list[dict[str, Any]]) -> list[str]:
+    lines = _header(sizes, "same answer as the marts?")
+    for name in ("floor", "pandas"):
+        lines.append(f"| {name} | " + " | ".join(_check_cell(size["checks"][name]) for size in sizes) + " |")
+    return lines
+
+
+def target_table(targets: list[dict[str, Any]]) -> list[str]:
+    lines = ["| target | at | measured | met |", "|---|---|---|---|"]
+    for target in targets:
+        met = {True: "yes", False: "**no**", None: "–"}[target["met"]]
+        lines.append(
+            f"| {target['target']} | {target['orders']:,} orders | {_number(target['measured'])} | {met} |"
+        )
+    return lines
+
+
+def dbt_table(size: dict[str, Any]) -> list[str]:
+    timings = size.get("dbt") or {}
+    if not timings:
+        return []
+    lines = [
+        f"Slowest dbt nodes of the full build at {size['orders']:,} orders "
+        f"(dbt elapsed {timings['elapsed_s']:.1f} s; seconds by type: {timings['seconds_by_type']}):",
+        "",
+        "| node | seconds |",
+        "|---|---|",
+    ]
+    lines += [f"| `{node['node']}` | {node['seconds']:.1f} |" for node in timings["slowest"]]
+    return lines
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    sizes = results["sizes"]
+    box, found = results["machine"], results["versions"]
+    header = [
+        f"Run {results['started_at']} ({'quick' if results['quick'] else 'full'} mode), "
+        f"{box['cores']} cores {box['cpu_model']}, {box['memory_mb']:,.0f} MB RAM; "
+        + ", ".join(f"{name} {version}" for name, version in found.items()),
+        "",
+    ]
+    blocks = [stage_table(sizes), ratio_table(sizes), check_table(sizes), target_table(results["targets"])]
+    if sizes:
+        blocks.append(dbt_table(sizes[-1]))
+    body = [line for block in blocks for line in [*block, ""]]
+    return "\n".join(header + body)
+
+
+def write_results(results: dict[str, Any], out_dir: Path, stamp: str) -> Path:
+    """Write ``<stamp>.json`` and ``<stamp>.md``; returns the JSON path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stamp}.json"
+    # Written aside then renamed, so a reader never sees half a file.
+    temporary = out_dir / f"{stamp}.json.tmp"
+    temporary.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    temporary.replace(path)
+    path.with_suffix(".md").write_text(render_markdown(results), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 1:
+        print("usage: python -m tierwise.bench.report RESULTS.json", file=sys.stderr)
+        return 2
+    print(render_markdown(json.loads(Path(args[0]).read_text(encoding="utf-8"))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

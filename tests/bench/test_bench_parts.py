@@ -1,0 +1,158 @@
+"""The bench's own machinery, on tiny inputs: measuring a child, comparing, ratios, the floor's literals."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tierwise.bench import metrics
+from tierwise.bench.compare import compare_with_marts
+from tierwise.bench.floor import sql_literal
+from tierwise.bench.measure import run_measured
+
+# Holds 200 MB, then reports like a stage does.
+ALLOCATE = (
+    "import sys; block = bytearray(200 * 1024 * 1024); open(sys.argv[1], 'w').write('{\"elapsed\": 0.5}')"
+)
+
+
+def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
+    result = tmp_path / "result.json"
+    measured = run_measured(
+        [sys.executable, "-c", ALLOCATE, str(result)],
+        env={},
+        log_file=tmp_path / "child.log",
+        result_file=result,
+        timeout_s=60,
+    )
+    assert measured.ok and measured.work_s == 0.5
+    assert 200 <= measured.peak_rss_mb < 400
+    assert measured.wall_s > 0
+
+
+def test_a_failing_child_reports_its_log(tmp_path: Path) -> None:
+    measured = run_measured(
+        [sys.executable, "-c", "raise SystemExit('broken on purpose')"],
+        env={},
+        log_file=tmp_path / "child.log",
+        result_file=tmp_path / "none.json",
+        timeout_s=60,
+    )
+    assert not measured.ok
+    assert "broken on purpose" in measured.note
+
+
+def test_a_child_over_its_time_limit_is_stopped(tmp_path: Path) -> None:
+    measured = run_measured(
+        [sys.executable, "-c", "import time; time.sleep(30)"],
+        env={},
+        log_file=tmp_path / "child.log",
+        result_file=tmp_path / "none.json",
+        timeout_s=1,
+    )
+    assert not measured.ok and "time limit" in measured.note
+    assert measured.wall_s < 10
+
+
+MARTS = [
+    ("C1", 2, 150.25, 100.00, 1, 10, "A", "bronze", True),
+    ("C2", 0, 0.00, 0.00, 0, None, "C", "unrated", False),
+]
+
+
+def _warehouse(path: Path) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.customer_value (customer_id varchar, orders_count int,"
+        " net_revenue decimal(18, 2), monetary decimal(18, 2), frequency int, recency_days int)"
+    )
+    con.execute(
+        "create table marts.customer_tiers (customer_id varchar, abc_class varchar, tier_code varchar,"
+        " is_eligible boolean)"
+    )
+    for row in MARTS:
+        con.execute("insert into marts.customer_value values (?, ?, ?, ?, ?, ?)", row[:6])
+        con.execute("insert into marts.customer_tiers values (?, ?, ?, ?)", [row[0], *row[6:]])
+    con.close()
+    return path
+
+
+def _parquet(path: Path, rows: list[tuple[Any, ...]]) -> Path:
+    con = duckdb.connect()
+    con.execute(
+        "create table out (customer_id varchar, orders_count int, net_revenue double, monetary double,"
+        " frequency int, recency_days int, abc_class varchar, tier_code varchar, is_eligible boolean)"
+    )
+    con.executemany("insert into out values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute(f"copy out to '{path}' (format parquet)")
+    con.close()
+    return path
+
+
+def test_equal_answers_pass(tmp_path: Path) -> None:
+    check = compare_with_marts(_warehouse(tmp_path / "w.duckdb"), _parquet(tmp_path / "o.parquet", MARTS))
+    assert check["passed"] and check["customers"] == 2
+
+
+def test_money_within_the_tolerance_passes_beyond_it_fails(tmp_path: Path) -> None:
+    warehouse = _warehouse(tmp_path / "w.duckdb")
+    close = [(*MARTS[0][:2], 150.25 + 1e-5, *MARTS[0][3:]), MARTS[1]]
+    assert compare_with_marts(warehouse, _parquet(tmp_path / "close.parquet", close))["passed"]
+    off = [(*MARTS[0][:2], 150.26, *MARTS[0][3:]), MARTS[1]]
+    check = compare_with_marts(warehouse, _parquet(tmp_path / "off.parquet", off))
+    assert not check["passed"] and check["mismatches"]["net_revenue"] == 1
+    assert check["examples"]["net_revenue"][0][0] == "C1"
+
+
+def test_a_wrong_tier_a_null_and_a_missing_customer_are_caught(tmp_path: Path) -> None:
+    warehouse = _warehouse(tmp_path / "w.duckdb")
+    wrong = [(*MARTS[0][:5], None, "A", "silver", True)]
+    check = compare_with_marts(warehouse, _parquet(tmp_path / "o.parquet", wrong))
+    assert not check["passed"]
+    assert check["mismatches"]["tier_code"] == 1 and check["mismatches"]["recency_days"] == 1
+    assert check["only_in_marts"] == 1
+
+
+def _stage(wall: float, peak: float = 100.0) -> dict[str, Any]:
+    return {"wall_s": wall, "peak_mb": peak, "ok": True}
+
+
+def test_ratios_use_the_airflow_run_when_there_is_one() -> None:
+    stages = {key: _stage(10.0) for key in metrics.PIPELINE_STAGES}
+    stages |= {"floor": _stage(20.0), "pandas": _stage(1200.0), "airflow_e2e": _stage(80.0)}
+    stages |= {"daily_ingest": _stage(1.0), "daily_build": _stage(9.0), "monthly_build": _stage(12.0)}
+    metrics.add_totals(stages)
+    ratios = metrics.ratios(stages)
+    assert stages["pipeline_total"]["wall_s"] == 60.0
+    assert ratios["end_to_end_basis"] == "airflow_e2e"
+    assert ratios["end_to_end_over_floor"] == 4.0
+    assert ratios["pandas_over_end_to_end"] == 15.0
+    assert ratios["daily_over_full"] == pytest.approx(10 / 60, abs=1e-3)
+
+
+def test_targets_judge_the_largest_size_and_its_growth() -> None:
+    def size(orders: int, e2e: float, peak: float) -> dict[str, Any]:
+        stages = {"airflow_e2e": _stage(e2e, peak), "floor": _stage(e2e / 3), "pandas": _stage(e2e * 20)}
+        metrics.add_totals(stages)
+        return {"orders": orders, "stages": stages, "ratios": metrics.ratios(stages)}
+
+    found = {
+        t["target"].split(" (")[0]: t for t in metrics.targets([size(10, 10.0, 500), size(100, 130.0, 5000)])
+    }
+    assert found["end-to-end within 2x the floor"]["met"] is False
+    assert found["at least 10x faster than pandas"]["met"] is True
+    assert found["near-linear growth 10 -> 100 orders"]["measured"] == 13.0
+    assert found["near-linear growth 10 -> 100 orders"]["met"] is False
+    assert found["peak memory under 4 GB"]["met"] is False
+
+
+def test_rule_values_become_duckdb_literals() -> None:
+    assert sql_literal(True) == "true"
+    assert sql_literal(0.8) == "0.8"
+    assert sql_literal(["active"]) == "['active']::varchar[]"
+    assert sql_literal("it's") == "'it''s'"
