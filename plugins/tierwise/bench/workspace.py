@@ -39,7 +39,8 @@ class Workspace:
 
     @property
     def size_root(self) -> Path:
-        return self.root / f"orders-{self.orders}"
+        # Size 0 is the run's own setup (Airflow's metadata database), not a data size.
+        return self.root / (f"orders-{self.orders}" if self.orders else "setup")
 
     @property
     def data_dir(self) -> Path:
