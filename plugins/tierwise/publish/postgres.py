@@ -29,12 +29,12 @@ import psycopg
 from tierwise.masking import get_logger, mask
 from tierwise.publish.config import DatabaseConfig
 from tierwise.publish.connections import Connection
-from tierwise.publish.engine import AllAccepted, Batch, RecordResult
+from tierwise.publish.engine import Batch
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.pgcopy import copy_text
-from tierwise.publish.retry import RetriesExhaustedError, RetryableError, RetryPolicy, call_with_retries
+from tierwise.publish.retry import RetryableError, RetryPolicy
 from tierwise.publish.state import window_span
-from tierwise.publish.tables import APPEND_TABLE, UPSERT_TABLE, TableSpec, pg_type, quote
+from tierwise.publish.tables import APPEND_TABLE, UPSERT_TABLE, RetriedTableWriter, TableSpec, pg_type, quote
 
 log = get_logger(__name__)
 
@@ -79,7 +79,7 @@ def _read(batch: Batch) -> _Payload:
     return _Payload(count, text, batch.delete_keys(), dense)
 
 
-class PostgresTable:
+class PostgresTable(RetriedTableWriter):
     """A Destination writing one :class:`TableSpec` into PostgreSQL."""
 
     supports_delete: bool
@@ -107,18 +107,6 @@ class PostgresTable:
     def prepare(self, batch: Batch) -> None:
         """Read the batch from the warehouse now, so that ``send`` needs only PostgreSQL."""
         self._payload(batch)
-
-    def send(self, batch: Batch) -> Sequence[RecordResult]:
-        try:
-            call_with_retries(lambda: self._attempt(batch), self._policy)
-        except RetriesExhaustedError as error:
-            raise DestinationUnavailableError(f"{self.name}: {mask(error)}") from error
-        return AllAccepted(batch)
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _attempt(self, batch: Batch) -> None:
         try:

@@ -7,18 +7,25 @@ one transaction per batch, upsert only changed rows, append-only outbox.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
 from tierwise.masking import mask
 from tierwise.publish.config import DatabaseConfig
-from tierwise.publish.engine import AllAccepted, Batch, RecordResult
+from tierwise.publish.engine import Batch
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
-from tierwise.publish.retry import RetriesExhaustedError, RetryableError, RetryPolicy, call_with_retries
-from tierwise.publish.tables import APPEND_TABLE, UPSERT_TABLE, TableSpec, quote, sqlite_type, sqlite_value
+from tierwise.publish.retry import RetryableError, RetryPolicy
+from tierwise.publish.tables import (
+    APPEND_TABLE,
+    UPSERT_TABLE,
+    RetriedTableWriter,
+    TableSpec,
+    quote,
+    sqlite_type,
+    sqlite_value,
+)
 
 
-class SqliteTable:
+class SqliteTable(RetriedTableWriter):
     """A Destination writing one :class:`TableSpec` into a SQLite file."""
 
     supports_delete: bool
@@ -34,18 +41,6 @@ class SqliteTable:
         self.applied = 0
         self._policy = RetryPolicy(max_retries=config.max_retries, base_delay=config.retry_base_delay)
         self._conn: sqlite3.Connection | None = None
-
-    def send(self, batch: Batch) -> Sequence[RecordResult]:
-        try:
-            call_with_retries(lambda: self._attempt(batch), self._policy)
-        except RetriesExhaustedError as error:
-            raise DestinationUnavailableError(f"{self.name}: {mask(error)}") from error
-        return AllAccepted(batch)
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _attempt(self, batch: Batch) -> None:
         try:

@@ -78,3 +78,35 @@ def sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+class RetriedTableWriter:
+    """``send``/``close`` shared by the table destinations.
+
+    A batch is one transaction: a transient failure replays the whole batch on a fresh
+    connection (``_attempt`` decides what is transient), and success accepts every record.
+    """
+
+    name: str
+    _policy: Any
+    _conn: Any
+
+    def _attempt(self, batch: Any) -> None:
+        raise NotImplementedError
+
+    def send(self, batch: Any) -> Any:
+        from tierwise.masking import mask
+        from tierwise.publish.engine import AllAccepted
+        from tierwise.publish.errors import DestinationUnavailableError
+        from tierwise.publish.retry import RetriesExhaustedError, call_with_retries
+
+        try:
+            call_with_retries(lambda: self._attempt(batch), self._policy)
+        except RetriesExhaustedError as error:
+            raise DestinationUnavailableError(f"{self.name}: {mask(error)}") from error
+        return AllAccepted(batch)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
