@@ -54,8 +54,8 @@ def test_writers_share_the_single_slot_pool(dagbag) -> None:
 
 def test_no_cycles(dagbag) -> None:
     for dag in dagbag.dags.values():
-        order = dag.topological_sort() if hasattr(dag, "topological_sort") else list(dag.tasks)
-        assert len(order) == len(dag.tasks)
+        dag.check_cycle()  # raises AirflowDagCycleException on a cycle
+        assert len(dag.topological_sort()) == len(dag.tasks)
 
 
 def test_pipeline_shape(dagbag) -> None:
