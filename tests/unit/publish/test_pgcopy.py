@@ -46,3 +46,24 @@ def test_special_characters_are_escaped(pending: duckdb.DuckDBPyConnection) -> N
     assert count == 1
     # A literal backslash-N string must not read back as null.
     assert text == "tab\\tnl\\ncr\\rbs\\\\\t12.50\t0.1\ttrue\t2024-01-31\t\\\\N\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("a" + chr(9) + "b", "a\\tb"),
+        ("a" + chr(10) + "b", "a\\nb"),
+        ("a" + chr(13) + "b", "a\\rb"),
+        ("a\\b", "a\\\\b"),
+        ("\\N", "\\\\N"),  # alongside a real null in the same row
+    ],
+)
+def test_each_special_character_alone_is_escaped(
+    pending: duckdb.DuckDBPyConnection, value: str, escaped: str
+) -> None:
+    # The plain rendering is checked by counting separators and null markers: one stray
+    # character of any kind must be enough to switch to the escaped rendering.
+    pending.execute("update _tw_pending set name = ? where rn = 1", [value])
+    count, text = copy_text(pending, 0, 1, COLUMNS)
+    assert count == 1
+    assert text == f"{escaped}\t12.50\t0.1\ttrue\t2024-01-31\t\\N\n"
