@@ -13,30 +13,29 @@
     columns:         every column to carry through, key and version included
 #}
 {% macro tierwise_version_rows(relation, key_columns, version_column, columns) -%}
+    {#- One window pass: ordered by version then load, a row is the winning load of its
+        version when the next row starts a later version (or there is none); that next
+        row's version is then where this one ends. -#}
     {%- set key_list = key_columns | join(', ') -%}
     select
         {%- for column in columns %}
         {{ column }},
         {%- endfor %}
         {{ version_column }} as valid_from,
-        lead({{ version_column }}) over (
-            partition by {{ key_list }} order by {{ version_column }}
-        ) as valid_to,
-        row_number() over (
-            partition by {{ key_list }} order by {{ version_column }} desc
-        ) = 1 as is_latest_version
+        next_version_at as valid_to,
+        next_version_at is null as is_latest_version
     from (
         select
             {%- for column in columns %}
             {{ column }},
             {%- endfor %}
-            row_number() over (
-                partition by {{ key_list }}, {{ version_column }}
-                order by loaded_at desc, source_file desc, source_line desc
-            ) as load_rank
+            lead({{ version_column }}) over (
+                partition by {{ key_list }}
+                order by {{ version_column }}, loaded_at, source_file, source_line
+            ) as next_version_at
         from {{ relation }}
     ) as loads
-    where load_rank = 1
+    where next_version_at is null or next_version_at > {{ version_column }}
 {%- endmacro %}
 
 {#

@@ -1,5 +1,9 @@
 -- Every version of every CRM contact, renamed and cast, one row per
 -- (customer_id, updated_at); re-exports of a version keep the latest load.
+-- A table, not a view: the version windows are computed once per build instead of
+-- again in every model and test that reads them (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 {%- set columns = [
     'customer_id', 'customer_name', 'email', 'phone', 'account_type',
     'industry', 'region', 'country', 'contact_status', 'is_verified',

@@ -1,5 +1,9 @@
 -- Every version of every service ticket, renamed and cast, one row per
 -- (ticket_id, updated_at); re-exports of a version keep the latest load.
+-- A table, not a view: the version windows are computed once per build instead of
+-- again in every model and test that reads them (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 {%- set columns = [
     'ticket_id', 'customer_id', 'opened_at', 'ticket_category',
     'ticket_severity', 'ticket_status', 'resolved_at', 'updated_at',

@@ -1,5 +1,9 @@
 -- Every version of every order line, renamed and cast, one row per
 -- (order_id, line_no, updated_at); re-exports of a version keep the latest load.
+-- A table, not a view: the version windows are computed once per build instead of
+-- again in every model and test that reads them (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 {%- set columns = [
     'order_id', 'line_no', 'customer_id', 'ordered_at', 'order_status',
     'currency_code', 'gross_amount', 'discount_amount', 'refunded_amount',
