@@ -27,7 +27,7 @@
 
 {% macro tierwise_validate_vars() -%}
     {%- set problems = [] -%}
-    {%- set as_of = var('as_of_date', none) -%}
+    {%- set as_of = tierwise_as_of_date() -%}
     {%- if as_of is not none and not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', as_of | string) -%}
         {%- do problems.append("var as_of_date: expected an ISO date YYYY-MM-DD, got " ~ as_of) -%}
     {%- endif -%}

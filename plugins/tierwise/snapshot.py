@@ -31,15 +31,22 @@ def publish_snapshot(warehouse: Path | None = None, target: Path | None = None) 
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
     source = warehouse or get_settings().warehouse
+    # Attached under its own name: dbt's views name their tables with it (tierwise.intermediate.…).
+    name = source.stem
+    schemas = ", ".join(repr(s) for s in SNAPSHOT_SCHEMAS)
     with connect(staging) as con:
-        con.execute(f"attach '{source}' as warehouse (read_only)")
+        con.execute("set preserve_insertion_order = false")
+        con.execute(f"attach '{source}' as \"{name}\" (read_only)")
         relations = con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = 'warehouse' "
-            f"and schema_name in ({', '.join(repr(s) for s in SNAPSHOT_SCHEMAS)}) order by 1, 2"
+            "select schema_name, table_name from duckdb_tables() where database_name = ? "
+            f"and schema_name in ({schemas}) "
+            "union all select schema_name, view_name from duckdb_views() where database_name = ? "
+            f"and schema_name in ({schemas}) and not internal order by 1, 2",
+            [name, name],
         ).fetchall()
         for schema, table in relations:
-            con.execute(f'create table main."{table}" as select * from warehouse."{schema}"."{table}"')
-        con.execute("detach warehouse")
+            con.execute(f'create table main."{table}" as select * from "{name}"."{schema}"."{table}"')
+        con.execute(f'detach "{name}"')
         con.execute("checkpoint")
     os.replace(staging, target)
     return target, len(relations), time.perf_counter() - started

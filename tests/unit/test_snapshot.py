@@ -60,3 +60,20 @@ def test_reader_keeps_old_snapshot_while_next_run_swaps_in(tierwise_env: Path) -
         reader.kill()
         reader.wait()
     assert not list(target.parent.glob(".*.tmp"))
+
+
+def test_views_become_tables_in_the_snapshot(tierwise_env: Path) -> None:
+    """dbt-duckdb's views name their tables with the warehouse's database name, as here."""
+    warehouse = tierwise_env / "tierwise.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema intermediate; create schema marts")
+        con.execute("create table intermediate.lines as select range as line from range(5)")
+        con.execute(
+            'create view marts.orders as select line * 2 as doubled from "tierwise"."intermediate"."lines"'
+        )
+    snapshot, relations, _ = publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb")
+    assert relations == 1
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        kind = con.execute("select table_type from information_schema.tables where table_name = 'orders'")
+        assert kind.fetchone()[0] == "BASE TABLE"
+        assert con.execute("select sum(doubled) from orders").fetchone()[0] == 20

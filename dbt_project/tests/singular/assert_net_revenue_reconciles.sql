@@ -21,9 +21,9 @@ staged_lines as (
         end as net_amount
     from {{ ref('stg_shop__order_versions') }} as versions
     cross join evaluation
-    where versions.ordered_at < evaluation.cutoff_at
-        and versions.valid_from < evaluation.cutoff_at
-        and (versions.valid_to is null or versions.valid_to >= evaluation.cutoff_at)
+    where versions.ordered_at < {{ tierwise_cutoff_at() }}
+        and versions.valid_from < {{ tierwise_cutoff_at() }}
+        and (versions.valid_to is null or versions.valid_to >= {{ tierwise_cutoff_at() }})
 
 ),
 

@@ -1,9 +1,10 @@
 -- The evaluation this build computes: one row.
--- as_of_date comes from var as_of_date, else the latest order date in staging.
+-- as_of_date comes from var as_of_date (or env var TIERWISE_AS_OF_DATE), else the
+-- latest order date in staging.
 -- Orders count when placed on or before as_of_date; record versions count
 -- when known before cutoff_at (the end of as_of_date), so a past month can be
 -- rebuilt later without leaking anything that happened after it.
-{%- set as_of = var('as_of_date') %}
+{%- set as_of = tierwise_as_of_date() %}
 {%- if as_of %}
     {%- set as_of_expression = "cast('" ~ as_of ~ "' as date)" %}
 {%- else %}

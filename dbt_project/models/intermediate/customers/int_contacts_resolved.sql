@@ -21,7 +21,7 @@ contacts_as_of as (
     select contact_versions.*
     from contact_versions
     cross join evaluation
-    where {{ tierwise_version_as_of('contact_versions', 'evaluation.cutoff_at') }}
+    where {{ tierwise_version_as_of('contact_versions', tierwise_cutoff_at()) }}
 
 ),
 

@@ -40,8 +40,36 @@ orders_as_of as (
         cast(order_versions.ordered_at as date) as ordered_on
     from order_versions
     cross join evaluation
-    where {{ tierwise_version_as_of('order_versions', 'evaluation.cutoff_at') }}
-        and order_versions.ordered_at < evaluation.cutoff_at
+    where {{ tierwise_version_as_of('order_versions', tierwise_cutoff_at()) }}
+        and order_versions.ordered_at < {{ tierwise_cutoff_at() }}
+
+),
+
+order_days as (
+
+    select distinct
+        currency_code,
+        ordered_on
+    from orders_as_of
+
+),
+
+-- Rates per (currency, day) first: a few thousand rows, so the 10M order lines
+-- take an equi-join instead of a range join on every line.
+day_rates as (
+
+    select
+        order_days.currency_code,
+        order_days.ordered_on,
+        coalesce(dated_rate.rate_to_eur, first_rate.rate_to_eur) as fx_rate_to_eur
+    from order_days
+    left join fx_rates as dated_rate
+        on order_days.currency_code = dated_rate.currency
+            and order_days.ordered_on >= dated_rate.valid_from
+            and (dated_rate.valid_to is null or order_days.ordered_on < dated_rate.valid_to)
+    left join fx_rates as first_rate
+        on order_days.currency_code = first_rate.currency
+            and first_rate.rate_number = 1
 
 ),
 
@@ -49,19 +77,15 @@ with_money as (
 
     select
         orders_as_of.*,
+        day_rates.fx_rate_to_eur,
         case
             when orders_as_of.order_status = 'cancelled' then cast(0 as decimal(18, 2))
             else orders_as_of.gross_amount - orders_as_of.discount_amount - orders_as_of.refunded_amount
-        end as net_amount,
-        coalesce(dated_rate.rate_to_eur, first_rate.rate_to_eur) as fx_rate_to_eur
+        end as net_amount
     from orders_as_of
-    left join fx_rates as dated_rate
-        on orders_as_of.currency_code = dated_rate.currency
-            and orders_as_of.ordered_on >= dated_rate.valid_from
-            and (dated_rate.valid_to is null or orders_as_of.ordered_on < dated_rate.valid_to)
-    left join fx_rates as first_rate
-        on orders_as_of.currency_code = first_rate.currency
-            and first_rate.rate_number = 1
+    left join day_rates
+        on orders_as_of.currency_code = day_rates.currency_code
+            and orders_as_of.ordered_on = day_rates.ordered_on
 
 )
 

@@ -24,8 +24,8 @@ tickets_as_of as (
     select ticket_versions.*
     from ticket_versions
     cross join evaluation
-    where {{ tierwise_version_as_of('ticket_versions', 'evaluation.cutoff_at') }}
-        and ticket_versions.opened_at < evaluation.cutoff_at
+    where {{ tierwise_version_as_of('ticket_versions', tierwise_cutoff_at()) }}
+        and ticket_versions.opened_at < {{ tierwise_cutoff_at() }}
 
 )
 
