@@ -88,9 +88,21 @@ def ingest(ctx: RunContext, source: str | Path, data_dir: Path | None = None) ->
 
 def build(ctx: RunContext) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
+        from tierwise import build_state
         from tierwise.transform import run_dbt
 
-        report = run_dbt("build", as_of_date=ctx.as_of_date, full_refresh=ctx.full_refresh)
+        skippable = get_settings().build_skip_unchanged and ctx.as_of_date and not ctx.full_refresh
+        valid = build_state.still_valid(ctx.as_of_date) if skippable and ctx.as_of_date else None
+        if valid is not None:
+            run_id, fingerprint = valid
+            line = (
+                f"dbt build skipped: nothing the evaluation as of {ctx.as_of_date} reads has changed "
+                f"since the build of run {run_id} (TIERWISE_BUILD_SKIP_UNCHANGED=0 forces a build)"
+            )
+            return line, {"skipped": True, "built_by": run_id, "fingerprint": fingerprint.digest}
+        report = run_dbt("build", as_of_date=ctx.as_of_date, full_refresh=ctx.full_refresh, run_id=ctx.run_id)
+        if ctx.as_of_date:
+            build_state.remember(ctx.as_of_date, ctx.run_id)
         slowest = sorted(report.nodes, key=lambda node: node.seconds, reverse=True)[:10]
         details = {
             "counts": report.counts,

@@ -31,6 +31,8 @@ class Settings:
     log_dir: Path
     duckdb_memory_limit: str
     duckdb_threads: int
+    dbt_unit_tests: bool
+    build_skip_unchanged: bool
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -40,6 +42,11 @@ class Settings:
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).resolve() if value else default
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +62,10 @@ def get_settings() -> Settings:
         log_dir=_path("TIERWISE_LOG_DIR", home / "logs"),
         duckdb_memory_limit=os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=int(os.environ.get("TIERWISE_DUCKDB_THREADS", "2")),
+        # dbt's advice: unit tests check the SQL, which does not change between runs, so they
+        # belong in development and CI (tests/dbt), not in every scheduled build.
+        dbt_unit_tests=_flag("TIERWISE_DBT_UNIT_TESTS", False),
+        build_skip_unchanged=_flag("TIERWISE_BUILD_SKIP_UNCHANGED", True),
     )
 
 

@@ -7,7 +7,6 @@ for one dbt start, not one per model; its console output goes to
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from tierwise import build_state
 from tierwise.exceptions import BuildError
 from tierwise.settings import get_settings
 
@@ -60,9 +60,11 @@ class BuildReport:
         return f"dbt {self.command}: {state}; {parts}; {passed} passed in {self.elapsed:.1f}s"
 
 
-def dbt_args(
-    command: str, *, as_of_date: date | None, full_refresh: bool, select: Sequence[str]
-) -> list[str]:
+AS_OF_ENV = "TIERWISE_AS_OF_DATE"
+WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+
+
+def dbt_args(command: str, *, full_refresh: bool, select: Sequence[str]) -> list[str]:
     settings = get_settings()
     log_path = settings.log_dir / "dbt"
     args = [
@@ -80,13 +82,25 @@ def dbt_args(
         "--target-path",
         str(settings.dbt_project_dir / "target"),
     ]
-    if as_of_date is not None:
-        args += ["--vars", json.dumps({"as_of_date": as_of_date.isoformat()})]
+    if command == "build" and not settings.dbt_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if full_refresh and command in {"build", "run", "seed"}:
         args.append("--full-refresh")
     for selector in select:
         args += ["--select", selector]
     return args
+
+
+def set_as_of_date(as_of_date: date | None) -> None:
+    """Hand the evaluation date to dbt (macro tierwise_as_of_date) through the environment.
+
+    Passing it as --vars would make dbt re-parse the whole project whenever the date
+    changes (every run of a daily DAG); a changed env var re-parses only the model reading it.
+    """
+    if as_of_date is None:
+        os.environ.pop(AS_OF_ENV, None)
+    else:
+        os.environ[AS_OF_ENV] = as_of_date.isoformat()
 
 
 def _node_results(result: object) -> tuple[NodeResult, ...]:
@@ -128,17 +142,19 @@ def run_dbt(
     full_refresh: bool = False,
     select: Sequence[str] = (),
     warehouse: Path | None = None,
+    run_id: str = "manual",
 ) -> BuildReport:
     """Run one dbt command against the warehouse; raise BuildError if anything failed."""
     from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
 
     settings = get_settings()
     os.environ["TIERWISE_WAREHOUSE"] = str(warehouse or settings.warehouse)
+    if command in WRITING_COMMANDS and warehouse is None:
+        build_state.invalidate(run_id)
+    set_as_of_date(as_of_date)
     started = time.perf_counter()
     try:
-        outcome = dbtRunner().invoke(
-            dbt_args(command, as_of_date=as_of_date, full_refresh=full_refresh, select=select)
-        )
+        outcome = dbtRunner().invoke(dbt_args(command, full_refresh=full_refresh, select=select))
     finally:
         _release_warehouse()
     report = BuildReport(

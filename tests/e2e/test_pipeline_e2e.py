@@ -104,3 +104,38 @@ def test_published_csv_matches_the_mart(pipeline_run: dict) -> None:
         rows = con.execute(f"select count(*) from ({published})").fetchone()[0]
     assert rows > 0
     assert (only_csv, only_mart) == (0, 0)
+
+
+# Last in the module: these build again in the run's warehouse.
+def test_a_rebuild_with_nothing_new_is_skipped(pipeline_run: dict) -> None:
+    from tierwise import pipeline
+
+    ctx = pipeline.RunContext(run_id="e2e_rerun", as_of_date=date(2025, 12, 31))
+    result = pipeline.build(ctx)
+    assert result["details"]["skipped"] is True, result["line"]
+
+
+def test_a_late_version_before_the_cutoff_forces_a_build(pipeline_run: dict) -> None:
+    from tierwise import pipeline
+
+    customer_value = "select net_revenue from marts.customer_value where customer_id = ?"
+    with duckdb.connect(str(pipeline_run["root"] / "warehouse" / "tierwise.duckdb")) as con:
+        order_id, line_no, customer_id, net_eur = con.execute(
+            "select order_id, line_no, customer_id, net_amount_eur from marts.orders "
+            "where order_status = 'completed' and currency_code = 'EUR' and net_amount_eur > 0 "
+            "and ordered_at < '2025-12-01' order by order_id, line_no limit 1"
+        ).fetchone()
+        before = con.execute(customer_value, [customer_id]).fetchone()[0]
+        con.execute(
+            "insert into raw.orders by name select * replace ("
+            "'refunded' as status, gross_amount - coalesce(discount_amount, 0) as refunded_amount, "
+            "timestamp '2025-12-31 12:00' as updated_at, 'late_refund.csv' as _source_file, "
+            "now()::timestamp as _loaded_at) "
+            "from raw.orders where order_id = ? and coalesce(line_no, 1) = ? limit 1",
+            [order_id, line_no],
+        )
+    result = pipeline.build(pipeline.RunContext(run_id="e2e_late", as_of_date=date(2025, 12, 31)))
+    assert "skipped" not in result["details"], result["line"]
+    with _con(pipeline_run) as con:
+        after = con.execute(customer_value, [customer_id]).fetchone()[0]
+    assert float(after) == pytest.approx(float(before) - float(net_eur), abs=0.01)

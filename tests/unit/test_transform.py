@@ -1,22 +1,40 @@
 from __future__ import annotations
 
-import json
+import os
 from datetime import date
 from types import SimpleNamespace
 
-from tierwise.transform import BuildReport, NodeResult, _node_results, dbt_args
+from tierwise.transform import AS_OF_ENV, BuildReport, NodeResult, _node_results, dbt_args, set_as_of_date
 
 
-def test_args_carry_the_evaluation_date_and_keep_logs_out_of_the_console(tierwise_env) -> None:
-    args = dbt_args("build", as_of_date=date(2025, 12, 31), full_refresh=True, select=["marts"])
+def test_args_keep_logs_out_of_the_console_and_the_date_out_of_vars(tierwise_env) -> None:
+    args = dbt_args("build", full_refresh=True, select=["marts"])
     assert args[args.index("--log-level") + 1] == "none"
-    assert json.loads(args[args.index("--vars") + 1]) == {"as_of_date": "2025-12-31"}
+    assert "--vars" not in args
+    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
     assert "--full-refresh" in args and args[args.index("--select") + 1] == "marts"
     assert args.index("build") < args.index("--project-dir")
 
 
+def test_unit_tests_run_in_the_build_when_asked(tierwise_env, monkeypatch) -> None:
+    from tierwise.settings import reset_settings
+
+    monkeypatch.setenv("TIERWISE_DBT_UNIT_TESTS", "1")
+    reset_settings()
+    assert "--exclude-resource-type" not in dbt_args("build", full_refresh=False, select=[])
+    reset_settings()
+
+
 def test_docs_command_has_no_full_refresh(tierwise_env) -> None:
-    assert "--full-refresh" not in dbt_args("docs", as_of_date=None, full_refresh=True, select=[])
+    assert "--full-refresh" not in dbt_args("docs", full_refresh=True, select=[])
+
+
+def test_the_evaluation_date_goes_through_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv(AS_OF_ENV, "1999-01-31")
+    set_as_of_date(date(2025, 12, 31))
+    assert os.environ[AS_OF_ENV] == "2025-12-31"
+    set_as_of_date(None)
+    assert AS_OF_ENV not in os.environ
 
 
 def test_node_results_from_a_run_result() -> None:

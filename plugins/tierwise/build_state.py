@@ -1,0 +1,180 @@
+"""Skip a ``dbt build`` whose inputs have not changed since the last successful build.
+
+An evaluation as of date D reads only what was known at the end of D: record versions whose
+version timestamp is before the cut-off, the dbt project (models, macros, seeds, vars) and
+the tier history of earlier months (downgrade grace). A daily run that evaluates the same
+month end again after new exports arrived gets the same marts, so rebuilding them is wasted
+work. The fingerprint below covers every one of those inputs, plus the marts themselves (a
+dropped or edited mart forces a build); a build is skipped only when the fingerprint equals
+the one recorded after the last successful build. It is conservative: a file loaded again
+with the same rows changes ``_loaded_at`` and so forces a build.
+
+Never skipped: a run without an explicit evaluation date (the date would depend on the data),
+``full_refresh``, or ``TIERWISE_BUILD_SKIP_UNCHANGED=0``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tierwise.settings import get_settings
+from tierwise.warehouse import connect, table_exists
+
+STATE_TABLE = "ops.build_state"
+# Marts whose content is hashed too: the history feeds the next evaluation's downgrade grace,
+# and customer_tiers is what publishing sends.
+CONTENT_HASHED = {
+    "customer_tier_history": "customer_id, as_of_date, tier_code, grace_evaluations_used",
+    "customer_tiers": (
+        "customer_id, as_of_date, tier_code, abc_class, is_eligible, measure_value, gap_to_next_tier"
+    ),
+}
+# The timestamp that orders a record's versions (staging's updated_at, with the same fallbacks).
+VERSION_TIMESTAMPS = {
+    "orders": "coalesce(updated_at, ordered_at)",
+    "contacts": "updated_at",
+    "tickets": "coalesce(updated_at, opened_at)",
+}
+_PROJECT_SKIP = {"target", "logs", "dbt_packages", "__pycache__", ".user.yml"}
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    as_of_date: date
+    digest: str
+    parts: dict[str, Any]
+
+
+def project_digest(project_dir: Path) -> str:
+    """sha256 over every file of the dbt project that can change what a build produces."""
+    digest = hashlib.sha256()
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if not path.is_file() or _PROJECT_SKIP.intersection(relative.parts):
+            continue
+        digest.update(str(relative).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _raw_inputs(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> dict[str, list[Any]]:
+    parts: dict[str, list[Any]] = {}
+    for entity, version_at in VERSION_TIMESTAMPS.items():
+        if not table_exists(con, "raw", entity):
+            parts[entity] = []
+            continue
+        row = con.execute(
+            "select count(*), "
+            "coalesce(sum(hash(_source_file, _source_line, _file_checksum, _loaded_at)), 0) "
+            f"from raw.{entity} where {version_at} < ?",
+            [cutoff],
+        ).fetchone()
+        parts[entity] = [int(row[0]), str(row[1])] if row else []
+    return parts
+
+
+def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    tables = [
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by table_name"
+        ).fetchall()
+    ]
+    counts = {name: int(con.execute(f'select count(*) from marts."{name}"').fetchone()[0]) for name in tables}
+    contents = {}
+    for table, columns in CONTENT_HASHED.items():
+        if table in tables:
+            row = con.execute(f"select coalesce(sum(hash({columns})), 0) from marts.{table}").fetchone()
+            contents[table] = str(row[0]) if row else ""
+    return {"row_counts": counts, "contents": contents}
+
+
+def fingerprint(
+    con: duckdb.DuckDBPyConnection, as_of_date: date, project_dir: Path, extra: dict[str, Any]
+) -> Fingerprint:
+    """What a build evaluating ``as_of_date`` reads and writes, summarised."""
+    cutoff = datetime.combine(as_of_date + timedelta(days=1), datetime.min.time())
+    parts = {
+        "as_of_date": as_of_date.isoformat(),
+        "project": project_digest(project_dir),
+        "raw": _raw_inputs(con, cutoff),
+        "marts": _marts(con),
+        **extra,
+    }
+    encoded = json.dumps(parts, sort_keys=True).encode()
+    return Fingerprint(as_of_date, hashlib.sha256(encoded).hexdigest(), parts)
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists ops")
+    con.execute(
+        f"create table if not exists {STATE_TABLE} ("
+        "as_of_date date, digest varchar, parts json, run_id varchar, built_at timestamp)"
+    )
+
+
+def last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """(digest, run_id) recorded after the last successful build, if any."""
+    if not table_exists(con, "ops", "build_state"):
+        return None
+    row = con.execute(f"select digest, run_id from {STATE_TABLE} order by built_at desc limit 1").fetchone()
+    return (str(row[0]), str(row[1])) if row and row[0] else None
+
+
+def record(con: duckdb.DuckDBPyConnection, fp: Fingerprint, run_id: str, built_at: datetime) -> None:
+    """Remember the fingerprint of a successful build (the state the next run compares with)."""
+    _ensure_table(con)
+    con.execute(
+        f"insert into {STATE_TABLE} values (?, ?, ?, ?, ?)",
+        [fp.as_of_date, fp.digest, json.dumps(fp.parts, sort_keys=True), run_id, built_at],
+    )
+
+
+def forget(con: duckdb.DuckDBPyConnection, run_id: str, at: datetime) -> None:
+    """dbt is about to change the marts: until a build records its fingerprint, nothing is skipped."""
+    _ensure_table(con)
+    con.execute(f"insert into {STATE_TABLE} values (null, null, null, ?, ?)", [run_id, at])
+
+
+def _extra() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {"dbt": version("dbt-core"), "dbt_duckdb": version("dbt-duckdb")}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def still_valid(as_of_date: date) -> tuple[str, Fingerprint] | None:
+    """The run whose build already produced what a build as of ``as_of_date`` would, if any."""
+    settings = get_settings()
+    if not settings.warehouse.exists():
+        return None
+    with connect() as con:
+        last = last_build(con)
+        if last is None:
+            return None
+        current = fingerprint(con, as_of_date, settings.dbt_project_dir, _extra())
+    digest, run_id = last
+    return (run_id, current) if current.digest == digest else None
+
+
+def remember(as_of_date: date, run_id: str) -> None:
+    with connect() as con:
+        record(con, fingerprint(con, as_of_date, get_settings().dbt_project_dir, _extra()), run_id, _now())
+
+
+def invalidate(run_id: str) -> None:
+    if get_settings().warehouse.exists():
+        with connect() as con:
+            forget(con, run_id, _now())

@@ -1,0 +1,111 @@
+"""The build fingerprint: what an evaluation reads changes it, what it cannot read does not."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tierwise import build_state
+
+REPO = Path(__file__).resolve().parents[2]
+AS_OF = date(2025, 12, 31)
+BEFORE_CUTOFF = datetime(2025, 12, 31, 23, 59)
+AFTER_CUTOFF = datetime(2026, 1, 1, 0, 0)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", target, ignore=shutil.ignore_patterns("target", "logs"))
+    return target
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        connection.execute("create schema raw; create schema marts")
+        meta = "_source_file varchar, _source_line bigint, _file_checksum varchar, _loaded_at timestamp"
+        connection.execute(f"create table raw.orders (ordered_at timestamp, updated_at timestamp, {meta})")
+        connection.execute(f"create table raw.contacts (updated_at timestamp, {meta})")
+        connection.execute(f"create table raw.tickets (opened_at timestamp, updated_at timestamp, {meta})")
+        connection.execute(
+            "create table marts.customer_tiers (customer_id varchar, as_of_date date, tier_code varchar, "
+            "abc_class varchar, is_eligible boolean, measure_value decimal(18, 2), "
+            "gap_to_next_tier decimal(18, 2))"
+        )
+        connection.execute(
+            "insert into marts.customer_tiers values ('c1', '2025-12-31', 'gold', 'A', true, 10, 5)"
+        )
+        add_order(connection, "orders_2025-12-01.csv", 1, datetime(2025, 12, 1), None)
+        yield connection
+
+
+def add_order(
+    con: duckdb.DuckDBPyConnection, file: str, line: int, ordered_at: datetime, updated_at: datetime | None
+) -> None:
+    con.execute(
+        "insert into raw.orders values (?, ?, ?, ?, 'sha', ?)",
+        [ordered_at, updated_at, file, line, datetime(2026, 1, 2)],
+    )
+
+
+def digest(con: duckdb.DuckDBPyConnection, project: Path, as_of: date = AS_OF) -> str:
+    return build_state.fingerprint(con, as_of, project, {"dbt": "test"}).digest
+
+
+def test_the_same_inputs_give_the_same_fingerprint(con, project) -> None:
+    assert digest(con, project) == digest(con, project)
+
+
+def test_records_after_the_cutoff_do_not_change_it(con, project) -> None:
+    before = digest(con, project)
+    add_order(con, "orders_2026-01-01.csv", 1, AFTER_CUTOFF, None)
+    add_order(con, "orders_2026-01-01.csv", 2, datetime(2025, 11, 3), AFTER_CUTOFF)  # a later refund
+    assert digest(con, project) == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "insert into raw.orders values ('2025-12-31 23:00', null, 'late.csv', 1, 'sha', '2026-01-02')",
+        "insert into raw.contacts values ('2025-12-31 23:59', 'c.csv', 1, 'sha', '2026-01-02')",
+        "insert into raw.tickets values ('2025-06-01', null, 't.csv', 1, 'sha', '2026-01-02')",
+        "update raw.orders set _loaded_at = '2026-01-03'",
+        "delete from raw.orders",
+        "update marts.customer_tiers set tier_code = 'silver'",
+        "drop table marts.customer_tiers",
+    ],
+)
+def test_anything_the_evaluation_reads_or_writes_changes_it(con, project, change: str) -> None:
+    before = digest(con, project)
+    con.execute(change)
+    assert digest(con, project) != before
+
+
+def test_another_date_or_a_changed_rule_changes_it(con, project) -> None:
+    before = digest(con, project)
+    assert digest(con, project, date(2025, 11, 30)) != before
+    ladder = project / "seeds" / "tier_ladder.csv"
+    ladder.write_text(ladder.read_text(encoding="utf-8").replace("platinum", "diamond"), encoding="utf-8")
+    assert digest(con, project) != before
+
+
+def test_dbt_artifacts_do_not_change_it(con, project) -> None:
+    before = digest(con, project)
+    (project / "target").mkdir(exist_ok=True)
+    (project / "target" / "run_results.json").write_text("{}", encoding="utf-8")
+    assert digest(con, project) == before
+
+
+def test_a_build_is_valid_until_dbt_writes_again(con, project) -> None:
+    assert build_state.last_build(con) is None
+    fp = build_state.fingerprint(con, AS_OF, project, {})
+    build_state.record(con, fp, "run-1", datetime(2026, 1, 2, 6))
+    assert build_state.last_build(con) == (fp.digest, "run-1")
+    build_state.forget(con, "run-2", datetime(2026, 1, 2, 7))
+    assert build_state.last_build(con) is None
