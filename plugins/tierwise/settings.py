@@ -60,7 +60,7 @@ def get_settings() -> Settings:
         dbt_project_dir=_path("TIERWISE_DBT_PROJECT_DIR", home / "dbt_project"),
         expectations_dir=_path("TIERWISE_EXPECTATIONS_DIR", home / "expectations"),
         log_dir=_path("TIERWISE_LOG_DIR", home / "logs"),
-        duckdb_memory_limit=os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", "4GB"),
+        duckdb_memory_limit=os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", "3GB"),
         duckdb_threads=int(os.environ.get("TIERWISE_DUCKDB_THREADS", "2")),
         # dbt's advice: unit tests check the SQL, which does not change between runs, so they
         # belong in development and CI (tests/dbt), not in every scheduled build.
