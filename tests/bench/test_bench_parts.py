@@ -126,6 +126,7 @@ def test_ratios_use_the_airflow_run_when_there_is_one() -> None:
     stages = {key: _stage(10.0) for key in metrics.PIPELINE_STAGES}
     stages |= {"floor": _stage(20.0), "pandas": _stage(1200.0), "airflow_e2e": _stage(80.0)}
     stages |= {"daily_ingest": _stage(1.0), "daily_build": _stage(9.0), "monthly_build": _stage(12.0)}
+    stages |= {"daily_build_forced": _stage(29.0)}
     metrics.add_totals(stages)
     ratios = metrics.ratios(stages)
     assert stages["pipeline_total"]["wall_s"] == 60.0
@@ -133,6 +134,8 @@ def test_ratios_use_the_airflow_run_when_there_is_one() -> None:
     assert ratios["end_to_end_over_floor"] == 4.0
     assert ratios["pandas_over_end_to_end"] == 15.0
     assert ratios["daily_over_full"] == pytest.approx(10 / 60, abs=1e-3)
+    assert ratios["daily_forced_over_full"] == pytest.approx(30 / 60, abs=1e-3)
+    assert ratios["monthly_over_build"] == pytest.approx(12 / 10, abs=1e-3)
 
 
 def test_targets_judge_the_largest_size_and_its_growth() -> None:

@@ -27,6 +27,8 @@ EXPECTED_STAGES = {
     "daily_ingest",
     "daily_build",
     "daily_total",
+    "daily_build_forced",
+    "daily_total_forced",
     "monthly_build",
     "floor",
     "pandas",

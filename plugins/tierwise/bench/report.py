@@ -37,8 +37,10 @@ STAGE_LABELS = {
     "pipeline_total": "**pipeline, stage by stage**",
     "airflow_e2e": "**end-to-end through Airflow**",
     "daily_ingest": "next day: ingest",
-    "daily_build": "next day: dbt build",
+    "daily_build": "next day: dbt build (skipped when unchanged)",
     "daily_total": "**next day, incremental**",
+    "daily_build_forced": "next day: dbt build, forced",
+    "daily_total_forced": "next day, forced build",
     "monthly_build": "next month-end: dbt build",
     "floor": "**floor** (bench/floor.sql)",
     "pandas": "**pandas baseline**",
@@ -49,7 +51,9 @@ RATIO_LABELS = {
     "build_over_floor": "dbt build / floor",
     "pandas_over_end_to_end": "pandas / end-to-end = speed-up (target >= 10)",
     "daily_over_full": "next day / full run (target <= 0.25)",
+    "daily_forced_over_full": "next day with a forced build / full run",
     "monthly_over_full": "next month-end / full run",
+    "monthly_over_build": "next month-end build / first full build",
     "airflow_over_pipeline": "Airflow run / pipeline stages",
 }
 TOP_NODES = 10
@@ -124,6 +128,8 @@ def _cell(entry: dict[str, Any] | None) -> str:
     if not entry.get("ok"):
         return "FAILED"
     text = f"{entry['wall_s']:.1f} s · {entry.get('peak_mb', 0):,.0f} MB"
+    if (entry.get("details") or {}).get("build_skipped"):
+        text += " (unchanged: skipped)"
     return text + " (reused)" if entry.get("reused") else text
 
 

@@ -55,7 +55,8 @@ def _validate(args: argparse.Namespace) -> dict[str, Any]:
 def _build(args: argparse.Namespace) -> dict[str, Any]:
     from tierwise import pipeline
 
-    return {"line": pipeline.build(_context(args))["line"]}
+    result = pipeline.build(_context(args))
+    return {"line": result["line"], "build_skipped": bool(result["details"].get("skipped"))}
 
 
 def _publish(args: argparse.Namespace) -> dict[str, Any]:

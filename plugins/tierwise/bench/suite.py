@@ -71,12 +71,18 @@ class SizeRun:
         self.stages: dict[str, dict[str, Any]] = {}
 
     def command(
-        self, key: str, command: list[str], *, run: str = "stages", db_url: str | None = None
+        self,
+        key: str,
+        command: list[str],
+        *,
+        run: str = "stages",
+        db_url: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> bool:
         result_file = self.ws.logs / f"{key}.result.json"
         measured = run_measured(
             command,
-            env=self.ws.stage_env(run, db_url),
+            env=self.ws.stage_env(run, db_url) | (env or {}),
             log_file=self.ws.logs / f"{key}.log",
             result_file=result_file,
             timeout_s=self.plan.timeout_s,
@@ -88,10 +94,17 @@ class SizeRun:
         progress("bench", f"{label}  {key:<16} {figures}")
         return measured.ok
 
-    def stage(self, key: str, *args: str, run: str = "stages", db_url: str | None = None) -> bool:
+    def stage(
+        self,
+        key: str,
+        *args: str,
+        run: str = "stages",
+        db_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> bool:
         result = str(self.ws.logs / f"{key}.result.json")
         command = [sys.executable, "-m", STAGE_MODULE, *args, "--run-id", f"bench_{key}", "--result", result]
-        return self.command(key, command, run=run, db_url=db_url)
+        return self.command(key, command, run=run, db_url=db_url, env=env)
 
     def skip(self, key: str, note: str) -> None:
         self.stages[key] = skipped(note)
@@ -241,7 +254,7 @@ def run_airflow(size: SizeRun, index: int) -> None:
 
 def run_incremental(size: SizeRun) -> None:
     if size.plan.quick:
-        for key in ("daily_ingest", "daily_build", "monthly_build"):
+        for key in ("daily_ingest", "daily_build", "daily_build_forced", "monthly_build"):
             size.skip(key, "quick mode")
         return
     add_next_day(size.ws)
@@ -250,7 +263,11 @@ def run_incremental(size: SizeRun) -> None:
         size.stage(
             "daily_ingest", "ingest", "--interval-start", NEXT_DAY.isoformat(), "--interval-end", day_after
         )
+        # The day after a month end leaves that evaluation's inputs as they were, so the build
+        # is skipped (tierwise.build_state); the forced build shows what a rebuild would cost.
         size.stage("daily_build", "build", "--as-of", LAST_DAY.isoformat())
+        forced = {"TIERWISE_BUILD_SKIP_UNCHANGED": "0"}
+        size.stage("daily_build_forced", "build", "--as-of", LAST_DAY.isoformat(), env=forced)
         size.stage("monthly_build", "build", "--as-of", NEXT_MONTH_END.isoformat())
     finally:
         remove_next_day(size.ws)
