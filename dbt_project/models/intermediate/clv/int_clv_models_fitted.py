@@ -21,7 +21,11 @@ GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
 
 
 def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
-    """Negative BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6)."""
+    """Negative BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6) and its gradient.
+
+    The gradient is analytic, with respect to the log-parameters: L-BFGS-B then needs
+    about a fifth of the likelihood evaluations that finite differences take.
+    """
     r, alpha, a, b = np.exp(log_params)
     base = (
         special.gammaln(r + frequency)
@@ -38,8 +42,36 @@ def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
         - np.log(b + frequency[repeat] - 1)
         - (r + frequency[repeat]) * np.log(alpha + recency[repeat])
     )
-    log_likelihood = base + np.logaddexp(still_alive, dropped)
-    return -np.sum(weights * log_likelihood)
+    mixture = np.logaddexp(still_alive, dropped)
+    log_likelihood = base + mixture
+    # Shares of the two terms of the mixture (they sum to 1 per customer).
+    alive_share = np.exp(still_alive - mixture)
+    dropped_share = np.exp(dropped - mixture)
+    safe_recency = np.where(repeat, recency, age)
+    safe_gap = np.where(repeat, b + frequency - 1, 1.0)
+    digamma_ab_x = special.digamma(a + b + frequency)
+    d_r = (
+        special.digamma(r + frequency)
+        - special.digamma(r)
+        + np.log(alpha)
+        - alive_share * np.log(alpha + age)
+        - dropped_share * np.log(alpha + safe_recency)
+    )
+    d_alpha = (
+        r / alpha
+        - alive_share * (r + frequency) / (alpha + age)
+        - dropped_share * (r + frequency) / (alpha + safe_recency)
+    )
+    d_a = special.digamma(a + b) - digamma_ab_x + dropped_share / a
+    d_b = (
+        special.digamma(b + frequency)
+        - digamma_ab_x
+        - special.digamma(b)
+        + special.digamma(a + b)
+        - dropped_share / safe_gap
+    )
+    gradient = np.array([r * d_r @ weights, alpha * d_alpha @ weights, a * d_a @ weights, b * d_b @ weights])
+    return -np.sum(weights * log_likelihood), -gradient
 
 
 def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights):
@@ -65,15 +97,19 @@ def collapse(frame, columns):
     return arrays, grouped["size"].to_numpy(dtype=float)
 
 
-def minimise(objective, start, args, max_iterations):
-    """L-BFGS-B on log-parameters; Nelder-Mead when it does not converge."""
+def minimise(objective, start, args, max_iterations, jac=False):
+    """L-BFGS-B on log-parameters; Nelder-Mead when it does not converge.
+
+    jac: the objective returns (value, gradient).
+    """
     with np.errstate(all="ignore"):
         result = optimize.minimize(
-            objective, start, args=args, method="L-BFGS-B", options={"maxiter": max_iterations}
+            objective, start, args=args, method="L-BFGS-B", jac=jac, options={"maxiter": max_iterations}
         )
         if not result.success or not np.isfinite(result.fun):
+            value_only = (lambda *call: objective(*call)[0]) if jac else objective
             fallback = optimize.minimize(
-                objective,
+                value_only,
                 result.x if np.all(np.isfinite(result.x)) else start,
                 args=args,
                 method="Nelder-Mead",
@@ -128,7 +164,7 @@ def fit_bgnbd(summary, min_customers, max_iterations, as_of_date):
     scale = max(float(np.mean(age)), 1.0)
     start = np.log([1.0, scale, 1.0, 1.0])
     result = minimise(
-        bgnbd_negative_log_likelihood, start, (frequency, recency, age, weights), max_iterations
+        bgnbd_negative_log_likelihood, start, (frequency, recency, age, weights), max_iterations, jac=True
     )
     return fit_row("bg_nbd", BGNBD_PARAMETERS, result, len(summary), as_of_date)
 
