@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 from tests.fakes.support import isolate, scratch_database  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute  # noqa: E402
 
-from tierwise.publish import publish  # noqa: E402
+from tierwise.publish import engine, publish  # noqa: E402
 from tierwise.publish.config import DatabaseConfig, PublishConfig  # noqa: E402
 from tierwise.publish.errors import PublishFailedError  # noqa: E402
 from tierwise.publish.postgres import PostgresTable  # noqa: E402
@@ -154,6 +154,26 @@ def test_process_killed_between_batches_then_rerun(
     monkeypatch.setattr(PostgresTable, "send", original)
     report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
     assert report.streams[0].sent == CUSTOMERS - 120
+    assert_mirrors_mart(database, schema, warehouse)
+
+
+def test_killed_after_commits_before_state_is_saved_the_resend_writes_nothing(
+    database: str, schema: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sync state is saved a few committed batches at a time: losing it only costs a resend."""
+
+    def die(self: Any) -> None:
+        raise KeyboardInterrupt("killed before the state was saved")
+
+    monkeypatch.setattr(engine._Unrecorded, "flush", die)
+    with pytest.raises(KeyboardInterrupt):
+        publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    assert pg_rows(database, f"select count(*) from {schema}.customer_tiers") == [(CUSTOMERS,)]
+    monkeypatch.undo()
+    isolate(warehouse.parent, monkeypatch)
+    monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
+    tiers = publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema)).streams[0]
+    assert (tiers.sent, tiers.applied) == (CUSTOMERS, 0)
     assert_mirrors_mart(database, schema, warehouse)
 
 

@@ -3,7 +3,9 @@
 A :class:`Source` is a query over the warehouse; a :class:`Destination` receives batches
 and answers per record. The engine hashes the published columns, compares them with
 ``ops.sync_state``, sends only what is new, changed, due for a retry or removed, and
-records each batch's outcome right after the batch so that a crash loses nothing.
+records each batch's outcome right after the batch so that a crash loses nothing (or,
+for a destination that may receive a batch twice, a few batches at a time: a crash then
+costs a resend that writes nothing new).
 
 Batches stay in DuckDB until a destination reads them: bulk destinations (PostgreSQL)
 take them as COPY text and answer :class:`AllAccepted`, so their state is saved in one
@@ -294,18 +296,63 @@ def _send_overlapped(
     options: SyncOptions,
     progress: tuple[int, _Tally],
 ) -> None:
-    """Send batch k on a worker while this thread records batch k-1 and prepares k+1."""
+    """Send batch k on a worker while this thread records batch k-1 and prepares k+1.
+
+    Accepted batches are recorded together (:class:`_Unrecorded`), after they committed:
+    the state may lag behind the destination, never run ahead of it.
+    """
     assert isinstance(destination, Preparing)
+    every = _RECORD_EVERY if destination.resync_safe else 1  # may it receive a batch twice?
+    unrecorded = _Unrecorded(con, destination.name, options, every * destination.batch_size)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tierwise-publish") as worker:
-        flying: tuple[Batch, Future[Sequence[RecordResult]]] | None = None
-        for batch in batches:
-            destination.prepare(batch)
-            landed = _land(destination, flying) if flying else None
-            flying = (batch, worker.submit(destination.send, batch))
-            if landed:
-                _settle(con, destination, *landed, options, progress)
-        if flying:
-            _settle(con, destination, *_land(destination, flying), options, progress)
+        try:
+            flying: tuple[Batch, Future[Sequence[RecordResult]]] | None = None
+            for batch in batches:
+                destination.prepare(batch)
+                landed = _land(destination, flying) if flying else None
+                flying = (batch, worker.submit(destination.send, batch))
+                if landed:
+                    _settle(con, destination, *landed, options, progress, unrecorded)
+            if flying:
+                _settle(con, destination, *_land(destination, flying), options, progress, unrecorded)
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # the error that stopped the run goes on
+                unrecorded.flush()
+            raise
+        unrecorded.flush()
+
+
+# Accepted batches recorded per DuckDB transaction by the overlapped path: each commit
+# (and the checkpoint it may trigger) cost about as much as recording a batch.
+_RECORD_EVERY = 4
+
+
+class _Unrecorded:
+    """Consecutive accepted batches whose state is not saved yet: one statement saves them.
+
+    Safe to lose in a crash only for a destination that may receive a batch twice
+    (``resync_safe``): they are committed there, so the next run sends them again and
+    writes nothing new (PostgreSQL's merge skips rows that are equal).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, options: SyncOptions, limit: int) -> None:
+        self.con, self.name, self.options, self.limit = con, name, options, limit
+        self.start = self.stop = 0
+
+    def add(self, window: Window) -> None:
+        if self.stop != self.start and self.stop != window.start:
+            self.flush()
+        if self.stop == self.start:
+            self.start = window.start
+        self.stop = window.stop
+        if self.stop - self.start >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.stop != self.start:
+            rows, self.start, self.stop = (self.start, self.stop), 0, 0
+            options = self.options
+            state.record_results(self.con, self.name, rows, [], options.run_id, options.max_attempts)
 
 
 def _land(
@@ -326,8 +373,9 @@ def _settle(
     results: Sequence[RecordResult],
     options: SyncOptions,
     progress: tuple[int, _Tally],
+    unrecorded: _Unrecorded | None = None,
 ) -> None:
-    """Record one sent batch in the sync state and the tally."""
+    """Record one sent batch in the sync state (or hand it to ``unrecorded``) and the tally."""
     pending, tally = progress
     start, stop = (batch.window.start, batch.window.stop) if batch.window else (0, 0)
     if isinstance(results, AllAccepted):
@@ -337,7 +385,13 @@ def _settle(
     else:
         failures = _failures(batch, results)
         _count(tally, batch, failures, options.max_attempts)
-    state.record_results(con, destination.name, (start, stop), failures, options.run_id, options.max_attempts)
+    if unrecorded is not None and batch.window is not None and not failures:
+        unrecorded.add(batch.window)
+    else:
+        if unrecorded is not None:
+            unrecorded.flush()  # in order: what was sent before this batch first
+        rows = (start, stop)
+        state.record_results(con, destination.name, rows, failures, options.run_id, options.max_attempts)
     tally.batches += 1
     _log_progress(destination.name, tally, pending)
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import duckdb
 import pytest
 
+from tierwise.publish import state
 from tierwise.publish.engine import AllAccepted, Batch, Record, RecordResult, Source, SyncOptions, sync
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.state import ensure_tables
@@ -281,3 +282,24 @@ def test_a_refused_change_keeps_the_hash_the_destination_holds(warehouse: duckdb
     ).fetchone()
     assert row is not None and sent is not None
     assert row[0] == sent[0] and row[1] != sent[0] and row[2:] == ("rejected", 1, "refused")
+
+
+def test_a_worker_destination_has_accepted_batches_recorded_together_in_order(
+    warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[tuple[tuple[int, int], list[str]]] = []
+    original = state.record_results
+
+    def spy(con: duckdb.DuckDBPyConnection, name: str, rows: tuple[int, int], failures, *rest):  # type: ignore[no-untyped-def]
+        recorded.append((rows, [record.key for record, _ in failures]))
+        original(con, name, rows, failures, *rest)
+
+    monkeypatch.setattr(state, "record_results", spy)
+    run(warehouse, Prepared())
+    assert recorded == [((0, 7), [])]  # three accepted batches, one transaction
+    recorded.clear()
+    warehouse.execute("update src set v = v + 10")
+    report = run(warehouse, Prepared(["k5"]))
+    # What was accepted before a refusal is saved first, then the batch with the refusal.
+    assert recorded == [((0, 3), []), ((3, 6), ["k5"]), ((6, 7), [])]
+    assert report.sent == 6 and states(warehouse)["k5"] == ("rejected", 1)
