@@ -14,9 +14,10 @@ from tierwise.bench.compare import compare_with_marts
 from tierwise.bench.floor import sql_literal
 from tierwise.bench.measure import run_measured
 
-# Holds 200 MB, then reports like a stage does.
+# Holds 200 MB for a second (long enough to be sampled), then reports like a stage does.
 ALLOCATE = (
-    "import sys; block = bytearray(200 * 1024 * 1024); open(sys.argv[1], 'w').write('{\"elapsed\": 0.5}')"
+    "import sys, time; block = bytearray(200 * 1024 * 1024); time.sleep(1); "
+    "open(sys.argv[1], 'w').write('{\"elapsed\": 0.5}')"
 )
 
 
@@ -32,6 +33,26 @@ def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
     assert measured.ok and measured.work_s == 0.5
     assert 200 <= measured.peak_rss_mb < 400
     assert measured.wall_s > 0
+
+
+def test_a_big_parent_does_not_leak_into_the_childs_peak(tmp_path: Path) -> None:
+    """The kernel hands the parent's peak to the child's ru_maxrss at exec: it must not show."""
+    ballast = bytearray(600 * 1024 * 1024)  # this process now peaks above 600 MB
+    result = tmp_path / "result.json"
+    measured = run_measured(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; time.sleep(1); open(sys.argv[1], 'w').write('{}')",
+            str(result),
+        ],
+        env={},
+        log_file=tmp_path / "child.log",
+        result_file=result,
+        timeout_s=60,
+    )
+    del ballast
+    assert measured.ok and 0 < measured.peak_rss_mb < 100
 
 
 def test_a_failing_child_reports_its_log(tmp_path: Path) -> None:

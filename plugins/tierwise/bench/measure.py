@@ -5,6 +5,11 @@ keeps a running maximum over every child the bench ever had, so instead the chil
 ``os.wait4``, which returns the rusage of that one child (and of the descendants it waited for).
 Processes that live side by side (Airflow's task runners next to ``airflow dags test``) are not
 added up by the kernel, so the process tree is also sampled from ``/proc`` and the largest sum kept.
+
+The kernel carries the parent's high-water mark into a child's ``ru_maxrss`` at ``exec`` (the child
+starts on the parent's memory map), so a child of a big parent reports the parent's peak. Such a
+figure (not above the parent's own peak) is replaced by the child's ``VmHWM``, sampled from
+``/proc`` while it runs.
 """
 
 from __future__ import annotations
@@ -69,6 +74,17 @@ def _rss_bytes(pid: int) -> int:
     return int(resident_pages) * PAGE_BYTES
 
 
+def high_water_mb(pid: int) -> float:
+    """The peak resident memory of a process's current memory map (VmHWM), 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
 def tree_rss_mb(root: int) -> float:
     """Resident memory of a process and all its descendants, summed."""
     children = _children_map()
@@ -80,22 +96,29 @@ def tree_rss_mb(root: int) -> float:
     return total / MB
 
 
+def _own_peak(maxrss_mb: float, sampled_hwm_mb: float, parent_hwm_mb: float) -> float:
+    """The child's peak: ru_maxrss unless it may be the parent's peak inherited at exec."""
+    return maxrss_mb if maxrss_mb > parent_hwm_mb else sampled_hwm_mb
+
+
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, float, float, bool]:
-    """Poll until the child exits: (exit code, its maxrss in MB, the largest tree sample, timed out)."""
+    """Poll until the child exits: (exit code, its own peak in MB, the largest tree sample, timed out)."""
     deadline = time.monotonic() + timeout_s
-    tree_peak = 0.0
+    parent_hwm = high_water_mb(os.getpid())
+    tree_peak = hwm = 0.0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid == proc.pid:
             # Popen must not try to reap the child again.
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss / 1024, tree_peak, False
+            return proc.returncode, _own_peak(usage.ru_maxrss / 1024, hwm, parent_hwm), tree_peak, False
         if time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss / 1024, tree_peak, True
+            return proc.returncode, _own_peak(usage.ru_maxrss / 1024, hwm, parent_hwm), tree_peak, True
         tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
+        hwm = max(hwm, high_water_mb(proc.pid))
         time.sleep(SAMPLE_SECONDS)
 
 
