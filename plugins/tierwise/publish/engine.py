@@ -313,6 +313,7 @@ def _send_overlapped(
                 flying = (batch, worker.submit(destination.send, batch))
                 if landed:
                     _settle(con, destination, *landed, options, progress, unrecorded)
+            unrecorded.flush()  # while the last batch is written: only that one is left after it
             if flying:
                 _settle(con, destination, *_land(destination, flying), options, progress, unrecorded)
         except BaseException:

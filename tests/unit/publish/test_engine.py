@@ -296,7 +296,8 @@ def test_a_worker_destination_has_accepted_batches_recorded_together_in_order(
 
     monkeypatch.setattr(state, "record_results", spy)
     run(warehouse, Prepared())
-    assert recorded == [((0, 7), [])]  # three accepted batches, one transaction
+    # The first two batches in one transaction, saved while the last one is being written.
+    assert recorded == [((0, 6), []), ((6, 7), [])]
     recorded.clear()
     warehouse.execute("update src set v = v + 10")
     report = run(warehouse, Prepared(["k5"]))
