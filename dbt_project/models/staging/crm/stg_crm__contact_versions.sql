@@ -1,8 +1,17 @@
 -- Every version of every CRM contact, renamed and cast, one row per
 -- (customer_id, updated_at); re-exports of a version keep the latest load.
--- A table, not a view: the version windows are computed once per build instead of
--- again in every model and test that reads them (BENCHMARKS.md).
-{{ config(materialized='table') }}
+-- Incremental: a build recomputes only the keys touched by the loads since the
+-- last one (tierwise_rows_to_version), all their versions, from raw; a full
+-- build computes the version windows once for every model and test reading them.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['customer_id'],
+        on_schema_change='fail',
+        post_hook="{{ tierwise_delete_vanished_versions('contacts') }}",
+    )
+}}
 
 {%- set columns = [
     'customer_id', 'customer_name', 'email', 'phone', 'account_type',
@@ -47,9 +56,15 @@ renamed as (
 
 ),
 
+to_version as (
+
+    {{ tierwise_rows_to_version('renamed', 'contacts', ['customer_id']) }}
+
+),
+
 versions as (
 
-    {{ tierwise_version_rows('renamed', ['customer_id'], 'updated_at', columns) }}
+    {{ tierwise_version_rows('to_version', ['customer_id'], 'updated_at', columns) }}
 
 )
 

@@ -1,8 +1,17 @@
 -- Every version of every order line, renamed and cast, one row per
 -- (order_id, line_no, updated_at); re-exports of a version keep the latest load.
--- A table, not a view: the version windows are computed once per build instead of
--- again in every model and test that reads them (BENCHMARKS.md).
-{{ config(materialized='table') }}
+-- Incremental: a build recomputes only the keys touched by the loads since the
+-- last one (tierwise_rows_to_version), all their versions, from raw; a full
+-- build computes the version windows once for every model and test reading them.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['order_id', 'line_no'],
+        on_schema_change='fail',
+        post_hook="{{ tierwise_delete_vanished_versions('orders') }}",
+    )
+}}
 
 {%- set columns = [
     'order_id', 'line_no', 'customer_id', 'ordered_at', 'order_status',
@@ -41,9 +50,15 @@ renamed as (
 
 ),
 
+to_version as (
+
+    {{ tierwise_rows_to_version('renamed', 'orders', ['order_id', 'line_no']) }}
+
+),
+
 versions as (
 
-    {{ tierwise_version_rows('renamed', ['order_id', 'line_no'], 'updated_at', columns) }}
+    {{ tierwise_version_rows('to_version', ['order_id', 'line_no'], 'updated_at', columns) }}
 
 )
 
