@@ -53,12 +53,15 @@
     whose key is touched by a load since the model's last build, so the model
     recomputes every version of those keys (and nothing else) from raw.
 
-    A key is touched when a file loaded since then holds a row of it, or held
-    one before that load (a re-delivered file replaces its rows in raw). The
-    watermark is the newest load in the model: a load stamps every file of one
-    ingest run with its start time (microseconds), and the DAG runs one ingest
-    and build at a time, so every later load is strictly newer. Taking the
-    newest load again (>=) would re-take a whole first load, every row.
+    A key is touched when a raw row of it was loaded since then, or when the
+    model holds a row of it from a file loaded again since then (a re-delivered
+    file replaces its rows in raw). New rows are found by their own load time,
+    not through the load manifest, so a row that reached raw by another path
+    (a hand-made correction, a restore) is versioned too. The watermark is the
+    newest load in the model: a load stamps every file of one ingest run with
+    its start time (microseconds), and the DAG runs one ingest and build at a
+    time, so every later load is strictly newer. Taking the newest load again
+    (>=) would re-take a whole first load, every row.
     On a full build the macro returns every row.
 
     relation:     the renamed CTE (source_file and loaded_at included)
@@ -73,7 +76,7 @@
         from (
             select {{ key_columns | join(', ') }}
             from {{ relation }}
-            where source_file in ({{ tierwise_files_loaded_since_build(entity) }})
+            where loaded_at > ({{ tierwise_last_load_built() }})
             union
             select {{ key_columns | join(', ') }}
             from {{ this }}
@@ -87,14 +90,16 @@
     {%- endif %}
 {%- endmacro %}
 
+{% macro tierwise_last_load_built() -%}
+    select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+    from {{ this }}
+{%- endmacro %}
+
 {% macro tierwise_files_loaded_since_build(entity) -%}
     select file_path
     from {{ source('ingest', 'load_manifest') }}
     where entity = '{{ entity }}'
-        and loaded_at > (
-            select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-            from {{ this }}
-        )
+        and loaded_at > ({{ tierwise_last_load_built() }})
 {%- endmacro %}
 
 {#
