@@ -32,12 +32,12 @@ purchases as (
 
     select
         order_lines.customer_id,
-        order_lines.purchase_id,
+        {{ tierwise_purchase_id('order_lines') }} as purchase_id,
         min(order_lines.ordered_at) as purchased_at,
         min(order_lines.ordered_on) as purchased_on,
         sum(order_lines.net_amount_eur) as net_amount_eur
     from order_lines
-    group by order_lines.customer_id, order_lines.purchase_id
+    group by order_lines.customer_id, {{ tierwise_purchase_id('order_lines') }}
 
 ),
 

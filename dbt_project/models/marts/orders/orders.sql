@@ -1,9 +1,9 @@
 -- Order lines placed on or before the evaluation date, as known then: one row
 -- per (order_id, line_no), with the surviving customer, net amount (0 when
 -- cancelled, else gross - discount - refunded) and EUR amounts.
--- A view: the lines are already a table (int_orders_converted) and this adds two
--- constant columns, so a second 10M-row copy would cost a fifth of the build for
--- nothing. The BI snapshot turns it into a table.
+-- A view: the lines are already a table (int_orders_converted) and this adds the
+-- derived keys and two evaluation columns, so a second 10M-row copy would cost a
+-- fifth of the build for nothing. The BI snapshot turns it into a table.
 {{ config(materialized='view') }}
 
 with order_lines as (
@@ -19,12 +19,12 @@ evaluation as (
 )
 
 select
-    order_lines.order_line_key,
+    {{ tierwise_order_line_key('order_lines') }} as order_line_key,
     order_lines.order_id,
     order_lines.line_no,
-    order_lines.purchase_id,
+    {{ tierwise_purchase_id('order_lines') }} as purchase_id,
     order_lines.customer_id,
-    order_lines.ordered_by_customer_id,
+    coalesce(order_lines.merged_from_customer_id, order_lines.customer_id) as ordered_by_customer_id,
     evaluation.as_of_date,
     order_lines.ordered_at,
     order_lines.ordered_on,
