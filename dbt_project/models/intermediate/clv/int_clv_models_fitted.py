@@ -75,9 +75,13 @@ def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
 
 
 def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights):
-    """Negative Gamma-Gamma log-likelihood of the mean spend (Fader & Hardie 2013)."""
+    """Negative Gamma-Gamma log-likelihood of the mean spend (Fader & Hardie 2013) and its gradient.
+
+    The gradient is analytic, with respect to the log-parameters, as for BG/NBD.
+    """
     p, q, v = np.exp(log_params)
     px = p * frequency
+    log_total = np.log(v + frequency * monetary)
     log_likelihood = (
         special.gammaln(px + q)
         - special.gammaln(px)
@@ -85,9 +89,14 @@ def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights
         + q * np.log(v)
         + (px - 1) * np.log(monetary)
         + px * np.log(frequency)
-        - (px + q) * np.log(v + frequency * monetary)
+        - (px + q) * log_total
     )
-    return -np.sum(weights * log_likelihood)
+    digamma_pxq = special.digamma(px + q)
+    d_p = frequency * (digamma_pxq - special.digamma(px) + np.log(monetary) + np.log(frequency) - log_total)
+    d_q = digamma_pxq - special.digamma(q) + np.log(v) - log_total
+    d_v = q / v - (px + q) / (v + frequency * monetary)
+    gradient = np.array([p * d_p @ weights, q * d_q @ weights, v * d_v @ weights])
+    return -np.sum(weights * log_likelihood), -gradient
 
 
 def collapse(frame, columns):
@@ -177,7 +186,7 @@ def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
     (frequency, monetary), weights = collapse(repeaters, ("frequency", "monetary_value"))
     start = np.log([1.0, 2.0, max(float(np.mean(monetary)), 1.0)])
     result = minimise(
-        gamma_gamma_negative_log_likelihood, start, (frequency, monetary, weights), max_iterations
+        gamma_gamma_negative_log_likelihood, start, (frequency, monetary, weights), max_iterations, jac=True
     )
     correlation = float(np.corrcoef(repeaters["frequency"], repeaters["monetary_value"])[0, 1])
     extra = {"frequency_monetary_correlation": correlation if np.isfinite(correlation) else None}

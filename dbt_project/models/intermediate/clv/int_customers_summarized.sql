@@ -29,17 +29,8 @@ purchase_days as (
 
 ),
 
-numbered as (
-
-    select
-        customer_id,
-        purchased_on,
-        day_value,
-        row_number() over (partition by customer_id order by purchased_on) as day_number
-    from purchase_days
-
-),
-
+-- The first purchase day is not a repeat: its value is taken off the total
+-- (min_by) rather than numbering the ~9M purchase days with a window.
 per_customer as (
 
     select
@@ -47,8 +38,8 @@ per_customer as (
         count(*) - 1 as repeat_purchases,
         min(purchased_on) as first_purchase_on,
         max(purchased_on) as last_purchase_on,
-        sum(case when day_number > 1 then day_value else 0 end) as repeat_value
-    from numbered
+        sum(day_value) - {{ tierwise_min_by('day_value', 'purchased_on') }} as repeat_value
+    from purchase_days
     group by customer_id
 
 )
