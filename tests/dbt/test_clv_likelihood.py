@@ -42,18 +42,20 @@ def simulate_bgnbd(r: float, alpha: float, a: float, b: float, customers: int, s
     return frequency, recency, age
 
 
+def assert_gradient_matches(objective, args: tuple, points: list[list[float]]) -> None:
+    """The analytic gradient of ``objective`` (over log-parameters) equals finite differences."""
+    for point in points:
+        log_params = np.log(point)
+        analytic = objective(log_params, *args)[1]
+        numeric = optimize.approx_fprime(log_params, lambda x: objective(x, *args)[0], 1e-6)
+        assert np.allclose(analytic, numeric, rtol=1e-4, atol=1e-2), (point, analytic, numeric)
+
+
 def test_the_analytic_gradient_matches_finite_differences(clv: ModuleType) -> None:
     frequency, recency, age = simulate_bgnbd(0.8, 4.0, 0.6, 9.0, 2_000)
     args = (frequency, recency, age, np.ones_like(age))
-    for point in ([0.8, 4.0, 0.6, 9.0], [2.0, 10.0, 0.3, 3.0], [0.2, 1.0, 2.0, 20.0]):
-        log_params = np.log(point)
-
-        def value(x):
-            return clv.bgnbd_negative_log_likelihood(x, *args)[0]
-
-        analytic = clv.bgnbd_negative_log_likelihood(log_params, *args)[1]
-        numeric = optimize.approx_fprime(log_params, value, 1e-6)
-        assert np.allclose(analytic, numeric, rtol=1e-4, atol=1e-2), (point, analytic, numeric)
+    points = [[0.8, 4.0, 0.6, 9.0], [2.0, 10.0, 0.3, 3.0], [0.2, 1.0, 2.0, 20.0]]
+    assert_gradient_matches(clv.bgnbd_negative_log_likelihood, args, points)
 
 
 def test_the_fit_recovers_simulated_parameters(clv: ModuleType) -> None:
@@ -79,15 +81,8 @@ def simulate_gamma_gamma(p: float, q: float, v: float, customers: int, seed: int
 def test_the_gamma_gamma_gradient_matches_finite_differences(clv: ModuleType) -> None:
     frequency, monetary = simulate_gamma_gamma(6.0, 4.0, 15.0, 2_000)
     args = (frequency, monetary, np.ones_like(frequency))
-    for point in ([6.0, 4.0, 15.0], [1.0, 2.0, 50.0], [20.0, 1.5, 3.0]):
-        log_params = np.log(point)
-
-        def value(x):
-            return clv.gamma_gamma_negative_log_likelihood(x, *args)[0]
-
-        analytic = clv.gamma_gamma_negative_log_likelihood(log_params, *args)[1]
-        numeric = optimize.approx_fprime(log_params, value, 1e-6)
-        assert np.allclose(analytic, numeric, rtol=1e-4, atol=1e-2), (point, analytic, numeric)
+    points = [[6.0, 4.0, 15.0], [1.0, 2.0, 50.0], [20.0, 1.5, 3.0]]
+    assert_gradient_matches(clv.gamma_gamma_negative_log_likelihood, args, points)
 
 
 def test_the_gamma_gamma_fit_recovers_simulated_parameters(clv: ModuleType) -> None:
