@@ -93,3 +93,28 @@ def test_the_gamma_gamma_fit_recovers_simulated_parameters(clv: ModuleType) -> N
     row = clv.fit_gamma_gamma(summary, 20, 2000, "2025-12-31")
     assert row["is_converged"], row["optimizer_message"]
     assert [row["param_p"], row["param_q"], row["param_v"]] == pytest.approx([6.0, 4.0, 15.0], rel=0.25)
+
+
+@pytest.fixture(scope="module")
+def scoring() -> ModuleType:
+    path = MODEL.with_name("int_customers_predicted.py")
+    spec = importlib.util.spec_from_file_location("int_customers_predicted", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_expected_purchases_per_distinct_pair_equal_those_per_customer(scoring: ModuleType) -> None:
+    frequency, recency, age = simulate_bgnbd(0.8, 4.0, 0.6, 9.0, 3_000)
+    age = np.round(age * 7) / 7  # whole days, as the summary has them
+    params = {"r": 0.8, "alpha": 4.0, "a": 0.6, "b": 9.0}
+    pair_frequency, pair_age, row = scoring.distinct_pairs(frequency, age)
+    assert len(pair_frequency) < len(frequency)
+    assert np.array_equal(pair_frequency[row], frequency) and np.array_equal(pair_age[row], age)
+    together = scoring.expected_purchases(params, frequency, recency, age, 52.0)
+    one_by_one = [
+        scoring.expected_purchases(params, frequency[i : i + 1], recency[i : i + 1], age[i : i + 1], 52.0)[0]
+        for i in range(0, len(frequency), 97)
+    ]
+    assert together[::97] == pytest.approx(one_by_one, rel=1e-12)

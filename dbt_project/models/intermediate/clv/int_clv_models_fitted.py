@@ -20,20 +20,33 @@ BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
 
 
-def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
+def distinct_counts(frequency):
+    """Distinct purchase counts and each row's position among them.
+
+    The special functions of the likelihoods (gammaln, betaln, digamma) take a
+    customer's count only, and counts repeat: evaluating them once per distinct
+    count (a few dozen) instead of once per row makes a fit several times faster.
+    """
+    counts, row = np.unique(frequency, return_inverse=True)
+    return counts, row
+
+
+def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights, counts=None):
     """Negative BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6) and its gradient.
 
     The gradient is analytic, with respect to the log-parameters: L-BFGS-B then needs
     about a fifth of the likelihood evaluations that finite differences take.
+    counts: distinct_counts(frequency), computed once per fit.
     """
     r, alpha, a, b = np.exp(log_params)
+    levels, row = counts if counts is not None else distinct_counts(frequency)
     base = (
-        special.gammaln(r + frequency)
+        special.gammaln(r + levels)
         - special.gammaln(r)
         + r * np.log(alpha)
-        + special.betaln(a, b + frequency)
+        + special.betaln(a, b + levels)
         - special.betaln(a, b)
-    )
+    )[row]
     still_alive = -(r + frequency) * np.log(alpha + age)
     repeat = frequency > 0
     dropped = np.full_like(still_alive, -np.inf)
@@ -49,9 +62,9 @@ def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
     dropped_share = np.exp(dropped - mixture)
     safe_recency = np.where(repeat, recency, age)
     safe_gap = np.where(repeat, b + frequency - 1, 1.0)
-    digamma_ab_x = special.digamma(a + b + frequency)
+    digamma_ab_x = special.digamma(a + b + levels)[row]
     d_r = (
-        special.digamma(r + frequency)
+        special.digamma(r + levels)[row]
         - special.digamma(r)
         + np.log(alpha)
         - alive_share * np.log(alpha + age)
@@ -64,7 +77,7 @@ def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
     )
     d_a = special.digamma(a + b) - digamma_ab_x + dropped_share / a
     d_b = (
-        special.digamma(b + frequency)
+        special.digamma(b + levels)[row]
         - digamma_ab_x
         - special.digamma(b)
         + special.digamma(a + b)
@@ -74,25 +87,28 @@ def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights):
     return -np.sum(weights * log_likelihood), -gradient
 
 
-def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights):
+def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights, counts=None):
     """Negative Gamma-Gamma log-likelihood of the mean spend (Fader & Hardie 2013) and its gradient.
 
     The gradient is analytic, with respect to the log-parameters, as for BG/NBD.
+    counts: distinct_counts(frequency), computed once per fit.
     """
     p, q, v = np.exp(log_params)
+    levels, row = counts if counts is not None else distinct_counts(frequency)
     px = p * frequency
     log_total = np.log(v + frequency * monetary)
     log_likelihood = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
+        (special.gammaln(p * levels + q) - special.gammaln(p * levels))[row]
         - special.gammaln(q)
         + q * np.log(v)
         + (px - 1) * np.log(monetary)
         + px * np.log(frequency)
         - (px + q) * log_total
     )
-    digamma_pxq = special.digamma(px + q)
-    d_p = frequency * (digamma_pxq - special.digamma(px) + np.log(monetary) + np.log(frequency) - log_total)
+    digamma_pxq = special.digamma(p * levels + q)[row]
+    d_p = frequency * (
+        digamma_pxq - special.digamma(p * levels)[row] + np.log(monetary) + np.log(frequency) - log_total
+    )
     d_q = digamma_pxq - special.digamma(q) + np.log(v) - log_total
     d_v = q / v - (px + q) / (v + frequency * monetary)
     gradient = np.array([p * d_p @ weights, q * d_q @ weights, v * d_v @ weights])
@@ -172,9 +188,8 @@ def fit_bgnbd(summary, min_customers, max_iterations, as_of_date):
     (frequency, recency, age), weights = collapse(summary, ("frequency", "recency_weeks", "age_weeks"))
     scale = max(float(np.mean(age)), 1.0)
     start = np.log([1.0, scale, 1.0, 1.0])
-    result = minimise(
-        bgnbd_negative_log_likelihood, start, (frequency, recency, age, weights), max_iterations, jac=True
-    )
+    args = (frequency, recency, age, weights, distinct_counts(frequency))
+    result = minimise(bgnbd_negative_log_likelihood, start, args, max_iterations, jac=True)
     return fit_row("bg_nbd", BGNBD_PARAMETERS, result, len(summary), as_of_date)
 
 
@@ -185,9 +200,8 @@ def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
         return skipped_row("gamma_gamma", "insufficient_data", len(repeaters), as_of_date, message)
     (frequency, monetary), weights = collapse(repeaters, ("frequency", "monetary_value"))
     start = np.log([1.0, 2.0, max(float(np.mean(monetary)), 1.0)])
-    result = minimise(
-        gamma_gamma_negative_log_likelihood, start, (frequency, monetary, weights), max_iterations, jac=True
-    )
+    args = (frequency, monetary, weights, distinct_counts(frequency))
+    result = minimise(gamma_gamma_negative_log_likelihood, start, args, max_iterations, jac=True)
     correlation = float(np.corrcoef(repeaters["frequency"], repeaters["monetary_value"])[0, 1])
     extra = {"frequency_monetary_correlation": correlation if np.isfinite(correlation) else None}
     return fit_row("gamma_gamma", GAMMA_GAMMA_PARAMETERS, result, len(repeaters), as_of_date, extra)
@@ -197,7 +211,12 @@ def model(dbt, session):
     dbt.config(materialized="table")
     min_customers = int(dbt.config.get("clv_min_customers"))
     max_iterations = int(dbt.config.get("clv_max_iterations"))
-    summary = dbt.ref("int_customers_summarized").df()
+    # The numbers only: 800k customer ids as Python strings would cost more than a fit.
+    summary = (
+        dbt.ref("int_customers_summarized")
+        .project("frequency, recency_weeks, age_weeks, monetary_value")
+        .df()
+    )
     as_of_date = dbt.ref("int_evaluation_dates_resolved").df()["as_of_date"].iloc[0]
 
     rows = [

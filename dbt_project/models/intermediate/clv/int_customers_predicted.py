@@ -34,16 +34,34 @@ def alive_odds(params, frequency, recency, age):
     return odds
 
 
-def expected_purchases(params, frequency, recency, age, horizon_weeks):
-    """Conditional expected purchases in (age, age + horizon] by BG/NBD."""
+def distinct_pairs(frequency, age):
+    """Distinct (frequency, age) pairs and each customer's position among them.
+
+    The Gauss hypergeometric term of BG/NBD depends on these two only, and they
+    repeat far more than customers do (ages are whole days): evaluating it once per
+    pair makes scoring several times faster. Frequencies are whole numbers and ages
+    lie below the largest age + 1, so the key below is one number per pair.
+    """
+    key = frequency * (np.max(age, initial=0.0) + 1) + age
+    _, first, row = np.unique(key, return_index=True, return_inverse=True)
+    return frequency[first], age[first], row
+
+
+def expected_purchases(params, frequency, recency, age, horizon_weeks, pairs=None):
+    """Conditional expected purchases in (age, age + horizon] by BG/NBD.
+
+    pairs: distinct_pairs(frequency, age), computed once for all horizons.
+    """
     r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
     if horizon_weeks <= 0:
         return np.zeros_like(frequency)
-    z = horizon_weeks / (alpha + age + horizon_weeks)
-    decay = np.exp((r + frequency) * (np.log(alpha + age) - np.log(alpha + age + horizon_weeks)))
-    hypergeometric = special.hyp2f1(r + frequency, b + frequency, a + b + frequency - 1, z)
-    numerator = (a + b + frequency - 1) / (a - 1) * (1 - decay * hypergeometric)
-    return numerator / (1 + alive_odds(params, frequency, recency, age))
+    pair_frequency, pair_age, row = pairs if pairs is not None else distinct_pairs(frequency, age)
+    z = horizon_weeks / (alpha + pair_age + horizon_weeks)
+    log_shrink = np.log(alpha + pair_age) - np.log(alpha + pair_age + horizon_weeks)
+    decay = np.exp((r + pair_frequency) * log_shrink)
+    hypergeometric = special.hyp2f1(r + pair_frequency, b + pair_frequency, a + b + pair_frequency - 1, z)
+    numerator = (a + b + pair_frequency - 1) / (a - 1) * (1 - decay * hypergeometric)
+    return numerator[row] / (1 + alive_odds(params, frequency, recency, age))
 
 
 def expected_spend(params, frequency, monetary):
@@ -56,12 +74,14 @@ def score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin):
     recency = summary["recency_weeks"].to_numpy(dtype=float)
     age = summary["age_weeks"].to_numpy(dtype=float)
     monetary = summary["monetary_value"].to_numpy(dtype=float)
+    pairs = distinct_pairs(frequency, age)
     empty = np.full(len(summary), np.nan)
     alive, purchases, spend, clv = empty.copy(), empty.copy(), empty.copy(), empty.copy()
     with np.errstate(all="ignore"):
         if bgnbd is not None and abs(bgnbd["a"] - 1) > 1e-9:
             alive = 1 / (1 + alive_odds(bgnbd, frequency, recency, age))
-            purchases = expected_purchases(bgnbd, frequency, recency, age, horizon_months * WEEKS_PER_MONTH)
+            horizon_weeks = horizon_months * WEEKS_PER_MONTH
+            purchases = expected_purchases(bgnbd, frequency, recency, age, horizon_weeks, pairs)
         if gamma_gamma is not None and gamma_gamma["q"] > 1:
             spend = expected_spend(gamma_gamma, frequency, monetary)
         if bgnbd is not None and not np.all(np.isnan(purchases)) and not np.all(np.isnan(spend)):
@@ -69,7 +89,8 @@ def score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin):
             clv = np.zeros(len(summary))
             previous = np.zeros(len(summary))
             for month in range(1, horizon_months + 1):
-                cumulative = expected_purchases(bgnbd, frequency, recency, age, month * WEEKS_PER_MONTH)
+                weeks = month * WEEKS_PER_MONTH
+                cumulative = expected_purchases(bgnbd, frequency, recency, age, weeks, pairs)
                 clv += margin * spend * (cumulative - previous) / (1 + monthly_rate) ** month
                 previous = cumulative
     return alive, purchases, spend, clv
