@@ -1,4 +1,4 @@
-"""The CLV fit's likelihood code, outside dbt: gradient, and recovery of known parameters."""
+"""The CLV models' Python code, outside dbt: gradients, recovery of known parameters, scoring."""
 
 from __future__ import annotations
 
@@ -10,16 +10,21 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-MODEL = Path(__file__).resolve().parents[2] / "dbt_project/models/intermediate/clv/int_clv_models_fitted.py"
+MODELS = Path(__file__).resolve().parents[2] / "dbt_project/models/intermediate/clv"
 
 
-@pytest.fixture(scope="module")
-def clv() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("int_clv_models_fitted", MODEL)
+def load_model(name: str) -> ModuleType:
+    """A dbt Python model's file as a module (dbt-duckdb runs it the same way)."""
+    spec = importlib.util.spec_from_file_location(name, MODELS / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def clv() -> ModuleType:
+    return load_model("int_clv_models_fitted")
 
 
 def simulate_bgnbd(r: float, alpha: float, a: float, b: float, customers: int, seed: int = 7):
@@ -97,12 +102,7 @@ def test_the_gamma_gamma_fit_recovers_simulated_parameters(clv: ModuleType) -> N
 
 @pytest.fixture(scope="module")
 def scoring() -> ModuleType:
-    path = MODEL.with_name("int_customers_predicted.py")
-    spec = importlib.util.spec_from_file_location("int_customers_predicted", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_model("int_customers_predicted")
 
 
 def test_expected_purchases_per_distinct_pair_equal_those_per_customer(scoring: ModuleType) -> None:
