@@ -278,3 +278,48 @@ def test_value_maps_rules_defaults_and_float_ids(tmp_path: Path) -> None:
         ("1001", "17850", "completed", "EUR", 1234.5),
         ("C1002", "17850", "cancelled", "EUR", 10),
     ]
+
+
+def test_a_stray_quote_loses_only_its_own_line_among_many_files(tmp_path: Path) -> None:
+    rows = [f"O{n},C{n},2024-01-01 10:00:00,completed,EUR,{n}.00" for n in range(1, 31)]
+    rows[1] = rows[1].replace(",EUR,", ',"EUR,')
+    export(tmp_path, "\n".join([HEADER, *rows[:10]]) + "\n", "orders_2024-01-01.csv")
+    export(tmp_path, "\n".join([HEADER, *rows[10:]]) + "\n", "orders_2024-01-02.csv")
+    report = load(tmp_path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (30, 29, 1)
+    assert quarantined(tmp_path) == [(3, "malformed_line", rows[1])]
+    assert query(tmp_path, "select count(*), min(_source_line), max(_source_line) from raw.orders")[0] == (
+        29,
+        2,
+        21,
+    )
+
+
+def test_a_stray_quote_in_one_big_file_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
+    rows = [f"O{n},C{n % 97},2024-01-01 10:00:00,completed,EUR,{n}.00" for n in range(30_000)]
+    rows[3] = rows[3].replace(",EUR,", ',"EUR,')
+    # A legitimate quoted value over two lines, after the broken one, must still be one record.
+    rows[10] = 'O10,"C1\nsecond line",2024-01-01 10:00:00,completed,EUR,10.00'
+    export(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    report = load(tmp_path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (30_000, 29_999, 1)
+    assert quarantined(tmp_path) == [(5, "malformed_line", rows[3])]
+    assert query(tmp_path, "select _source_line from raw.orders where order_id = 'O11'") == [(14,)]
+    assert query(tmp_path, "select customer_id from raw.orders where order_id = 'O10'") == [
+        ("C1\nsecond line",)
+    ]
+
+
+def test_rows_the_reader_cannot_account_for_fail_the_load(tmp_path: Path, monkeypatch) -> None:
+    from tierwise.ingest import lines
+
+    def loses_a_record(*args: Any) -> tuple[list[Any], list[Any]]:
+        records, bad = original(*args)
+        return records[1:], bad
+
+    original = lines.reparse
+    monkeypatch.setattr(lines, "reparse", loses_a_record)
+    path = export(tmp_path, "\n".join([HEADER, GOOD, 'O2,"C2,2024-01-01,completed,EUR,1', GOOD]) + "\n")
+    with pytest.raises(IngestError, match=f"{path}: 2 lines read or rejected, but the file holds 3"):
+        load(tmp_path)
+    assert query(tmp_path, "select count(*) from ops.load_manifest") == [(0,)]

@@ -20,14 +20,16 @@ import codecs
 import csv
 import gzip
 import io
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
 from tierwise.exceptions import IngestError
+from tierwise.ingest import lines
 from tierwise.ingest.config import FormatOptions, SourceConfig
 from tierwise.ingest.files import is_remote
+from tierwise.ingest.lines import csv_options, line_mode_options, path_list
 from tierwise.ingest.sql import ident, literal
 
 FILES = "_tw_files"
@@ -38,8 +40,6 @@ REJECT_LINES = "_tw_reject_lines"
 SHIFTS = "_tw_shifts"
 _REJECTS = "_tw_rejects"
 _REJECT_SCANS = "_tw_reject_scans"
-# A separator that never occurs in text data, so that each physical line is one value.
-_LINE_MODE_DELIMITER = "\x01"
 _PYTHON_ENCODINGS = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16"}
 
 
@@ -98,7 +98,7 @@ def _first_line(con: duckdb.DuckDBPyConnection, fmt: FormatOptions, path: str) -
     if not is_remote(path) and fmt.compression in ("auto", "none", "gzip"):
         return _first_line_local(fmt, path)
     row = con.execute(
-        f"select line from read_csv({literal(path)}, {_line_mode_options(fmt)}, "
+        f"select line from read_csv({literal(path)}, {line_mode_options(fmt)}, "
         "ignore_errors = true, strict_mode = false) where trim(line) <> '' limit 1"
     ).fetchone()
     return row[0].rstrip("\r") if row else None
@@ -177,10 +177,11 @@ def stage_batch(
 def _create_files_table(con: duckdb.DuckDBPyConnection, files: list[BatchFile], offset: int) -> None:
     con.execute(
         f"create or replace temp table {FILES} (_tw_file integer, path varchar, checksum varchar, "
-        "file_date date, cutoff date, sliced boolean, line_offset integer, first_ord bigint)"
+        "file_date date, cutoff date, sliced boolean, line_offset integer, first_ord bigint, "
+        "reparsed boolean, physical_lines bigint)"
     )
     con.executemany(
-        f"insert into {FILES} values (?, ?, ?, ?, ?, ?, ?, null)",
+        f"insert into {FILES} values (?, ?, ?, ?, ?, ?, ?, null, false, null)",
         [[f.index, f.path, f.checksum, f.file_date, f.cutoff, f.sliced, offset] for f in files],
     )
 
@@ -194,43 +195,20 @@ def _stage_csv(
     con.execute(
         f"create or replace temp table {STAGE} as "
         f"select {values}, r.ordinality as _tw_ord, f._tw_file, false as _tw_malformed, "
-        f"null::bigint as _tw_first, hash({values}) as _tw_hash "
-        f"from (select *, filename from read_csv({_path_list(paths)}, columns = {columns}, "
-        f"{_csv_options(fmt, header=fmt.header, skip=fmt.skip_rows)}, {_rejects_options()}) "
+        f"null::bigint as _tw_first, hash({values}) as _tw_hash, null::bigint as _tw_line "
+        f"from (select *, filename from read_csv({path_list(paths)}, columns = {columns}, "
+        f"{csv_options(fmt, header=fmt.header, skip=fmt.skip_rows)}, {_rejects_options()}) "
         "with ordinality) as r "
         f"join {FILES} as f on f.path = r.filename"
     )
     _number_files(con, STAGE)
     _collect_rejects(con)
+    _account_for_lines(con, fmt, paths, names)
     return Staged(columns=names, raw_line_sql=_csv_line_sql(names, fmt))
-
-
-def _path_list(paths: list[str]) -> str:
-    return "[" + ", ".join(literal(path) for path in paths) + "]"
 
 
 def _rejects_options() -> str:
     return f"store_rejects = true, rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}'"
-
-
-def _csv_options(fmt: FormatOptions, *, header: bool, skip: int) -> str:
-    return ", ".join(
-        [
-            f"header = {str(header).lower()}",
-            f"delim = {literal(fmt.delimiter)}",
-            f"quote = {literal(fmt.quote)}",
-            f"escape = {literal(fmt.escape)}",
-            f"encoding = {literal(fmt.encoding)}",
-            f"compression = {literal(fmt.compression)}",
-            f"skip = {skip}",
-            "auto_detect = false",
-        ]
-    )
-
-
-def _line_mode_options(fmt: FormatOptions) -> str:
-    line_fmt = replace(fmt, delimiter=_LINE_MODE_DELIMITER, quote="", escape="")
-    return "columns = {'line': 'VARCHAR'}, " + _csv_options(line_fmt, header=False, skip=fmt.skip_rows)
 
 
 def _csv_line_sql(names: tuple[str, ...], fmt: FormatOptions) -> str:
@@ -288,6 +266,132 @@ def _collect_rejects(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# --- every physical line accounted for ------------------------------------------------------------
+
+
+def _account_for_lines(
+    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, paths: list[str], names: tuple[str, ...]
+) -> None:
+    """Check the stage against each file's physical lines; re-read line by line what does not add up.
+
+    IngestError when a file still cannot be accounted for: rows are never lost silently.
+    """
+    physical = lines.count_lines(con, fmt, paths)
+    con.executemany(
+        f"update {FILES} set physical_lines = ? where path = ?",
+        [[max(physical.get(path, 0) - (1 if fmt.header else 0), 0), path] for path in paths],
+    )
+    for index, path in _unaccounted(con, names):
+        covered = _reparse_file(con, fmt, index, path, names)
+        if covered != _physical(con, index):
+            raise IngestError(
+                f"{path}: {covered:,} lines read or rejected, but the file holds {_physical(con, index):,} "
+                "non-empty lines; nothing of it was loaded (the file defeats both the CSV reader and "
+                "its line-by-line fallback: please report it)"
+            )
+
+
+def _unaccounted(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> list[tuple[int, str]]:
+    """Files whose staged rows (and the lines they span) plus rejected lines differ from their lines."""
+    newlines = " + ".join(
+        f"coalesce(len({ident(n)}) - len(replace({ident(n)}, chr(10), '')), 0)" for n in names
+    )
+    return [
+        (int(index), str(path))
+        for index, path in con.execute(
+            f"""
+            with staged as (select _tw_file, count(*) as n from {STAGE} group by 1),
+            rejected as (select _tw_file, count(*) as n from {REJECT_LINES} group by 1),
+            simple as (
+                select f._tw_file, f.path, f.physical_lines,
+                    coalesce(staged.n, 0) + coalesce(rejected.n, 0) as covered
+                from {FILES} as f left join staged using (_tw_file) left join rejected using (_tw_file)
+                where not f.reparsed
+            ),
+            -- Quoted values spanning lines explain the difference; only the files that differ pay
+            -- for counting the line breaks inside values.
+            spanned as (
+                select _tw_file, sum({newlines or "0"}) as n from {STAGE}
+                where _tw_file in (select _tw_file from simple where covered <> physical_lines)
+                group by 1
+            )
+            select simple._tw_file, simple.path from simple left join spanned using (_tw_file)
+            where simple.covered + coalesce(spanned.n, 0) <> simple.physical_lines
+            order by 1
+            """
+        ).fetchall()
+    ]
+
+
+def _physical(con: duckdb.DuckDBPyConnection, index: int) -> int:
+    row = con.execute(f"select physical_lines from {FILES} where _tw_file = ?", [index]).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _reparse_file(
+    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, index: int, path: str, names: tuple[str, ...]
+) -> int:
+    """Replace a file's staged rows and rejected lines with a line-by-line re-read of it.
+
+    Returns the non-empty lines the re-read covers (records and rejected lines).
+    """
+    texts, undecodable = lines.read_lines(con, fmt, path)
+    records, bad = lines.reparse(texts, undecodable, fmt, len(names))
+    con.execute(f"delete from {STAGE} where _tw_file = ?", [index])
+    con.execute(f"delete from {REJECT_LINES} where _tw_file = ?", [index])
+    con.execute(f"delete from {SHIFTS} where _tw_file = ?", [index])
+    con.execute(f"update {FILES} set reparsed = true where _tw_file = ?", [index])
+    _stage_records(con, index, records, names, fmt.skip_rows)
+    con.executemany(
+        f"insert into {REJECT_LINES} values (?, ?, ?, ?, ?, ?)",
+        [
+            [
+                index,
+                fmt.skip_rows + b.line,
+                b.problem.startswith("INVALID ENCODING"),
+                *_split_problem(b),
+                b.text,
+            ]
+            for b in bad
+        ],
+    )
+    return sum(record.covers for record in records) + len(bad)
+
+
+def _split_problem(bad: lines.BadLine) -> tuple[str, str]:
+    kind, _, sentence = bad.problem.partition(": ")
+    return kind, sentence
+
+
+def _stage_records(
+    con: duckdb.DuckDBPyConnection, index: int, records: list[lines.Record], names: tuple[str, ...], skip: int
+) -> None:
+    if not records:
+        return
+    import pyarrow as pa  # only the rare re-read file needs it
+
+    # fetchall, not fetchone: registering a table needs no result left pending on the connection.
+    first = int(con.execute(f"select coalesce(max(_tw_ord), 0) from {STAGE}").fetchall()[0][0]) + 1
+    table = pa.table(
+        {
+            **{f"c{i}": pa.array([r.values[i] for r in records], pa.string()) for i in range(len(names))},
+            "_tw_ord": pa.array(range(first, first + len(records)), pa.int64()),
+            "_tw_line": pa.array([skip + r.line for r in records], pa.int64()),
+        }
+    )
+    values = ", ".join(f"c{i}" for i in range(len(names)))
+    renamed = ", ".join(f"c{i} as {ident(name)}" for i, name in enumerate(names))
+    con.register("_tw_reparsed", table)
+    try:
+        con.execute(
+            f"insert into {STAGE} by name select {renamed}, _tw_ord, {index}::integer as _tw_file, "
+            f"false as _tw_malformed, null::bigint as _tw_first, hash({values}) as _tw_hash, _tw_line "
+            "from _tw_reparsed"
+        )
+    finally:
+        con.unregister("_tw_reparsed")
+
+
 def _empty_rejects(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"create or replace temp table {REJECT_LINES} as select null::integer as _tw_file, "
@@ -312,7 +416,7 @@ def _create_lined_view(con: duckdb.DuckDBPyConnection) -> None:
         shift = "coalesce(shift.n, 0)"
     con.execute(
         f"create or replace temp view {LINED} as "
-        f"select s.*, {ordinal} + f.line_offset + {shift} as _source_line, "
+        f"select s.*, coalesce(s._tw_line, {ordinal} + f.line_offset + {shift}) as _source_line, "
         "f.file_date as _tw_file_date, f.cutoff as _tw_cutoff, f.sliced as _tw_sliced "
         f"from {STAGE} as s join {FILES} as f using (_tw_file) {join}"
     )
@@ -331,7 +435,7 @@ def _stage_jsonl(
         f"create or replace temp table {LINES} as "
         "select r.line as _tw_text, r.ordinality as _tw_ord, f._tw_file, "
         "case when json_valid(r.line) then json_type(r.line) = 'OBJECT' else false end as _tw_object "
-        f"from (select *, filename from read_csv({_path_list(paths)}, {_line_mode_options(fmt)}, "
+        f"from (select *, filename from read_csv({path_list(paths)}, {line_mode_options(fmt)}, "
         f"{_rejects_options()}) with ordinality) as r join {FILES} as f on f.path = r.filename"
     )
     _number_files(con, LINES)
@@ -358,7 +462,7 @@ def _build_json_stage(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> 
     # Blank lines are not records; they keep their place in the line numbering all the same.
     con.execute(
         f"create or replace temp table {STAGE} as "
-        f"select *, null::bigint as _tw_first, {row_hash} as _tw_hash from ("
+        f"select *, null::bigint as _tw_first, {row_hash} as _tw_hash, null::bigint as _tw_line from ("
         f"select {selected}_tw_ord, _tw_file, not _tw_object as _tw_malformed, _tw_text "
         f"from {LINES} where trim(coalesce(_tw_text, '')) <> '')"
     )
@@ -374,10 +478,11 @@ def _stage_parquet(
     values = ", ".join(ident(n) for n in names)
     con.execute(
         f"create or replace temp table {STAGE} as "
-        f"select *, false as _tw_malformed, null::bigint as _tw_first, hash({values}) as _tw_hash from ("
+        f"select *, false as _tw_malformed, null::bigint as _tw_first, hash({values}) as _tw_hash, "
+        "null::bigint as _tw_line from ("
         # file_row_number restarts with every file; the file index keeps _tw_ord unique in the batch.
         f"select {selected}, (f._tw_file::bigint << 40) + r.file_row_number as _tw_ord, f._tw_file "
-        f"from read_parquet({_path_list(paths)}, filename = true, file_row_number = true) as r "
+        f"from read_parquet({path_list(paths)}, filename = true, file_row_number = true) as r "
         f"join {FILES} as f on f.path = r.filename)"
     )
     _number_files(con, STAGE)
