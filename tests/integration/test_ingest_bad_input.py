@@ -323,3 +323,33 @@ def test_rows_the_reader_cannot_account_for_fail_the_load(tmp_path: Path, monkey
     with pytest.raises(IngestError, match=f"{path}: 2 lines read or rejected, but the file holds 3"):
         load(tmp_path)
     assert query(tmp_path, "select count(*) from ops.load_manifest") == [(0,)]
+
+
+def test_a_mapped_optional_column_the_file_lacks_is_left_empty_with_a_warning(tmp_path: Path) -> None:
+    export(tmp_path, f"{HEADER}\n{GOOD}\n")
+    export(tmp_path, f"{HEADER}\n{GOOD.replace('O1', 'O2')}\n", "orders_2024-01-02.csv")
+    source = config(mapping={"payment_method": "Zahlungsart", "parent_order_id": "lower(Vorgaenger)"})
+    report = load(tmp_path, source)
+    assert (report.rows_read, report.rows_loaded) == (2, 2)
+    assert any("payment_method left empty" in w and "'Zahlungsart' is missing" in w for w in report.warnings)
+    assert any("parent_order_id left empty" in w for w in report.warnings)
+    assert query(tmp_path, "select count(*) from raw.orders where payment_method is null") == [(2,)]
+
+
+def test_control_characters_in_ids_are_quarantined(tmp_path: Path) -> None:
+    lines = [HEADER, GOOD, GOOD.replace("C1", "C\x002"), GOOD.replace("O1", "O\x1b3")]
+    export(tmp_path, "\n".join(lines) + "\n")
+    report = load(tmp_path)
+    assert (report.rows_read, report.rows_loaded) == (3, 1)
+    reasons = query(tmp_path, "select _source_line, reason, detail from quarantine.orders order by 1")
+    assert [row[:2] for row in reasons] == [(3, "invalid_customer_id"), (4, "invalid_order_id")]
+    assert "control character" in reasons[0][2] and "\x00" not in reasons[0][2]
+
+
+def test_amounts_are_rounded_to_cents_as_documented(tmp_path: Path) -> None:
+    # docs/ingestion.md: money is DECIMAL(18,2); more decimals are rounded half away from zero.
+    lines = [HEADER, GOOD.replace("10.00", "100.005"), GOOD.replace("O1", "O2").replace("10.00", "0.0000001")]
+    export(tmp_path, "\n".join(lines) + "\n")
+    load(tmp_path)
+    rows = query(tmp_path, "select order_id, gross_amount::varchar from raw.orders order by 1")
+    assert rows == [("O1", "100.01"), ("O2", "0.00")]

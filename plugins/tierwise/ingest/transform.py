@@ -27,7 +27,7 @@ from tierwise.exceptions import IngestError
 from tierwise.ingest import rules
 from tierwise.ingest.config import ParseHints, SourceConfig, ValueRule
 from tierwise.ingest.readers import LINED, STAGE
-from tierwise.ingest.sql import ident, literal, literal_list
+from tierwise.ingest.sql import ident, literal, literal_list, parse_expression
 from tierwise.schema import Field
 
 TYPED = "_tw_typed"
@@ -221,6 +221,7 @@ def plan_fields(
         expr_type = "VARCHAR"
         if expr is not None:
             try:
+                _check_columns(con, expr, by_lower)
                 expr_type = _bind(con, expr)
             except IngestError as error:
                 if _needed(config, field):
@@ -267,6 +268,20 @@ def _plan(config: SourceConfig, field: Field, expr: str | None, expr_type: str, 
         allowed=rules.allowed_values(config.schema, field.name),
         fallback=rules.FALLBACKS.get(config.entity, {}).get(field.name),
     )
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, expr: str, by_lower: dict[str, str]) -> None:
+    """IngestError naming a column the expression reads that the file lacks.
+
+    Checked on the parsed expression, before DuckDB binds it: a failed bind inside the load's
+    transaction would abort the transaction, and an optional field must only be left empty.
+    """
+    available = set(by_lower) | {name.lower() for name in _CARRIED}
+    missing = sorted(parse_expression(con, expr).columns - available)
+    if missing:
+        # The parser lower-cases names; show the column as the config spells it.
+        spelled = re.search(re.escape(missing[0]), expr, re.IGNORECASE)
+        raise IngestError(f"column {spelled.group(0) if spelled else missing[0]!r} is missing from the file")
 
 
 def _bind(con: duckdb.DuckDBPyConnection, expr: str) -> str:
@@ -451,6 +466,17 @@ def field_checks(plan: FieldPlan) -> list[Check]:
 
 def _range_checks(plan: FieldPlan) -> list[Check]:
     name, value = plan.name, ident(plan.name)
+    if rules.is_identifier(plan.field):
+        # A NUL or other control character in a key is a broken export (or an attack on the
+        # systems the key is published to), never part of an id.
+        return [
+            Check(
+                f"invalid_{name}",
+                f"regexp_matches({value}, '[\\x00-\\x1f\\x7f]')",
+                f"{literal(name + ' holds a control character: ')} || "
+                f"regexp_replace({value}, '[\\x00-\\x1f\\x7f]', '\u2400', 'g')",
+            )
+        ]
     if rules.is_money(plan.field):
         return [
             Check(f"negative_{name}", f"{value} < 0", f"{literal(name + ' is negative: ')} || {value}"),
