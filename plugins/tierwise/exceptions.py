@@ -27,3 +27,11 @@ class ValidationRunError(TierwiseError):
 
 class PublishError(TierwiseError):
     """Publishing to a destination failed."""
+
+
+class CorruptFileError(IngestError):
+    """An export file is damaged (a gzip whose checksum fails); nothing of it is loaded."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}; nothing of this file was loaded (export or copy it again)")
+        self.path = path

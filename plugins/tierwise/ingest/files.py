@@ -8,17 +8,21 @@ through Python.
 from __future__ import annotations
 
 import glob
+import gzip
 import hashlib
+import io
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
-from tierwise.exceptions import IngestError
-from tierwise.ingest.config import SourceConfig
+from tierwise.exceptions import CorruptFileError, IngestError
+from tierwise.ingest.config import FormatOptions, SourceConfig
 
 REMOTE_PREFIXES = ("s3://", "s3a://", "s3n://", "r2://", "gcs://", "gs://", "http://", "https://")
 _CHUNK = 1 << 20
@@ -43,6 +47,12 @@ class FileStat:
 
 def is_remote(path: str) -> bool:
     return path.lower().startswith(REMOTE_PREFIXES)
+
+
+def is_gzipped(fmt: FormatOptions, path: str) -> bool:
+    return fmt.type != "parquet" and (
+        fmt.compression == "gzip" or (fmt.compression == "auto" and path.lower().endswith(".gz"))
+    )
 
 
 def resolve_pattern(config: SourceConfig, data_dir: Path) -> str:
@@ -93,20 +103,52 @@ def file_date_of(path: str, config: SourceConfig) -> date | None:
         return None
 
 
-def stat_file(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FileStat | None:
-    """Size and sha256 of a file, or None when it vanished after it was listed."""
+def stat_file(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, *, gzipped: bool = False
+) -> FileStat | None:
+    """Size and sha256 of a file, or None when it vanished after it was listed.
+
+    A local gzip file is decompressed in the same pass, so that a damaged one (bad CRC, cut
+    short) is a CorruptFileError here: DuckDB's reader does not check the gzip trailer and
+    would load the altered bytes.
+    """
     if source.remote:
         return _stat_remote(con, source.path)
-    digest = hashlib.sha256()
     try:
         with open(source.path, "rb") as handle:
-            size = 0
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+            reader = _HashingReader(handle)
+            if gzipped:
+                _check_gzip(reader, source.path)
+            while reader.read(_CHUNK):
+                pass
     except FileNotFoundError:
         return None
-    return FileStat(size=size, checksum=digest.hexdigest())
+    return FileStat(size=reader.size, checksum=reader.digest.hexdigest())
+
+
+class _HashingReader(io.RawIOBase):
+    """A read-only file wrapper that hashes every byte read through it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.digest, self.size = handle, hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(size)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+
+def _check_gzip(reader: _HashingReader, path: str) -> None:
+    try:
+        with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
+            while unzipped.read(_CHUNK):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        raise CorruptFileError(path, f"the gzip data is damaged ({error})") from None
 
 
 def _stat_remote(con: duckdb.DuckDBPyConnection, path: str) -> FileStat | None:

@@ -21,13 +21,21 @@ from pathlib import Path
 
 import duckdb
 
-from tierwise.exceptions import IngestError
+from tierwise.exceptions import CorruptFileError, IngestError
 from tierwise.ingest import manifest, storage
 from tierwise.ingest.config import SourceConfig, load_source_config
-from tierwise.ingest.files import FileStat, SourceFile, exists, list_files, resolve_pattern, stat_file
+from tierwise.ingest.files import (
+    FileStat,
+    SourceFile,
+    exists,
+    is_gzipped,
+    list_files,
+    resolve_pattern,
+    stat_file,
+)
 from tierwise.ingest.manifest import LoadKey, ManifestEntry
 from tierwise.ingest.readers import BatchFile, Staged, columns_of, stage_batch
-from tierwise.ingest.report import EMPTY, LOADED, UNCHANGED, VANISHED, FileResult, IngestReport
+from tierwise.ingest.report import EMPTY, FAILED, LOADED, UNCHANGED, VANISHED, FileResult, IngestReport
 from tierwise.ingest.tables import ensure_tables
 from tierwise.ingest.transform import (
     create_result,
@@ -127,7 +135,20 @@ def ingest_source(
         warnings=tuple(warnings),
     )
     log.info(report.summary_line())
+    _fail_on_damaged(report)
     return report
+
+
+def _fail_on_damaged(report: IngestReport) -> None:
+    """The other files are loaded and committed; the run still fails, naming each damaged file."""
+    failed = [result for result in report.files if result.status == FAILED]
+    if failed:
+        errors = "; ".join(result.error for result in failed[:5])
+        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+        raise IngestError(
+            f"{report.source}: {len(failed)} damaged file(s) not loaded{more}, the others were "
+            f"({report.summary_line()}): {errors}"
+        )
 
 
 def _utc_now() -> datetime:
@@ -214,7 +235,13 @@ def _inspect(
     con: duckdb.DuckDBPyConnection, run: _Run, source_file: SourceFile, warnings: list[str]
 ) -> FileResult | _Candidate:
     """Unchanged or vanished files end here; the others become candidates, with their header."""
-    stat = stat_file(con, source_file)
+    try:
+        stat = stat_file(con, source_file, gzipped=is_gzipped(run.config.format, source_file.path))
+    except CorruptFileError as error:
+        # Not recorded in the manifest: the next run checks the file again and fails again
+        # until it is replaced; an earlier good version of it keeps its rows meanwhile.
+        warnings.append(str(error))
+        return FileResult(source_file.path, FAILED, source_file.file_date, error=str(error))
     if stat is None:
         return _vanished(source_file, warnings)
     sliced = run.interval is not None and source_file.file_date is None

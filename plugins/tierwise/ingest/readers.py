@@ -28,7 +28,7 @@ import duckdb
 from tierwise.exceptions import IngestError
 from tierwise.ingest import lines
 from tierwise.ingest.config import FormatOptions, SourceConfig
-from tierwise.ingest.files import is_remote
+from tierwise.ingest.files import is_gzipped, is_remote
 from tierwise.ingest.lines import csv_options, line_mode_options, path_list
 from tierwise.ingest.sql import ident, literal
 
@@ -106,8 +106,7 @@ def _first_line(con: duckdb.DuckDBPyConnection, fmt: FormatOptions, path: str) -
 
 def _first_line_local(fmt: FormatOptions, path: str) -> str | None:
     # Plain Python is much cheaper than a DuckDB scan for one line of each of hundreds of files.
-    zipped = fmt.compression == "gzip" or (fmt.compression == "auto" and path.endswith(".gz"))
-    raw = gzip.open(path, "rb") if zipped else open(path, "rb")  # noqa: SIM115 - closed below
+    raw = gzip.open(path, "rb") if is_gzipped(fmt, path) else open(path, "rb")  # noqa: SIM115 - closed below
     with raw, io.TextIOWrapper(raw, encoding=_PYTHON_ENCODINGS[fmt.encoding], errors="replace") as text:
         for index, line in enumerate(text):
             if index >= fmt.skip_rows and line.strip():

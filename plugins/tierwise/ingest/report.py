@@ -6,14 +6,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-LOADED, UNCHANGED, EMPTY, VANISHED = "loaded", "unchanged", "empty", "vanished"
+LOADED, UNCHANGED, EMPTY, VANISHED, FAILED = "loaded", "unchanged", "empty", "vanished", "failed"
 
 
 @dataclass(frozen=True)
 class FileResult:
     path: str
     status: str
-    """loaded | unchanged (same checksum and config as a load before) | empty | vanished."""
+    """loaded | unchanged (same checksum and config as a load before) | empty | vanished | failed."""
     file_date: date | None = None
     checksum: str | None = None
     rows_read: int = 0
@@ -23,6 +23,8 @@ class FileResult:
     new_columns: tuple[str, ...] = ()
     replaced: bool = False
     """An earlier version of this file (or of this slice of it) was replaced."""
+    error: str = ""
+    """Why a failed file was not loaded (a damaged gzip); nothing of it was written."""
 
 
 @dataclass(frozen=True)
