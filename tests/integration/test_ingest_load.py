@@ -421,3 +421,22 @@ def _config(pattern: str, fmt: dict[str, object], **extra: object) -> SourceConf
         origin=f"{pattern}.yml",
         default_name=pattern.split("/")[0],
     )
+
+
+def test_a_moved_data_directory_is_recognised_by_content_not_reloaded(tmp_path: Path) -> None:
+    _history_exports(tmp_path / "data")
+    first = load(tmp_path)
+    before = query(tmp_path, "select count(*) from raw.orders")
+    (tmp_path / "data").rename(tmp_path / "moved")
+    again = ingest_source(
+        orders_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "moved", run_id="after-move"
+    )
+    assert again.files_loaded == 0 and {f.status for f in again.files} == {"moved"}
+    assert query(tmp_path, "select count(*) from raw.orders") == before
+    assert query(tmp_path, "select count(*) from raw.orders where _source_file like '%/moved/%'") == before
+    assert query(tmp_path, "select count(*) from ops.load_manifest where file_path like '%/data/%'") == [(0,)]
+    # Loaded once more from the new place: nothing to do.
+    third = ingest_source(
+        orders_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "moved", run_id="third"
+    )
+    assert {f.status for f in third.files} == {"unchanged"} and first.files_loaded == len(third.files)

@@ -12,6 +12,7 @@ so that an interrupted first load resumes where it stopped.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -35,7 +36,16 @@ from tierwise.ingest.files import (
 )
 from tierwise.ingest.manifest import LoadKey, ManifestEntry
 from tierwise.ingest.readers import BatchFile, Staged, columns_of, stage_batch
-from tierwise.ingest.report import EMPTY, FAILED, LOADED, UNCHANGED, VANISHED, FileResult, IngestReport
+from tierwise.ingest.report import (
+    EMPTY,
+    FAILED,
+    LOADED,
+    MOVED,
+    UNCHANGED,
+    VANISHED,
+    FileResult,
+    IngestReport,
+)
 from tierwise.ingest.tables import ensure_tables
 from tierwise.ingest.transform import (
     create_result,
@@ -248,6 +258,12 @@ def _inspect(
     key = _key(run, source_file.path, stat.checksum, sliced)
     if manifest.already_loaded(con, key):
         return FileResult(source_file.path, UNCHANGED, source_file.file_date, stat.checksum)
+    moved = None if source_file.remote else manifest.moved_from(con, key, _gone)
+    if moved:
+        with nullcontext() if run.interval else _transaction(con):
+            manifest.relocate(con, run.config.entity, moved, source_file.path)
+        warnings.append(f"{source_file.path}: same content as {moved}, which is gone: moved, not reloaded")
+        return FileResult(source_file.path, MOVED, source_file.file_date, stat.checksum)
     try:
         columns = columns_of(con, run.config, source_file.path) if stat.size else None
     except (FileNotFoundError, duckdb.IOException):
@@ -255,6 +271,10 @@ def _inspect(
             return _vanished(source_file, warnings)
         raise
     return _Candidate(source_file, stat, columns, sliced, manifest.seen_before(con, source_file.path))
+
+
+def _gone(path: str) -> bool:
+    return not os.path.exists(path)
 
 
 def _key(run: _Run, path: str, checksum: str, sliced: bool) -> LoadKey:

@@ -7,13 +7,15 @@ content or another config; the old row is kept as history.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import duckdb
 
 from tierwise.ingest.report import FileResult
-from tierwise.ingest.tables import MANIFEST
+from tierwise.ingest.tables import EXTRA, MANIFEST
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,31 @@ def already_loaded(con: duckdb.DuckDBPyConnection, key: LoadKey) -> bool:
         [key.source, key.file_path, key.checksum, key.config_hash, start, end],
     ).fetchone()
     return bool(row and row[0])
+
+
+def moved_from(con: duckdb.DuckDBPyConnection, key: LoadKey, gone: Callable[[str], bool]) -> str | None:
+    """The path this content was loaded from before, when that file is gone: the file was moved.
+
+    Same source, checksum and config, current in the manifest, and no longer at its old path
+    (``gone``). Several candidates (identical files, e.g. header-only days) prefer the same file
+    name. A copy that still exists at its old path is a separate file, loaded on its own.
+    """
+    rows = con.execute(
+        f"select distinct file_path from {MANIFEST} where source = ? and is_current "
+        "and file_checksum = ? and config_hash = ? and file_path <> ? order by 1",
+        [key.source, key.checksum, key.config_hash, key.file_path],
+    ).fetchall()
+    candidates = [str(row[0]) for row in rows if gone(str(row[0]))]
+    name = os.path.basename(key.file_path)
+    same_name = [path for path in candidates if os.path.basename(path) == name]
+    return (same_name or candidates or [None])[0]
+
+
+def relocate(con: duckdb.DuckDBPyConnection, entity: str, old: str, new: str) -> None:
+    """Point everything loaded from ``old`` at ``new``, without reloading (in the caller's transaction)."""
+    for table in (f"raw.{entity}", f"quarantine.{entity}", EXTRA):
+        con.execute(f"update {table} set _source_file = ? where _source_file = ?", [new, old])
+    con.execute(f"update {MANIFEST} set file_path = ? where file_path = ?", [new, old])
 
 
 def seen_before(con: duckdb.DuckDBPyConnection, file_path: str) -> bool:

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from datetime import date
 
 LOADED, UNCHANGED, EMPTY, VANISHED, FAILED = "loaded", "unchanged", "empty", "vanished", "failed"
+MOVED = "moved"
+"""Same content, config and name as a loaded file that is gone: its rows now point at the new path."""
 
 
 @dataclass(frozen=True)
 class FileResult:
     path: str
     status: str
-    """loaded | unchanged (same checksum and config as a load before) | empty | vanished | failed."""
+    """loaded | unchanged (same checksum and config as a load before) | moved | empty | vanished | failed."""
     file_date: date | None = None
     checksum: str | None = None
     rows_read: int = 0
