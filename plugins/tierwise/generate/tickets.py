@@ -31,7 +31,9 @@ from tierwise.generate.customers import Customers
 from tierwise.generate.orders import PARTIAL, REFUNDED, Orders
 
 TICKETS_PER_ORDER = 0.1
-COMPLAINT, INQUIRY, RETURN_REQUEST = (vocab.TICKET_CATEGORIES.index(c) for c in vocab.TICKET_CATEGORIES)
+COMPLAINT, INQUIRY, RETURN_REQUEST = (
+    vocab.TICKET_CATEGORIES.index(c) for c in ("complaint", "inquiry", "return_request")
+)
 OPEN, RESOLVED, CLOSED = (vocab.TICKET_STATUSES.index(s) for s in vocab.TICKET_STATUSES)
 RESOLVED_SHARE = 0.88
 CLOSED_SHARE = 0.65

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ FORMATS = ("csv", "parquet", "jsonl")
 ENCODINGS = ("utf-8", "utf-16", "latin-1")
 COMPRESSIONS = ("auto", "none", "gzip", "zstd")
 EMPTY_FILE_POLICIES = ("error", "skip")
+DUPLICATE_POLICIES = ("quarantine", "keep")
+_INPUT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 DEFAULT_DATE_PATTERN = r"(\d{4}-\d{2}-\d{2})"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_KEYS = ("key_id", "secret", "access_key", "secret_key", "session_token", "password", "endpoint")
@@ -92,6 +94,30 @@ class ValueMapping:
 
 
 @dataclass(frozen=True)
+class JoinSpec:
+    """How an input joins the grain: by key, one row per key, or aggregated per key."""
+
+    on: tuple[tuple[str, str], ...]
+    """(column of this input, SQL over the grain and the inputs joined before it)."""
+    aggregate: dict[str, str] = field(default_factory=dict)
+    """Name -> aggregate expression over this input's columns; empty: a lookup of one row per key."""
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """One file set of a multi-file source, landed as it is before the canonical rows are derived."""
+
+    name: str
+    files: FileOptions
+    format: FormatOptions = field(default_factory=FormatOptions)
+    column_types: dict[str, str] = field(default_factory=dict)
+    join: JoinSpec | None = None
+    """None for the grain (one canonical row per row of it)."""
+    lookup: bool = False
+    """Read for its values only: its rows are accounted for by the source that owns the files."""
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     name: str
     entity: str
@@ -107,10 +133,22 @@ class SourceConfig:
     origin: str = "<inline config>"
     referenced_columns: frozenset[str] = frozenset()
     """Lower-cased export columns read by mapping expressions, rules and type hints."""
+    duplicates: str = "quarantine"
+    """Exact duplicate lines of a file: quarantined (all but the first), or kept as genuine repeats."""
+    inputs: tuple[InputConfig, ...] = ()
+    """A multi-file source: the grain first, then the inputs joined to it (docs/ingestion.md)."""
 
     @property
     def schema(self) -> Entity:
         return ENTITIES[self.entity]
+
+    @property
+    def multi_file(self) -> bool:
+        return bool(self.inputs)
+
+    def for_input(self, item: InputConfig) -> SourceConfig:
+        """This config narrowed to one input's files and format (to list, hash and read them)."""
+        return replace(self, files=item.files, format=item.format, inputs=())
 
     def fingerprint(self) -> str:
         """sha256 of everything that shapes the loaded rows: a changed config reloads its files."""
@@ -157,15 +195,19 @@ def parse_source_config(data: Mapping[str, Any], *, origin: str, default_name: s
         hints = _parse_hints(top.section("parse", _PARSE_KEYS), con)
         mapping, parsed = _parse_mapping(top.section("mapping", None), entity, con)
         values, rule_exprs = _parse_values(top.section("values", None), entity, con)
+        inputs = _parse_inputs(top, con)
     finally:
         con.close()
     referenced = frozenset().union(*(p.columns for p in [*parsed, *rule_exprs]))
+    grain = inputs[0] if inputs else None
     return SourceConfig(
         name=top.text("name") or default_name,
         entity=entity_name,
-        files=_parse_files(top.section("files", _FILE_KEYS, required=True)),
-        format=_parse_format(top.section("format", _FORMAT_KEYS)),
-        parse=hints,
+        files=grain.files if grain else _parse_files(top.section("files", _FILE_KEYS, required=True)),
+        format=grain.format if grain else _parse_format(top.section("format", _FORMAT_KEYS)),
+        parse=replace(hints, column_types={**hints.column_types, **grain.column_types}) if grain else hints,
+        duplicates=top.text("duplicates", choices=DUPLICATE_POLICIES) or "quarantine",
+        inputs=inputs,
         mapping=mapping,
         defaults=_parse_defaults(top.section("defaults", None), entity),
         values=values,
@@ -190,8 +232,13 @@ _TOP_KEYS = frozenset(
         "values",
         "ignore_columns",
         "interval_column",
+        "duplicates",
+        "inputs",
+        "grain",
     }
 )
+_INPUT_KEYS = frozenset({"files", "format", "column_types", "join", "lookup"})
+_JOIN_KEYS = frozenset({"on", "aggregate"})
 _FILE_KEYS = frozenset({"pattern", "date_pattern", "date_format", "empty_files", "s3"})
 _FORMAT_KEYS = frozenset(
     {"type", "delimiter", "header", "quote", "escape", "encoding", "compression", "columns", "skip_rows"}
@@ -272,6 +319,107 @@ class _Reader:
 
     def items(self) -> list[tuple[str, Any]]:
         return [(str(key), value) for key, value in self.data.items()]
+
+
+def _parse_inputs(top: _Reader, con: duckdb.DuckDBPyConnection) -> tuple[InputConfig, ...]:
+    """A multi-file source's file sets, the grain first (docs/ingestion.md, "Multi-file exports")."""
+    if top.data.get("inputs") is None:
+        if "grain" in top.data:
+            raise top.error("grain", "applies only to a source with inputs")
+        return ()
+    if "files" in top.data:
+        raise top.error("files", "a source has either files (one file set) or inputs (several), not both")
+    section = top.section("inputs", None)
+    names = [name for name, _ in section.items()]
+    if not names:
+        raise section.error("", "name at least one file set")
+    grain = top.text("grain") or names[0]
+    if grain not in names:
+        raise top.error("grain", f"{grain!r} is not one of the inputs: {', '.join(names)}")
+    default_format = top.data.get("format") or {}
+    parsed: list[InputConfig] = []
+    for name in [grain, *(n for n in names if n != grain)]:
+        if not _INPUT_NAME.fullmatch(name):
+            raise section.error(name, "input names are lower-case words (letters, digits and _)")
+        parsed.append(_parse_input(section, name, grain, [i.name for i in parsed], default_format, con))
+    return tuple(parsed)
+
+
+def _parse_input(
+    section: _Reader,
+    name: str,
+    grain: str,
+    before: list[str],
+    default_format: Any,
+    con: duckdb.DuckDBPyConnection,
+) -> InputConfig:
+    reader = section.section(name, _INPUT_KEYS)
+    own_format = reader.data.get("format") or {}
+    if not isinstance(own_format, Mapping) or not isinstance(default_format, Mapping):
+        raise reader.error("format", "must be a mapping")
+    fmt = _Reader(reader.origin, {**default_format, **own_format}, f"{reader.prefix}format.", _FORMAT_KEYS)
+    if name == grain and "join" in reader.data:
+        raise reader.error("join", f"{name} is the grain (one canonical row per row of it): it joins nothing")
+    if name != grain and "join" not in reader.data:
+        raise reader.error("join", f"is required: how the rows of {name} relate to {grain} (on: <column>)")
+    return InputConfig(
+        name=name,
+        files=_parse_files(reader.section("files", _FILE_KEYS, required=True)),
+        format=_parse_format(fmt),
+        column_types=_parse_column_types(reader.section("column_types", None), con),
+        join=None if name == grain else _parse_join(_join_reader(reader), grain, before, con),
+        lookup=reader.flag("lookup", False),
+    )
+
+
+def _join_reader(reader: _Reader) -> _Reader:
+    raw = reader.data.get("join")
+    if isinstance(raw, Mapping) and True in raw:
+        # YAML 1.1 reads an unquoted `on` key as the boolean true.
+        raw = {("on" if key is True else key): value for key, value in raw.items()}
+    return _Reader(reader.origin, raw, f"{reader.prefix}join.", _JOIN_KEYS)
+
+
+def _parse_join(reader: _Reader, grain: str, before: list[str], con: duckdb.DuckDBPyConnection) -> JoinSpec:
+    raw = reader.data.get("on")
+    if isinstance(raw, str):
+        raw = [raw]
+    if isinstance(raw, list) and raw and all(isinstance(item, str) for item in raw):
+        pairs = [(column, f"{grain}.{column}") for column in raw]
+    elif isinstance(raw, Mapping) and raw:
+        pairs = [(str(column), str(other)) for column, other in raw.items()]
+    else:
+        raise reader.error(
+            "on", "is required: a column (same name in the grain), a list, or {column: input.column}"
+        )
+    for column, other in pairs:
+        try:
+            parsed = parse_expression(con, other)
+        except ValueError as error:
+            raise reader.error(f"on.{column}", str(error)) from None
+        unknown = sorted(parsed.qualifiers - set(before))
+        if unknown or not parsed.qualifiers:
+            raise reader.error(
+                f"on.{column}",
+                f"{other!r} must name its input, one joined before this one: {', '.join(before)} "
+                f"(e.g. {grain}.{column})",
+            )
+    return JoinSpec(on=tuple(pairs), aggregate=_parse_aggregates(reader.section("aggregate", None), con))
+
+
+def _parse_aggregates(reader: _Reader, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    aggregates = {}
+    for name, expression in reader.items():
+        if not _INPUT_NAME.fullmatch(name):
+            raise reader.error(name, "aggregate names are lower-case words (letters, digits and _)")
+        if not isinstance(expression, str) or not expression.strip():
+            raise reader.error(name, "must be an aggregate SQL expression, e.g. sum(price)")
+        try:
+            parse_expression(con, expression)
+        except ValueError as error:
+            raise reader.error(name, str(error)) from None
+        aggregates[name] = expression.strip()
+    return aggregates
 
 
 def _parse_files(reader: _Reader) -> FileOptions:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import numpy as np
 
 from tierwise.exceptions import CorruptFileError, IngestError
 from tierwise.ingest.config import FormatOptions, SourceConfig
@@ -43,6 +44,8 @@ class SourceFile:
 class FileStat:
     size: int
     checksum: str
+    lines: int | None = None
+    """Non-empty physical lines of a local text file (None: not counted)."""
 
 
 def is_remote(path: str) -> bool:
@@ -53,6 +56,11 @@ def is_gzipped(fmt: FormatOptions, path: str) -> bool:
     return fmt.type != "parquet" and (
         fmt.compression == "gzip" or (fmt.compression == "auto" and path.lower().endswith(".gz"))
     )
+
+
+def counts_lines(fmt: FormatOptions) -> bool:
+    """Whether a file's physical lines are counted when it is hashed (CSV in a byte-per-newline encoding)."""
+    return fmt.type == "csv" and fmt.encoding != "utf-16"
 
 
 def resolve_pattern(config: SourceConfig, data_dir: Path) -> str:
@@ -104,33 +112,65 @@ def file_date_of(path: str, config: SourceConfig) -> date | None:
 
 
 def stat_file(
-    con: duckdb.DuckDBPyConnection, source: SourceFile, *, gzipped: bool = False
+    con: duckdb.DuckDBPyConnection, source: SourceFile, *, gzipped: bool = False, count_lines: bool = False
 ) -> FileStat | None:
-    """Size and sha256 of a file, or None when it vanished after it was listed.
+    """Size and sha256 of a file (and its non-empty lines), or None when it vanished after it was listed.
 
     A local gzip file is decompressed in the same pass, so that a damaged one (bad CRC, cut
     short) is a CorruptFileError here: DuckDB's reader does not check the gzip trailer and
-    would load the altered bytes.
+    would load the altered bytes. ``count_lines`` counts the text's non-empty lines in the same
+    pass (:class:`LineCounter`); remote files are counted later, by DuckDB.
     """
     if source.remote:
         return _stat_remote(con, source.path)
+    counter = LineCounter() if count_lines else None
     try:
         with open(source.path, "rb") as handle:
-            reader = _HashingReader(handle)
+            reader = _HashingReader(handle, None if gzipped else counter)
             if gzipped:
-                _check_gzip(reader, source.path)
+                _check_gzip(reader, source.path, counter)
             while reader.read(_CHUNK):
                 pass
     except FileNotFoundError:
         return None
-    return FileStat(size=reader.size, checksum=reader.digest.hexdigest())
+    lines = counter.non_empty() if counter else None
+    return FileStat(size=reader.size, checksum=reader.digest.hexdigest(), lines=lines)
+
+
+class LineCounter:
+    """Non-empty physical lines of a byte stream: lines ended by LF, without the empty ones.
+
+    A line holding nothing, or only the CR of a CRLF, is empty (CSV readers skip those); a
+    line of spaces is not. Counted with numpy per chunk because a Python loop over every line
+    would cost more than reading the file.
+    """
+
+    def __init__(self) -> None:
+        # Two virtual line ends before the first byte: a file starting with LF (or CRLF)
+        # starts with an empty line.
+        self.tail, self.lines, self.empty, self.last = b"\n\n", 0, 0, b""
+
+    def update(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        data = np.frombuffer(self.tail + chunk, dtype=np.uint8)
+        ends = np.flatnonzero(data[len(self.tail) :] == 10) + len(self.tail)
+        before, second = data[ends - 1], data[ends - 2]
+        self.empty += int(np.count_nonzero((before == 10) | ((before == 13) & (second == 10))))
+        self.lines += len(ends)
+        self.tail = (self.tail + chunk)[-2:]
+        self.last = chunk[-1:]
+
+    def non_empty(self) -> int:
+        unterminated = self.last not in (b"", b"\n") and self.tail != b"\n\r"
+        return self.lines + (1 if unterminated else 0) - self.empty
 
 
 class _HashingReader(io.RawIOBase):
-    """A read-only file wrapper that hashes every byte read through it."""
+    """A read-only file wrapper that hashes every byte read through it (and counts plain text's lines)."""
 
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle, self.digest, self.size = handle, hashlib.sha256(), 0
+    def __init__(self, handle: BinaryIO, counter: LineCounter | None = None) -> None:
+        self.handle, self.digest, self.size, self.counter = handle, hashlib.sha256(), 0, counter
 
     def readable(self) -> bool:
         return True
@@ -139,14 +179,17 @@ class _HashingReader(io.RawIOBase):
         chunk = self.handle.read(size)
         self.digest.update(chunk)
         self.size += len(chunk)
+        if self.counter:
+            self.counter.update(chunk)
         return chunk
 
 
-def _check_gzip(reader: _HashingReader, path: str) -> None:
+def _check_gzip(reader: _HashingReader, path: str, counter: LineCounter | None) -> None:
     try:
         with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
-            while unzipped.read(_CHUNK):
-                pass
+            while chunk := unzipped.read(_CHUNK):
+                if counter:
+                    counter.update(chunk)
     except (OSError, EOFError, zlib.error) as error:
         raise CorruptFileError(path, f"the gzip data is damaged ({error})") from None
 

@@ -16,6 +16,7 @@ N lines"; it runs only for the rare broken file.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 import duckdb
 
 from tierwise.ingest.config import FormatOptions
+from tierwise.ingest.files import is_gzipped, is_remote
 from tierwise.ingest.sql import literal
 
 MAX_RECORD_LINES = 1000
@@ -63,14 +65,15 @@ def _line_rejects_options() -> str:
 
 
 def count_lines(con: duckdb.DuckDBPyConnection, fmt: FormatOptions, paths: Sequence[str]) -> dict[str, int]:
-    """Non-empty physical lines per file after ``skip_rows`` (a header line included).
+    """Non-empty physical lines per remote file after ``skip_rows`` (a header line included).
 
-    Lines the scan cannot decode (invalid encoding) are counted too: they are lines all the same.
+    Local files are counted while they are hashed (files.LineCounter), byte by byte; DuckDB's
+    line mode, used here for object storage only, also breaks lines at a lone CR.
     """
     read = con.execute(
         f"select filename, count(line) filter (where line <> '') "
-        f"from read_csv({path_list(paths)}, {line_mode_options(fmt)}, filename = true, "
-        f"{_line_rejects_options()}) group by 1"
+        f"from read_csv({path_list(paths)}, {line_mode_options(fmt)}, strict_mode = false, "
+        f"filename = true, {_line_rejects_options()}) group by 1"
     ).fetchall()
     counts = {str(path): int(count) for path, count in read}
     for path, count in con.execute(
@@ -81,16 +84,50 @@ def count_lines(con: duckdb.DuckDBPyConnection, fmt: FormatOptions, paths: Seque
     return counts
 
 
+def preamble_non_empty(fmt: FormatOptions, path: str) -> int:
+    """Non-empty lines among the ``skip_rows`` preamble lines of a local file."""
+    if not fmt.skip_rows:
+        return 0
+    physical = _local_lines(fmt, path)
+    return sum(1 for line in physical[: fmt.skip_rows] if line.strip(b"\r"))
+
+
 def read_lines(
     con: duckdb.DuckDBPyConnection, fmt: FormatOptions, path: str
 ) -> tuple[list[str | None], dict[int, str]]:
     """A file's physical lines after ``skip_rows`` (None for an empty line), and the undecodable ones.
 
     The second value maps the 1-based line number (after ``skip_rows``) of each line that could
-    not be decoded to its text as DuckDB shows it; those lines are missing from the first list.
+    not be decoded to its text; those lines are missing from the first list.
     """
+    if is_remote(path) or fmt.encoding == "utf-16":
+        return _read_lines_duckdb(con, fmt, path)
+    texts: list[str | None] = []
+    undecodable: dict[int, str] = {}
+    encoding = "utf-8-sig" if fmt.encoding == "utf-8" else fmt.encoding
+    for number, raw in enumerate(_local_lines(fmt, path)[fmt.skip_rows :], start=1):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        try:
+            texts.append(line.decode(encoding if number == 1 else fmt.encoding) or None)
+        except UnicodeDecodeError:
+            undecodable[number] = line.decode(fmt.encoding, errors="replace")
+    return texts, undecodable
+
+
+def _local_lines(fmt: FormatOptions, path: str) -> list[bytes]:
+    opener = gzip.open if is_gzipped(fmt, path) else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    pieces = data.split(b"\n")
+    return pieces[:-1] if pieces and pieces[-1] == b"" else pieces
+
+
+def _read_lines_duckdb(
+    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, path: str
+) -> tuple[list[str | None], dict[int, str]]:
     rows = con.execute(
-        f"select line from read_csv({literal(path)}, {line_mode_options(fmt)}, {_line_rejects_options()})"
+        f"select line from read_csv({literal(path)}, {line_mode_options(fmt)}, strict_mode = false, "
+        f"{_line_rejects_options()})"
     ).fetchall()
     undecodable = {
         int(line): str(text or "").strip("\r\n")

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,16 +25,18 @@ import duckdb
 from tierwise.exceptions import CorruptFileError, IngestError
 from tierwise.ingest import manifest, storage
 from tierwise.ingest.config import SourceConfig, load_source_config
+from tierwise.ingest.derived import load_multi_file
 from tierwise.ingest.files import (
     FileStat,
     SourceFile,
+    counts_lines,
     exists,
     is_gzipped,
     list_files,
     resolve_pattern,
     stat_file,
 )
-from tierwise.ingest.manifest import LoadKey, ManifestEntry
+from tierwise.ingest.manifest import ManifestEntry
 from tierwise.ingest.readers import BatchFile, Staged, columns_of, stage_batch
 from tierwise.ingest.report import (
     EMPTY,
@@ -46,6 +48,7 @@ from tierwise.ingest.report import (
     FileResult,
     IngestReport,
 )
+from tierwise.ingest.runs import LoadRun, transaction
 from tierwise.ingest.tables import ensure_tables
 from tierwise.ingest.transform import (
     create_result,
@@ -54,7 +57,7 @@ from tierwise.ingest.transform import (
     mark_duplicates,
     plan_fields,
 )
-from tierwise.ingest.writes import Counts, Target, delete_previous, insert_rows
+from tierwise.ingest.writes import Counts, delete_previous, insert_rows
 from tierwise.settings import get_settings
 from tierwise.warehouse import connect
 
@@ -72,26 +75,6 @@ _TEMP_TABLES = (
     "_tw_rejects",
     "_tw_reject_scans",
 )
-
-
-@dataclass(frozen=True)
-class _Run:
-    config: SourceConfig
-    interval: tuple[date, date] | None
-    run_id: str
-    loaded_at: datetime
-    config_hash: str
-
-    @property
-    def target(self) -> Target:
-        return Target(
-            source=self.config.name,
-            entity=self.config.schema,
-            interval_column=self.config.interval_column,
-            interval=self.interval,
-            run_id=self.run_id,
-            loaded_at=self.loaded_at,
-        )
 
 
 @dataclass(frozen=True)
@@ -127,13 +110,16 @@ def ingest_source(
     started = time.perf_counter()
     source = config if isinstance(config, SourceConfig) else load_source_config(config)
     _check_interval(interval)
-    run = _Run(source, interval, run_id, _utc_now(), source.fingerprint())
+    run = LoadRun(source, interval, run_id, _utc_now(), source.fingerprint())
     root = data_dir or get_settings().data_dir
     with connect(warehouse) as con:
         storage.prepare(con, source, resolve_pattern(source, root))
-        files = [f for f in list_files(con, source, root) if _in_interval(f, interval)]
         ensure_tables(con, source.schema)
-        results, warnings = _load_all(con, run, files)
+        if source.multi_file:
+            results, warnings = load_multi_file(con, run, root)
+        else:
+            files = [f for f in list_files(con, source, root) if _in_interval(f, interval)]
+            results, warnings = _load_all(con, run, files)
         _drop_temp(con)
     report = IngestReport.from_files(
         source=source.name,
@@ -189,7 +175,7 @@ class _Vanished(Exception):
 
 
 def _load_all(
-    con: duckdb.DuckDBPyConnection, run: _Run, files: list[SourceFile]
+    con: duckdb.DuckDBPyConnection, run: LoadRun, files: list[SourceFile]
 ) -> tuple[list[FileResult], list[str]]:
     warnings: list[str] = []
     if not files:
@@ -200,7 +186,7 @@ def _load_all(
         # without it: the whole interval run, or (full run) the batches not committed yet.
         committed = {} if run.interval else results
         try:
-            with _transaction(con) if run.interval else nullcontext():
+            with transaction(con) if run.interval else nullcontext():
                 _load_files(con, run, [f for f in files if f.path not in results], warnings, committed)
         except _Vanished as gone:
             results.update({c.path: _vanished(c.file, warnings) for c in gone.candidates})
@@ -211,7 +197,7 @@ def _load_all(
 
 def _load_files(
     con: duckdb.DuckDBPyConnection,
-    run: _Run,
+    run: LoadRun,
     files: list[SourceFile],
     warnings: list[str],
     results: dict[str, FileResult],
@@ -226,27 +212,19 @@ def _load_files(
     # An interval's slice is replaced as a whole or not at all (the caller's transaction);
     # a full load commits batch by batch.
     for batch in _batches(pending):
-        with nullcontext() if run.interval else _transaction(con):
+        with nullcontext() if run.interval else transaction(con):
             results.update(_load_batch(con, run, batch, warnings))
 
 
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
-
-
 def _inspect(
-    con: duckdb.DuckDBPyConnection, run: _Run, source_file: SourceFile, warnings: list[str]
+    con: duckdb.DuckDBPyConnection, run: LoadRun, source_file: SourceFile, warnings: list[str]
 ) -> FileResult | _Candidate:
     """Unchanged or vanished files end here; the others become candidates, with their header."""
     try:
-        stat = stat_file(con, source_file, gzipped=is_gzipped(run.config.format, source_file.path))
+        fmt = run.config.format
+        stat = stat_file(
+            con, source_file, gzipped=is_gzipped(fmt, source_file.path), count_lines=counts_lines(fmt)
+        )
     except CorruptFileError as error:
         # Not recorded in the manifest: the next run checks the file again and fails again
         # until it is replaced; an earlier good version of it keeps its rows meanwhile.
@@ -255,12 +233,12 @@ def _inspect(
     if stat is None:
         return _vanished(source_file, warnings)
     sliced = run.interval is not None and source_file.file_date is None
-    key = _key(run, source_file.path, stat.checksum, sliced)
+    key = run.key(source_file.path, stat.checksum, sliced)
     if manifest.already_loaded(con, key):
         return FileResult(source_file.path, UNCHANGED, source_file.file_date, stat.checksum)
     moved = None if source_file.remote else manifest.moved_from(con, key, _gone)
     if moved:
-        with nullcontext() if run.interval else _transaction(con):
+        with nullcontext() if run.interval else transaction(con):
             manifest.relocate(con, run.config.entity, moved, source_file.path)
         warnings.append(f"{source_file.path}: same content as {moved}, which is gone: moved, not reloaded")
         return FileResult(source_file.path, MOVED, source_file.file_date, stat.checksum)
@@ -275,10 +253,6 @@ def _inspect(
 
 def _gone(path: str) -> bool:
     return not os.path.exists(path)
-
-
-def _key(run: _Run, path: str, checksum: str, sliced: bool) -> LoadKey:
-    return LoadKey(run.config.name, path, checksum, run.config_hash, run.interval if sliced else None)
 
 
 def _batches(candidates: list[_Candidate]) -> Iterator[list[_Candidate]]:
@@ -307,7 +281,7 @@ def _vanished(source_file: SourceFile, warnings: list[str]) -> FileResult:
 
 
 def _load_batch(
-    con: duckdb.DuckDBPyConnection, run: _Run, batch: list[_Candidate], warnings: list[str]
+    con: duckdb.DuckDBPyConnection, run: LoadRun, batch: list[_Candidate], warnings: list[str]
 ) -> dict[str, FileResult]:
     if batch[0].columns is None:
         return {batch[0].path: _load_empty(con, run, batch[0])}
@@ -325,7 +299,7 @@ def _load_batch(
     return results
 
 
-def _batch_files(run: _Run, batch: list[_Candidate]) -> list[BatchFile]:
+def _batch_files(run: LoadRun, batch: list[_Candidate]) -> list[BatchFile]:
     return [
         BatchFile(
             index=index,
@@ -334,12 +308,13 @@ def _batch_files(run: _Run, batch: list[_Candidate]) -> list[BatchFile]:
             file_date=c.file.file_date,
             cutoff=future_cutoff(c.file.file_date, run.interval),
             sliced=c.sliced,
+            lines=c.stat.lines,
         )
         for index, c in enumerate(batch)
     ]
 
 
-def _stage(con: duckdb.DuckDBPyConnection, run: _Run, batch: list[_Candidate]) -> Staged:
+def _stage(con: duckdb.DuckDBPyConnection, run: LoadRun, batch: list[_Candidate]) -> Staged:
     try:
         return stage_batch(con, run.config, _batch_files(run, batch), batch[0].columns or ())
     except duckdb.IOException as error:
@@ -355,10 +330,11 @@ def _label(batch: list[_Candidate]) -> str:
 
 
 def _transform_and_write(
-    con: duckdb.DuckDBPyConnection, run: _Run, staged: Staged, label: str, warnings: list[str]
+    con: duckdb.DuckDBPyConnection, run: LoadRun, staged: Staged, label: str, warnings: list[str]
 ) -> tuple[dict[int, Counts], tuple[str, ...]]:
     config = run.config
-    mark_duplicates(con, staged.columns)
+    if config.duplicates == "quarantine":
+        mark_duplicates(con, staged.columns)
     create_typed_view(con, config, staged.columns)
     plans, plan_warnings = plan_fields(con, config, staged.columns, label)
     warnings.extend(plan_warnings)
@@ -386,7 +362,7 @@ def _file_result(candidate: _Candidate, counts: Counts | None, new_columns: tupl
     )
 
 
-def _load_empty(con: duckdb.DuckDBPyConnection, run: _Run, candidate: _Candidate) -> FileResult:
+def _load_empty(con: duckdb.DuckDBPyConnection, run: LoadRun, candidate: _Candidate) -> FileResult:
     if run.config.files.empty_files == "error":
         raise IngestError(
             f"{candidate.path}: the file is empty (no header, no rows), which usually means a broken "
@@ -401,8 +377,8 @@ def _load_empty(con: duckdb.DuckDBPyConnection, run: _Run, candidate: _Candidate
     return result
 
 
-def _record(con: duckdb.DuckDBPyConnection, run: _Run, candidate: _Candidate, result: FileResult) -> None:
-    key = _key(run, candidate.path, candidate.stat.checksum, candidate.sliced)
+def _record(con: duckdb.DuckDBPyConnection, run: LoadRun, candidate: _Candidate, result: FileResult) -> None:
+    key = run.key(candidate.path, candidate.stat.checksum, candidate.sliced)
     entry = ManifestEntry(
         key, run.config.entity, candidate.stat.size, result, run.interval, run.loaded_at, run.run_id
     )

@@ -53,6 +53,8 @@ class BatchFile:
     """Dates after this are in the future of the export."""
     sliced: bool
     """Only rows whose interval date falls in the run's interval belong to this load."""
+    lines: int | None = None
+    """Non-empty physical lines of a local text file, counted when it was hashed."""
 
 
 @dataclass(frozen=True)
@@ -160,20 +162,20 @@ def stage_batch(
     con: duckdb.DuckDBPyConnection, config: SourceConfig, files: list[BatchFile], columns: tuple[str, ...]
 ) -> Staged:
     """Read the files (which share ``columns``) into ``_tw_stage``; rejected lines aside."""
-    _create_files_table(con, files, header_lines(config.format) if config.format.type == "csv" else 0)
+    create_files_table(con, files, header_lines(config.format) if config.format.type == "csv" else 0)
     readers = {"csv": _stage_csv, "jsonl": _stage_jsonl, "parquet": _stage_parquet}
     try:
-        staged = readers[config.format.type](con, config.format, [f.path for f in files], columns)
+        staged = readers[config.format.type](con, config.format, files, columns)
     except duckdb.IOException:
         raise
     except duckdb.Error as error:
         shown = files[0].path + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
         raise IngestError(f"{shown}: could not be read as {config.format.type}: {_short(error)}") from None
-    _create_lined_view(con)
+    create_lined_view(con)
     return staged
 
 
-def _create_files_table(con: duckdb.DuckDBPyConnection, files: list[BatchFile], offset: int) -> None:
+def create_files_table(con: duckdb.DuckDBPyConnection, files: list[BatchFile], offset: int) -> None:
     con.execute(
         f"create or replace temp table {FILES} (_tw_file integer, path varchar, checksum varchar, "
         "file_date date, cutoff date, sliced boolean, line_offset integer, first_ord bigint, "
@@ -186,8 +188,9 @@ def _create_files_table(con: duckdb.DuckDBPyConnection, files: list[BatchFile], 
 
 
 def _stage_csv(
-    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, paths: list[str], names: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, files: list[BatchFile], names: tuple[str, ...]
 ) -> Staged:
+    paths = [f.path for f in files]
     columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in names) + "}"
     values = ", ".join(f"r.{ident(n)}" for n in names)
     _drop_rejects(con)
@@ -202,15 +205,15 @@ def _stage_csv(
     )
     _number_files(con, STAGE)
     _collect_rejects(con)
-    _account_for_lines(con, fmt, paths, names)
-    return Staged(columns=names, raw_line_sql=_csv_line_sql(names, fmt))
+    _account_for_lines(con, fmt, files, names)
+    return Staged(columns=names, raw_line_sql=csv_line_sql(names, fmt))
 
 
 def _rejects_options() -> str:
     return f"store_rejects = true, rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}'"
 
 
-def _csv_line_sql(names: tuple[str, ...], fmt: FormatOptions) -> str:
+def csv_line_sql(names: tuple[str, ...], fmt: FormatOptions) -> str:
     """A row rendered back as one CSV line in the file's own dialect."""
     quote, delimiter = fmt.quote, fmt.delimiter
     parts = []
@@ -269,22 +272,26 @@ def _collect_rejects(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _account_for_lines(
-    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, paths: list[str], names: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, files: list[BatchFile], names: tuple[str, ...]
 ) -> None:
     """Check the stage against each file's physical lines; re-read line by line what does not add up.
 
     IngestError when a file still cannot be accounted for: rows are never lost silently.
     """
-    physical = lines.count_lines(con, fmt, paths)
+    remote = [f.path for f in files if f.lines is None]
+    counted = lines.count_lines(con, fmt, remote) if remote else {}
+    expected = {}
+    for f in files:
+        total = counted.get(f.path, 0) if f.lines is None else f.lines - lines.preamble_non_empty(fmt, f.path)
+        expected[f.path] = max(total - (1 if fmt.header and total else 0), 0)
     con.executemany(
-        f"update {FILES} set physical_lines = ? where path = ?",
-        [[max(physical.get(path, 0) - (1 if fmt.header else 0), 0), path] for path in paths],
+        f"update {FILES} set physical_lines = ? where path = ?", [[n, p] for p, n in expected.items()]
     )
     for index, path in _unaccounted(con, names):
         covered = _reparse_file(con, fmt, index, path, names)
-        if covered != _physical(con, index):
+        if covered != expected[path]:
             raise IngestError(
-                f"{path}: {covered:,} lines read or rejected, but the file holds {_physical(con, index):,} "
+                f"{path}: {covered:,} lines read or rejected, but the file holds {expected[path]:,} "
                 "non-empty lines; nothing of it was loaded (the file defeats both the CSV reader and "
                 "its line-by-line fallback: please report it)"
             )
@@ -322,11 +329,6 @@ def _unaccounted(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> list
     ]
 
 
-def _physical(con: duckdb.DuckDBPyConnection, index: int) -> int:
-    row = con.execute(f"select physical_lines from {FILES} where _tw_file = ?", [index]).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
 def _reparse_file(
     con: duckdb.DuckDBPyConnection, fmt: FormatOptions, index: int, path: str, names: tuple[str, ...]
 ) -> int:
@@ -341,6 +343,14 @@ def _reparse_file(
     con.execute(f"delete from {SHIFTS} where _tw_file = ?", [index])
     con.execute(f"update {FILES} set reparsed = true where _tw_file = ?", [index])
     _stage_records(con, index, records, names, fmt.skip_rows)
+    if bad:
+        _insert_bad_lines(con, fmt, index, bad)
+    return sum(record.covers for record in records) + len(bad)
+
+
+def _insert_bad_lines(
+    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, index: int, bad: list[lines.BadLine]
+) -> None:
     con.executemany(
         f"insert into {REJECT_LINES} values (?, ?, ?, ?, ?, ?)",
         [
@@ -354,7 +364,6 @@ def _reparse_file(
             for b in bad
         ],
     )
-    return sum(record.covers for record in records) + len(bad)
 
 
 def _split_problem(bad: lines.BadLine) -> tuple[str, str]:
@@ -391,7 +400,7 @@ def _stage_records(
         con.unregister("_tw_reparsed")
 
 
-def _empty_rejects(con: duckdb.DuckDBPyConnection) -> None:
+def empty_rejects(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"create or replace temp table {REJECT_LINES} as select null::integer as _tw_file, "
         "null::bigint as _source_line, false as invalid_encoding, ''::varchar as error_types, "
@@ -403,7 +412,7 @@ def _empty_rejects(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _create_lined_view(con: duckdb.DuckDBPyConnection) -> None:
+def create_lined_view(con: duckdb.DuckDBPyConnection) -> None:
     """``_tw_lined``: the stage with each row's line in its file and the file's dates."""
     ordinal = "s._tw_ord - f.first_ord + 1"
     join, shift = "", "0"
@@ -425,8 +434,9 @@ def _create_lined_view(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _stage_jsonl(
-    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, paths: list[str], _columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, fmt: FormatOptions, files: list[BatchFile], _columns: tuple[str, ...]
 ) -> Staged:
+    paths = [f.path for f in files]
     _drop_rejects(con)
     # Read physical lines, not JSON: a malformed line then becomes a quarantined row with its
     # text and line number instead of an error (or a silent skip with ignore_errors).
@@ -471,8 +481,9 @@ def _build_json_stage(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> 
 
 
 def _stage_parquet(
-    con: duckdb.DuckDBPyConnection, _fmt: FormatOptions, paths: list[str], names: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, _fmt: FormatOptions, files: list[BatchFile], names: tuple[str, ...]
 ) -> Staged:
+    paths = [f.path for f in files]
     selected = ", ".join(f"cast(r.{ident(n)} as varchar) as {ident(n)}" for n in names)
     values = ", ".join(ident(n) for n in names)
     con.execute(
@@ -485,6 +496,6 @@ def _stage_parquet(
         f"join {FILES} as f on f.path = r.filename)"
     )
     _number_files(con, STAGE)
-    _empty_rejects(con)
+    empty_rejects(con)
     pairs = ", ".join(f"{literal(n)}, s.{ident(n)}" for n in names)
     return Staged(columns=names, raw_line_sql=f"json_object({pairs})::varchar")

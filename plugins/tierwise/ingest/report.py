@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 LOADED, UNCHANGED, EMPTY, VANISHED, FAILED = "loaded", "unchanged", "empty", "vanished", "failed"
-MOVED = "moved"
+MOVED, LOOKUP = "moved", "lookup"
 """Same content, config and name as a loaded file that is gone: its rows now point at the new path."""
 
 
@@ -15,7 +15,8 @@ MOVED = "moved"
 class FileResult:
     path: str
     status: str
-    """loaded | unchanged (same checksum and config as a load before) | moved | empty | vanished | failed."""
+    """loaded | unchanged (same checksum and config as a load before) | moved | empty | vanished | failed
+    | lookup (an input of a multi-file source read for its values; another source accounts for it)."""
     file_date: date | None = None
     checksum: str | None = None
     rows_read: int = 0
@@ -63,6 +64,9 @@ class IngestReport:
         for result in files:
             reasons.update(result.quarantined_by_reason)
         loaded = sum(1 for f in files if f.status == LOADED)
+        lookups = sum(1 for f in files if f.status == LOOKUP)
+        # A lookup input's rows belong to another source's accounting, not to this one's.
+        owned = tuple(f for f in files if f.status != LOOKUP)
         return cls(
             source=source,
             entity=entity,
@@ -70,10 +74,10 @@ class IngestReport:
             interval=interval,
             files_seen=len(files),
             files_loaded=loaded,
-            files_skipped=len(files) - loaded,
-            rows_read=sum(f.rows_read for f in files),
-            rows_loaded=sum(f.rows_loaded for f in files),
-            rows_quarantined=sum(f.rows_quarantined for f in files),
+            files_skipped=len(files) - loaded - lookups,
+            rows_read=sum(f.rows_read for f in owned),
+            rows_loaded=sum(f.rows_loaded for f in owned),
+            rows_quarantined=sum(f.rows_quarantined for f in owned),
             quarantined_by_reason=dict(reasons.most_common()),
             new_columns=tuple(dict.fromkeys(c for f in files for c in f.new_columns)),
             elapsed_seconds=elapsed_seconds,
@@ -83,7 +87,11 @@ class IngestReport:
 
     def summary_line(self) -> str:
         """``orders: 3 files (2 loaded, 1 skipped), 1,204 rows read = 1,180 loaded + 24 quarantined``."""
-        files = f"{self.files_seen} files ({self.files_loaded} loaded, {self.files_skipped} skipped)"
+        lookups = self.files_seen - self.files_loaded - self.files_skipped
+        read_only = f", {lookups} read as lookups" if lookups else ""
+        files = (
+            f"{self.files_seen} files ({self.files_loaded} loaded, {self.files_skipped} skipped{read_only})"
+        )
         split = f"{self.rows_loaded:,} loaded + {self.rows_quarantined:,} quarantined"
         rows = f"{self.rows_read:,} rows read = {split}"
         line = f"{self.source}: {files}, {rows}"

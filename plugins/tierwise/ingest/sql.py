@@ -36,6 +36,10 @@ class ParsedExpression:
     columns: frozenset[str]
     """Lower-cased names of the columns the expression reads."""
     has_window: bool
+    qualifiers: frozenset[str] = frozenset()
+    """Lower-cased prefixes of qualified names (``items`` in ``items.price``)."""
+    names: frozenset[tuple[str, ...]] = frozenset()
+    """Every name read, lower-cased and whole (``("items", "price")``)."""
 
 
 def parse_expression(con: duckdb.DuckDBPyConnection, sql: str) -> ParsedExpression:
@@ -53,7 +57,17 @@ def parse_expression(con: duckdb.DuckDBPyConnection, sql: str) -> ParsedExpressi
         )
     if item.get("class") == "STAR":
         raise ValueError("'*' is not a field value")
-    return ParsedExpression(sql=sql, columns=frozenset(_column_refs(item)), has_window=_has_window(item))
+    return ParsedExpression(
+        sql=sql,
+        columns=frozenset(_column_refs(item)),
+        has_window=_has_window(item),
+        qualifiers=frozenset(_qualifiers(item)),
+        names=frozenset(
+            tuple(name.lower() for name in ref["column_names"])
+            for ref in _walk(item)
+            if ref.get("class") == "COLUMN_REF" and ref.get("column_names")
+        ),
+    )
 
 
 def _single_select(tree: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +101,14 @@ def _column_refs(node: dict[str, Any]) -> set[str]:
         item["column_names"][-1].lower()
         for item in _walk(node)
         if item.get("class") == "COLUMN_REF" and item.get("column_names")
+    }
+
+
+def _qualifiers(node: dict[str, Any]) -> set[str]:
+    return {
+        item["column_names"][0].lower()
+        for item in _walk(node)
+        if item.get("class") == "COLUMN_REF" and len(item.get("column_names") or []) > 1
     }
 
 

@@ -275,13 +275,19 @@ def _check_columns(con: duckdb.DuckDBPyConnection, expr: str, by_lower: dict[str
 
     Checked on the parsed expression, before DuckDB binds it: a failed bind inside the load's
     transaction would abort the transaction, and an optional field must only be left empty.
+    ``items.amount`` reads the struct column ``items`` of a multi-file source.
     """
     available = set(by_lower) | {name.lower() for name in _CARRIED}
-    missing = sorted(parse_expression(con, expr).columns - available)
+    missing = sorted(
+        name
+        for name in parse_expression(con, expr).names
+        if name[0] not in available and not (len(name) > 1 and name[-1] in available)
+    )
     if missing:
         # The parser lower-cases names; show the column as the config spells it.
-        spelled = re.search(re.escape(missing[0]), expr, re.IGNORECASE)
-        raise IngestError(f"column {spelled.group(0) if spelled else missing[0]!r} is missing from the file")
+        wanted = ".".join(missing[0])
+        spelled = re.search(re.escape(wanted), expr, re.IGNORECASE)
+        raise IngestError(f"column {spelled.group(0) if spelled else wanted!r} is missing from the file")
 
 
 def _bind(con: duckdb.DuckDBPyConnection, expr: str) -> str:
