@@ -5,7 +5,8 @@ email or the key it refused, a driver quotes the connection string), so every me
 leaves this package for a log line or ``ops.sync_state.last_error`` goes through :func:`mask`.
 Secrets are known by value: every credential field of a connection is registered with
 :func:`register_secrets` as soon as the connection is read (and handed to Airflow's own secrets
-masker when running inside an Airflow task).
+masker when running inside an Airflow task). Personal columns are known by name: their values
+are replaced by :func:`redact_personal` wherever sample rows are kept (quality results).
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ import sys
 import threading
 from collections.abc import Mapping
 from contextlib import suppress
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+
+# Columns holding personal data: never published in tier snapshots, never kept in quality
+# results or the BI snapshot (unless its switch says so).
+PERSONAL_COLUMNS = frozenset({"email", "phone", "customer_name"})
 
 # Names of fields whose values are credentials (a name matches when it contains one of these):
 # Airflow's DEFAULT_SENSITIVE_FIELDS of its secrets masker, plus a few spellings it lacks.
@@ -174,6 +180,26 @@ def mask(text: object) -> str:
     out = _KEY_VALUE.sub(lambda m: f"{m.group(1)}***", out)
     out = _EMAIL.sub(_email, out)
     return _PHONE.sub(_phone, out)
+
+
+def redact_personal(column: str, value: Any) -> Any:
+    """A personal column's value replaced by ``<column:digest>`` (None and numbers kept as is).
+
+    Malformed values (the ones quality checks report) match no e-mail or phone pattern, so
+    personal data is recognised by its column, not its shape. Equal values get equal tokens
+    within a run, so sample counts still add up.
+    """
+    if not isinstance(value, str):
+        return value
+    return f"<{column}:{_digest(value)}>"
+
+
+def redact_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A row (column -> value) with the values of personal columns redacted."""
+    return {
+        key: redact_personal(key, value) if key in PERSONAL_COLUMNS else value
+        for key, value in record.items()
+    }
 
 
 class MaskingFilter(logging.Filter):

@@ -6,10 +6,12 @@ import secrets
 import pytest
 
 from tierwise.masking import (
+    PERSONAL_COLUMNS,
     SENSITIVE_FIELDS,
     get_logger,
     is_sensitive_field,
     mask,
+    redact_record,
     register_secret,
     register_secrets,
 )
@@ -129,6 +131,15 @@ def test_secrets_reach_airflows_masker_inside_airflow() -> None:
     register_secret(value)
     SecretsMasker.enable_log_masking()
     assert value not in str(redact(f"task log line with {value}"))
+
+
+def test_personal_columns_of_a_row_are_redacted_keys_kept() -> None:
+    row = {"_source_file": "c.csv", "_source_line": 7, "email": "a b@example", "phone": "tel 0612345678"}
+    redacted = redact_record(row)
+    assert redacted["_source_file"] == "c.csv" and redacted["_source_line"] == 7
+    assert redacted["email"].startswith("<email:") and redacted["phone"].startswith("<phone:")
+    assert redact_record({"email": "a b@example"}) == {"email": redacted["email"]}  # stable in a run
+    assert {"email", "phone"} <= PERSONAL_COLUMNS
 
 
 def test_logger_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
