@@ -19,7 +19,7 @@ class PersonalData(StrEnum):
     """What the BI snapshot does with personal columns (e-mail, phone, name)."""
 
     EXCLUDE = "exclude"  # dropped, as in the published files
-    HASH = "hash"  # SHA-256 of the normalised value: countable and joinable, not readable
+    HASH = "hash"  # SHA-256 of the normalised value: countable and joinable, a pseudonym
     INCLUDE = "include"  # kept as they are, for a BI tool trusted with personal data
 
 
