@@ -22,7 +22,7 @@ ROW = {"_source_file": "contacts.csv", "_source_line": 4, "email": "ann lee@exam
         ({"batch_id": "raw-contacts"}, None),
     ],
 )
-def testpersonal_domain_column(domain: dict[str, Any], column: str | None) -> None:
+def test_personal_domain_column(domain: dict[str, Any], column: str | None) -> None:
     assert personal_domain_column(domain) == column
 
 
