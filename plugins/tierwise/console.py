@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tierwise.masking import mask
+from tierwise.masking import MaskingFilter, mask
 
 PROGRESS_LOGGER = "tierwise.progress"
 NOISY_LOGGERS = (
@@ -63,14 +63,19 @@ def configure_cli_logging(log_dir: Path, verbose: bool = False) -> Path:
     log_file = log_dir / "tierwise.log"
     root = logging.getLogger()
     root.handlers.clear()
+    # On the handlers, not only on Tierwise's loggers: library records (urllib3, dbt, GX) can
+    # quote a request, a row or a connection string too.
+    masking = MaskingFilter()
     file_handler = logging.FileHandler(log_file, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.addFilter(masking)
     root.addHandler(file_handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     console = logging.StreamHandler(sys.stdout)
     console.setFormatter(logging.Formatter("%(message)s"))
+    console.addFilter(masking)
     progress_logger = logging.getLogger(PROGRESS_LOGGER)
     progress_logger.handlers.clear()
     progress_logger.addHandler(console)

@@ -1,8 +1,17 @@
 """Exceptions raised by Tierwise; each stage fails with one of these."""
 
+from tierwise.masking import mask
+
 
 class TierwiseError(Exception):
-    """Base class for every error Tierwise raises on purpose."""
+    """Base class for every error Tierwise raises on purpose.
+
+    Its text is masked (secrets, e-mails, phones): messages quote what destinations and data
+    sent back, and an exception is printed by the CLI, logged and stored in many places.
+    """
+
+    def __str__(self) -> str:
+        return mask(super().__str__())
 
 
 class ConfigError(TierwiseError):

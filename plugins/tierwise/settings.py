@@ -8,8 +8,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+
+from tierwise.exceptions import ConfigError
+
+
+class PersonalData(StrEnum):
+    """What the BI snapshot does with personal columns (e-mail, phone, name)."""
+
+    EXCLUDE = "exclude"  # dropped, as in the published files
+    HASH = "hash"  # SHA-256 of the normalised value: countable and joinable, a pseudonym
+    INCLUDE = "include"  # kept as they are, for a BI tool trusted with personal data
 
 
 def _repo_root() -> Path:
@@ -33,6 +44,7 @@ class Settings:
     duckdb_threads: int
     dbt_unit_tests: bool
     build_skip_unchanged: bool
+    snapshot_personal_data: PersonalData = PersonalData.EXCLUDE
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -47,6 +59,17 @@ def _path(name: str, default: Path) -> Path:
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _personal_data(name: str) -> PersonalData:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return PersonalData.EXCLUDE
+    try:
+        return PersonalData(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in PersonalData)
+        raise ConfigError(f"{name}={value!r} is not one of {allowed}") from None
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +89,7 @@ def get_settings() -> Settings:
         # belong in development and CI (tests/dbt), not in every scheduled build.
         dbt_unit_tests=_flag("TIERWISE_DBT_UNIT_TESTS", False),
         build_skip_unchanged=_flag("TIERWISE_BUILD_SKIP_UNCHANGED", True),
+        snapshot_personal_data=_personal_data("TIERWISE_SNAPSHOT_PERSONAL_DATA"),
     )
 
 

@@ -5,6 +5,10 @@ BI tools (Metabase, Superset, Evidence, notebooks) open
 file next to it and renames it over the old one: a reader that still has the
 old file open keeps reading the old inode and never holds a lock the
 pipeline's writer has to wait for.
+
+Personal columns (e-mail, phone, name) are left out, as in the published files, unless
+``TIERWISE_SNAPSHOT_PERSONAL_DATA`` says ``hash`` (SHA-256 of the value normalised as for the
+CRM's hashed identifiers, so a BI tool can count and join on it) or ``include``.
 """
 
 from __future__ import annotations
@@ -13,17 +17,45 @@ import os
 import time
 from pathlib import Path
 
-from tierwise.settings import get_settings
+import duckdb
+
+from tierwise.masking import PERSONAL_COLUMNS
+from tierwise.settings import PersonalData, get_settings
 from tierwise.warehouse import connect
 
 SNAPSHOT_SCHEMAS = ("marts",)
+# How a personal value is normalised before hashing: as publish/identifiers.py does for the CRM.
+_NORMALISED = {"phone": "nullif(regexp_replace({}, '[^0-9]', '', 'g'), '')"}
+_DEFAULT_NORMALISED = "nullif(lower(trim({})), '')"
 
 
 def snapshot_path() -> Path:
     return get_settings().publish_dir / "bi" / "marts.duckdb"
 
 
-def publish_snapshot(warehouse: Path | None = None, target: Path | None = None) -> tuple[Path, int, float]:
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _hashed(column: str) -> str:
+    normalised = _NORMALISED.get(column.lower(), _DEFAULT_NORMALISED).format(f"{_quoted(column)}::varchar")
+    return f"sha256({normalised}) as {_quoted(column)}"
+
+
+def _select_list(con: duckdb.DuckDBPyConnection, relation: str, personal_data: PersonalData) -> str:
+    """``*``, with the relation's personal columns excluded or hashed as the setting says."""
+    columns = [row[0] for row in con.execute(f"select * from {relation} limit 0").description]
+    personal = [column for column in columns if column.lower() in PERSONAL_COLUMNS]
+    if not personal or personal_data is PersonalData.INCLUDE:
+        return "*"
+    if personal_data is PersonalData.HASH:
+        return f"* replace ({', '.join(_hashed(column) for column in personal)})"
+    return f"* exclude ({', '.join(_quoted(column) for column in personal)})"
+
+
+def publish_snapshot(
+    warehouse: Path | None = None, target: Path | None = None, personal_data: PersonalData | None = None
+) -> tuple[Path, int, float]:
     """Copy every table and view of the marts into a fresh file; return (path, tables, seconds)."""
     started = time.perf_counter()
     target = target or snapshot_path()
@@ -31,6 +63,7 @@ def publish_snapshot(warehouse: Path | None = None, target: Path | None = None) 
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
     source = warehouse or get_settings().warehouse
+    personal_data = personal_data or get_settings().snapshot_personal_data
     # Attached under its own name: dbt's views name their tables with it (tierwise.intermediate.…).
     name = source.stem
     schemas = ", ".join(repr(s) for s in SNAPSHOT_SCHEMAS)
@@ -45,7 +78,9 @@ def publish_snapshot(warehouse: Path | None = None, target: Path | None = None) 
             [name, name],
         ).fetchall()
         for schema, table in relations:
-            con.execute(f'create table main."{table}" as select * from "{name}"."{schema}"."{table}"')
+            relation = f'"{name}"."{schema}"."{table}"'
+            columns = _select_list(con, relation, personal_data)
+            con.execute(f'create table main."{table}" as select {columns} from {relation}')
         con.execute(f'detach "{name}"')
         con.execute("checkpoint")
     os.replace(staging, target)

@@ -5,6 +5,8 @@ inputs (400 beyond); duplicate ids are a 400; a sliding per-window request limit
 429 with Retry-After; scripted faults (500, 503, timeout, 429) are taken from ``faults``
 one per request. Invalid property values give a 207 multi-status answer (valid inputs
 applied) when every input carries objectWriteTraceId, else a 400 for the whole batch.
+With ``echo_key`` every error body quotes the Authorization header it received, as some
+APIs do ("the key ... is invalid"): the client must never pass such a body on unmasked.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class FakeHubSpot:
     multi_status: bool = True
     allowed_tiers: frozenset[str] = frozenset({"unrated", "bronze", "silver", "gold", "platinum"})
     timeout_delay: float = 1.0
+    echo_key: bool = False
     faults: deque[str] = field(default_factory=deque)
     contacts: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     log: list[Logged] = field(default_factory=list)
@@ -96,6 +99,13 @@ class FakeHubSpot:
         with self._lock:
             self.log.append(Logged(status, inputs, time.monotonic()))
 
+    def error_text(self, message: str, authorization: str | None) -> str:
+        """The message of an error body, quoting the presented key when ``echo_key`` is set."""
+        if not self.echo_key:
+            return message
+        key = (authorization or "").removeprefix("Bearer ")
+        return f"{message} (the key {key} was used)"
+
     def validate(self, item: dict[str, Any]) -> str | None:
         id_property, value = item.get("idProperty"), str(item.get("id") or "")
         if id_property not in ID_PROPERTIES or not value:
@@ -134,6 +144,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(
         self, status: int, body: dict[str, Any], inputs: int = 0, headers: dict[str, str] | None = None
     ):
+        key = self.headers.get("Authorization")
+        if "message" in body and status >= 400:
+            body = {**body, "message": self.fake.error_text(body["message"], key)}
+        for error in body.get("errors", []):
+            error["message"] = self.fake.error_text(error["message"], key)
         raw = json.dumps(body).encode()
         self.fake.record(status, inputs)
         self.send_response(status)

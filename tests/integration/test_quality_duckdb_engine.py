@@ -113,7 +113,9 @@ def test_adapter_returns_the_metrics_duckdb_computes(
         batch, gxe.ExpectColumnValuesToMatchRegex(column="email", regex=r"^[^@]+@[^@]+\.[a-z]+$")
     )
     assert regex.result["unexpected_count"] == bad_emails
-    assert regex.result["partial_unexpected_list"] == ["bad@"] * 3
+    # email is a personal column: the engine hands GX a token per value, never the value.
+    sample = regex.result["partial_unexpected_list"]
+    assert len(sample) == 3 and len(set(sample)) == 1 and sample[0].startswith("<email:")
 
 
 def test_sql_checks_read_session_variables(gx: Any, bound: tuple[Any, duckdb.DuckDBPyConnection]) -> None:

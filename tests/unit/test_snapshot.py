@@ -1,4 +1,4 @@
-"""The BI snapshot: a reader holding it open never blocks the next run."""
+"""The BI snapshot: a reader holding it open never blocks the next run; no personal data by default."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from tierwise.exceptions import ConfigError
+from tierwise.publish.identifiers import normalise_email, normalise_phone, sha256_hex
+from tierwise.settings import PersonalData, get_settings, reset_settings
 from tierwise.snapshot import publish_snapshot
 
 
@@ -77,3 +81,59 @@ def test_views_become_tables_in_the_snapshot(tierwise_env: Path) -> None:
         kind = con.execute("select table_type from information_schema.tables where table_name = 'orders'")
         assert kind.fetchone()[0] == "BASE TABLE"
         assert con.execute("select sum(doubled) from orders").fetchone()[0] == 20
+
+
+def _customers_warehouse(path: Path) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.customers as select 'C1' as customer_id, 'Ann Lee' as customer_name,"
+            " ' Ann.Lee@Example.com ' as email, '+44 20 7946 0123' as phone, 'EU' as region"
+        )
+    return path
+
+
+def _snapshot_row(snapshot: Path) -> dict[str, object]:
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        cursor = con.execute("select * from customers")
+        return dict(zip([column[0] for column in cursor.description], cursor.fetchone(), strict=True))
+
+
+def test_personal_columns_are_left_out_by_default(
+    tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIERWISE_SNAPSHOT_PERSONAL_DATA", raising=False)
+    reset_settings()
+    warehouse = _customers_warehouse(tierwise_env / "tierwise.duckdb")
+    snapshot, _, _ = publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb")
+    assert _snapshot_row(snapshot) == {"customer_id": "C1", "region": "EU"}
+
+
+def test_hashed_personal_columns_match_the_crms_hashed_identifiers(
+    tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERWISE_SNAPSHOT_PERSONAL_DATA", "hash")
+    reset_settings()
+    warehouse = _customers_warehouse(tierwise_env / "tierwise.duckdb")
+    row = _snapshot_row(publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb")[0])
+    assert row["email"] == sha256_hex(normalise_email(" Ann.Lee@Example.com ") or "")
+    assert row["phone"] == sha256_hex(normalise_phone("+44 20 7946 0123") or "")
+    assert row["customer_name"] == sha256_hex("ann lee")
+    assert (row["customer_id"], row["region"]) == ("C1", "EU")
+
+
+def test_personal_columns_kept_only_when_asked(tierwise_env: Path) -> None:
+    warehouse = _customers_warehouse(tierwise_env / "tierwise.duckdb")
+    snapshot, _, _ = publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb", PersonalData.INCLUDE)
+    assert _snapshot_row(snapshot)["email"] == " Ann.Lee@Example.com "
+
+
+def test_an_unknown_personal_data_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERWISE_SNAPSHOT_PERSONAL_DATA", "encrypt")
+    reset_settings()
+    try:
+        with pytest.raises(ConfigError, match="TIERWISE_SNAPSHOT_PERSONAL_DATA='encrypt' is not one of"):
+            get_settings()
+    finally:
+        monkeypatch.delenv("TIERWISE_SNAPSHOT_PERSONAL_DATA")
+        reset_settings()

@@ -5,6 +5,10 @@ formats Airflow accepts), which works in tasks, the CLI and tests alike. Only wh
 code already runs inside an Airflow worker (``airflow.sdk`` imported) do we also ask
 Airflow, so that connections stored in its database or a secrets backend are found:
 importing the SDK just to look costs seconds on every CLI call.
+
+Every credential a connection carries (the password, and any extra field or URL query
+parameter named like a credential: token, access_token, api_key, secret, ...) is registered
+with the masker the moment the connection is read, before any request can echo it back.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from tierwise.exceptions import ConfigError
-from tierwise.masking import get_logger, register_secret
+from tierwise.masking import get_logger, register_secret, register_secrets
 
 log = get_logger(__name__)
 
@@ -34,7 +38,7 @@ class Connection:
     login: str | None = None
     password: str | None = field(default=None, repr=False)
     schema: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)  # may hold tokens
 
     def describe(self) -> str:
         """Where the connection points, without credentials (for logs and state keys)."""
@@ -42,8 +46,14 @@ class Connection:
         path = f"/{self.schema}" if self.schema else ""
         host = self.host or ""
         if "://" in host:  # HTTP connections often carry the scheme in the host field
-            return f"{host.rstrip('/')}{port}{path}"
+            return f"{_public_url(host).rstrip('/')}{port}{path}"
         return f"{self.conn_type}://{host}{port}{path}"
+
+
+def _public_url(url: str) -> str:
+    """``url`` without user, password, query and fragment: it names streams in ``ops`` tables."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def env_var_name(conn_id: str) -> str:
@@ -55,11 +65,16 @@ def get_connection(conn_id: str) -> Connection | None:
     raw = os.environ.get(env_var_name(conn_id), "").strip()
     connection = parse_connection(conn_id, raw) if raw else _from_airflow(conn_id)
     if connection is not None:
-        register_secret(connection.password)
-        for key in ("token", "secret", "api_key", "password"):
-            value = connection.extra.get(key)
-            register_secret(value if isinstance(value, str) else None)
+        register_credentials(connection)
     return connection
+
+
+def register_credentials(connection: Connection) -> None:
+    """Hand every credential of ``connection`` to the masker (see the module docstring)."""
+    register_secret(connection.password)
+    # Extra holds the URI's query parameters too; a host may be a whole URL with a password.
+    register_secrets(connection.extra)
+    register_secrets(connection.host)
 
 
 def parse_connection(conn_id: str, raw: str) -> Connection:

@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 
 from tierwise.exceptions import PublishError
-from tierwise.masking import get_logger
+from tierwise.masking import PERSONAL_COLUMNS, get_logger
 from tierwise.publish.config import CrmConfig, NotificationConfig
 from tierwise.publish.engine import Source
 from tierwise.publish.state import quote
@@ -18,8 +18,6 @@ log = get_logger(__name__)
 
 TIERS = ("marts", "customer_tiers")
 CHANGES = ("marts", "tier_changes")
-# Columns the marts may gain that must never leave the warehouse in a tier snapshot.
-PERSONAL_COLUMNS = frozenset({"email", "phone", "customer_name"})
 CHANGE_COLUMNS = (
     "change_key",
     "customer_id",

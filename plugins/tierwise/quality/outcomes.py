@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from tierwise.masking import redact_record
 from tierwise.quality.report import ERROR, FAILED, PASSED, WARNED, ExpectationResult
 
 SAMPLE_ROWS = 5
@@ -87,8 +88,11 @@ def _failing_rows(
     query = kwargs.get("unexpected_rows_query")
     if isinstance(query, str):
         # GX returns these rows only in COMPLETE format (every row); fetch a sample ourselves.
-        return tuple(plain(row) for row in sampler(query.format(batch=table), SAMPLE_ROWS))
-    return tuple(_map_rows(result)[:SAMPLE_ROWS])
+        rows = [plain(row) for row in sampler(query.format(batch=table), SAMPLE_ROWS)]
+    else:
+        rows = _map_rows(result)[:SAMPLE_ROWS]
+    # Kept in ops.quality_results and quoted in gate messages: keys yes, personal values no.
+    return tuple(redact_record(row) for row in rows)
 
 
 def convert(validation: Any, suite: str, table: str, sampler: RowSampler) -> ExpectationResult:

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from tierwise.exceptions import ConfigError, ValidationRunError
+from tierwise.masking import get_logger
 from tierwise.quality import outcomes, store
 from tierwise.quality.docs_index import write_offline_index
 from tierwise.quality.parameters import RunParameters, marts_parameters, raw_parameters
@@ -28,7 +29,7 @@ from tierwise.quality.thresholds import Thresholds, load_thresholds
 from tierwise.settings import get_settings
 from tierwise.warehouse import connect, table_exists
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DATA_DOCS_INDEX = Path(GX_DIR, "uncommitted", "data_docs", DATA_DOCS_SITE, "index.html")
 _VARIABLE = re.compile(r"getvariable\('([A-Za-z0-9_]+)'\)")
