@@ -14,11 +14,26 @@ orders as (
 
 ),
 
+-- The first order date rides along with the ids: a customer without a CRM record
+-- starts the relationship with it (eligibility_without_crm_record: eligible).
 customer_ids as (
 
-    select surviving_customer_id as customer_id from contacts
-    union
-    select customer_id from orders
+    select
+        customer_id,
+        min(first_ordered_on) as first_ordered_on
+    from (
+        select
+            surviving_customer_id as customer_id,
+            cast(null as date) as first_ordered_on
+        from contacts
+        union all
+        select
+            customer_id,
+            min(ordered_on) as first_ordered_on
+        from orders
+        group by customer_id
+    ) as ids
+    group by customer_id
 
 ),
 
@@ -52,6 +67,7 @@ select
     survivor_contacts.country,
     survivor_contacts.contact_status,
     survivor_contacts.signup_date,
+    customer_ids.first_ordered_on,
     survivor_contacts.customer_id is not null as has_crm_record,
     coalesce(survivor_contacts.is_verified, false) as is_verified,
     coalesce(survivor_contacts.is_deleted, false) as is_deleted,
