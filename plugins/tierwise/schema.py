@@ -113,3 +113,5 @@ TICKETS = Entity(
 )
 
 ENTITIES: dict[str, Entity] = {e.name: e for e in (ORDERS, CONTACTS, TICKETS)}
+OPTIONAL_ENTITIES = ("contacts", "tickets")
+"""A shop without a CRM export has no contacts or tickets: gates and models run without them."""

@@ -410,3 +410,27 @@ def test_gx_logging_stays_out_of_the_console(quality_env: Path, raw_clean: Run) 
     gx_logger = logging.getLogger("great_expectations")
     assert gx_logger.propagate is False and gx_logger.level == logging.WARNING
     assert (quality_env / "logs" / "great_expectations.log").is_file()
+
+
+ORDERS_ONLY_MANIFEST = """
+create schema if not exists ops;
+create table ops.load_manifest as select 'orders' as source, 'orders' as entity;
+"""
+
+
+def test_a_shop_without_crm_exports_passes_the_raw_gate_on_its_orders(quality_env: Path) -> None:
+    orders_only = RAW_CLEAN.split("create or replace table raw.contacts")[0]
+    warehouse = _warehouse(quality_env, "raw_orders_only", orders_only, ORDERS_ONLY_MANIFEST)
+    run = _run("raw", warehouse, "raw-orders-only")
+    assert run.error is None and run.report is not None
+    assert run.report.suites == ("raw.orders",)
+    assert any(
+        note.startswith("raw.contacts: not validated: no source has loaded") for note in run.report.notes
+    )
+    assert {r["suite"] for r in _stored(warehouse, "raw-orders-only")} == {"raw.orders"}
+    # Once contacts are loaded, they are validated again: an empty contacts table fails.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into ops.load_manifest values ('contacts', 'contacts')")
+        con.execute("create table raw.contacts as select * from raw.orders limit 0")
+    again = _run("raw", warehouse, "raw-with-contacts")
+    assert isinstance(again.error, ValidationRunError) and "raw.contacts" in str(again.error)

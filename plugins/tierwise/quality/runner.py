@@ -26,6 +26,7 @@ from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR, checkpoint_name
 from tierwise.quality.report import ExpectationResult, GateReport
 from tierwise.quality.suites import SUITES
 from tierwise.quality.thresholds import Thresholds, load_thresholds
+from tierwise.schema import OPTIONAL_ENTITIES
 from tierwise.settings import get_settings
 from tierwise.warehouse import connect, table_exists
 
@@ -42,6 +43,8 @@ class _Run:
     as_of_date: date | None
     validated_at: datetime  # UTC, naive (stored as TIMESTAMP)
     thresholds: Thresholds
+    skipped: tuple[str, ...] = ()
+    """Suites not run: optional entities no source loads."""
 
 
 def quiet_gx_logging(log_dir: Path) -> None:
@@ -57,11 +60,24 @@ def quiet_gx_logging(log_dir: Path) -> None:
         gx_logger.addHandler(handler)
 
 
-def _check_tables(con: duckdb.DuckDBPyConnection, gate: str) -> None:
+def _check_tables(con: duckdb.DuckDBPyConnection, suites: tuple[str, ...]) -> None:
     # GX would report a missing table once per expectation, under a misleading unqualified name.
-    missing = [spec.name for spec in SUITES[gate] if not table_exists(con, spec.schema, spec.table)]
+    missing = [name for name in suites if not table_exists(con, *name.split("."))]
     if missing:
         raise ValidationRunError(f"tables to validate do not exist: {', '.join(missing)}")
+
+
+def unsourced(con: duckdb.DuckDBPyConnection, gate: str) -> tuple[str, ...]:
+    """Raw suites of optional entities no source has ever loaded (a shop without a CRM export).
+
+    Orders are never optional: without them there is nothing to grade, and the gate says so.
+    """
+    if gate != "raw" or not table_exists(con, "ops", "load_manifest"):
+        return ()
+    loaded = {str(row[0]) for row in con.execute("select distinct entity from ops.load_manifest").fetchall()}
+    return tuple(
+        spec.name for spec in SUITES[gate] if spec.table in OPTIONAL_ENTITIES and spec.table not in loaded
+    )
 
 
 def _parameters(con: duckdb.DuckDBPyConnection, run: _Run) -> RunParameters:
@@ -137,23 +153,63 @@ def _run_checkpoint(
         checkpoint = context.checkpoints.get(checkpoint_name(run.gate))
         _check_parameters(checkpoint, params)
         run_identifier = gx.RunIdentifier(run_name=run.run_id, run_time=run.validated_at.replace(tzinfo=UTC))
-        result = checkpoint.run(expectation_parameters=params.values, run_id=run_identifier)
+        if run.skipped:
+            result = _run_definitions(checkpoint, run.skipped, params, run_identifier)
+        else:
+            result = checkpoint.run(expectation_parameters=params.values, run_id=run_identifier)
         results = _collect(result, bound_execution_engine())
         _build_data_docs(context, result)
         return results
+
+
+@dataclass(frozen=True)
+class _PartialResult:
+    run_results: dict[Any, Any]
+
+
+def _run_definitions(checkpoint: Any, skipped: tuple[str, ...], params: RunParameters, run_id: Any) -> Any:
+    """The checkpoint's validations without the skipped suites, stored as the checkpoint stores them.
+
+    Checkpoint.run takes no subset, and a trimmed copy of the checkpoint would be saved into the
+    committed project; each ValidationDefinition.run stores its own result.
+    """
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    results = {}
+    for definition in checkpoint.validation_definitions:
+        if definition.name in skipped:
+            continue
+        result = definition.run(
+            checkpoint_id=checkpoint.id,
+            expectation_parameters=params.values,
+            result_format=checkpoint.result_format,
+            run_id=run_id,
+        )
+        suite = ExpectationSuiteIdentifier(name=definition.suite.name)
+        results[ValidationResultIdentifier(suite, run_id, result.batch_id)] = result
+    return _PartialResult(results)
 
 
 def _validate(
     con: duckdb.DuckDBPyConnection, run: _Run
 ) -> tuple[list[ExpectationResult], tuple[str, ...], Exception | None]:
     """Results and notes; on an exception, one error result per suite and the exception."""
+    validated = tuple(spec.name for spec in SUITES[run.gate] if spec.name not in run.skipped)
+    notes = tuple(
+        f"{name}: not validated: no source has loaded {name.split('.')[1]} (ops.load_manifest); "
+        "shops without that export are graded without it"
+        for name in run.skipped
+    )
     try:
-        _check_tables(con, run.gate)
+        _check_tables(con, validated)
         params = _parameters(con, run)
-        return _run_checkpoint(con, params, run), params.notes, None
+        return _run_checkpoint(con, params, run), notes + params.notes, None
     except Exception as error:  # anything GX or our set-up raises means "could not validate"
         log.debug("%s gate could not run", run.gate, exc_info=error)
-        return [outcomes.run_error(spec.name, error) for spec in SUITES[run.gate]], (), error
+        return [outcomes.run_error(name, error) for name in validated], notes, error
 
 
 def _log_report(report: GateReport) -> None:
@@ -183,8 +239,10 @@ def run_gate(
     started = time.perf_counter()
     # A bad thresholds file is a ConfigError, raised before the warehouse is touched.
     thresholds = load_thresholds(get_settings().expectations_dir / "thresholds.yml")
-    run = _Run(gate, run_id, as_of_date, datetime.now(UTC).replace(tzinfo=None), thresholds)
     with connect(warehouse) as con:
+        run = _Run(
+            gate, run_id, as_of_date, datetime.now(UTC).replace(tzinfo=None), thresholds, unsourced(con, gate)
+        )
         results, notes, error = _validate(con, run)
         store.write_results(
             con, results, run_id=run_id, validated_at=run.validated_at, as_of_date=as_of_date, gate=gate
@@ -197,7 +255,7 @@ def run_gate(
         run_id=run_id,
         as_of_date=as_of_date,
         validated_at=run.validated_at,
-        suites=suites,
+        suites=tuple(name for name in suites if name not in run.skipped),
         results=tuple(results),
         data_docs_path=docs if docs.is_file() else None,
         elapsed=time.perf_counter() - started,
