@@ -434,3 +434,19 @@ def test_a_shop_without_crm_exports_passes_the_raw_gate_on_its_orders(quality_en
         con.execute("create table raw.contacts as select * from raw.orders limit 0")
     again = _run("raw", warehouse, "raw-with-contacts")
     assert isinstance(again.error, ValidationRunError) and "raw.contacts" in str(again.error)
+
+
+def test_a_below_zero_customer_passes_but_a_negative_prediction_fails(quality_env: Path) -> None:
+    # Refunds above purchases make realised value negative (is_below_zero); a forecast cannot be.
+    below_zero = "update marts.customer_value set historic_clv = -1351.74 where customer_id = 'C0001'"
+    warehouse = _warehouse(quality_env, "marts_below_zero", MARTS_CLEAN, below_zero)
+    run = _run("marts", warehouse, "marts-below-zero")
+    assert run.error is None, run.error
+    negative = (
+        "alter table marts.customer_value add column predicted_clv double;"
+        "update marts.customer_value set predicted_clv = -0.01 where customer_id = 'C0002'"
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(negative)
+    failed = _run("marts", warehouse, "marts-negative-prediction")
+    assert isinstance(failed.error, QualityGateError) and "customer_value.clv_in_range" in str(failed.error)

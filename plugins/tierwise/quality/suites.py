@@ -242,9 +242,14 @@ def _customer_value() -> list[Expectation]:
                 "select customer_id, historic_clv, predicted_clv, probability_alive"
                 " from (from {batch} union all by name"
                 " select null as historic_clv, null as predicted_clv, null as probability_alive where false)"
-                " where historic_clv < 0 or predicted_clv < 0 or probability_alive not between 0 and 1"
+                " where predicted_clv < 0 or probability_alive not between 0 and 1"
             ),
-            description="CLV not negative, probability_alive in [0, 1], where those columns exist.",
+            # historic_clv is realised value (net revenue x margin): negative for a below-zero
+            # customer whose refunds exceed purchases, which real exports have (is_below_zero).
+            description=(
+                "Predicted CLV not negative and probability_alive in [0, 1], where those columns exist;"
+                " historic CLV may be negative (below-zero customers)."
+            ),
             meta=_meta("customer_value.clv_in_range"),
         ),
     ]
