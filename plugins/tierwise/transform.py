@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from tierwise import build_state
 from tierwise.exceptions import BuildError
 from tierwise.settings import get_settings
 
@@ -61,7 +60,8 @@ class BuildReport:
 
 
 AS_OF_ENV = "TIERWISE_AS_OF_DATE"
-WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+# Read by dbt's on-run-start (macro tierwise_forget_build_state) for the row it writes.
+RUN_ID_ENV = "TIERWISE_RUN_ID"
 
 
 def dbt_args(command: str, *, full_refresh: bool, select: Sequence[str]) -> list[str]:
@@ -144,15 +144,18 @@ def run_dbt(
     warehouse: Path | None = None,
     run_id: str = "manual",
 ) -> BuildReport:
-    """Run one dbt command against the warehouse; raise BuildError if anything failed."""
-    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
+    """Run one dbt command against the warehouse; raise BuildError if anything failed.
 
-    settings = get_settings()
-    os.environ["TIERWISE_WAREHOUSE"] = str(warehouse or settings.warehouse)
-    if command in WRITING_COMMANDS and warehouse is None:
-        build_state.invalidate(run_id)
+    Writing commands forget the last build's fingerprint (``ops.build_state``) in dbt's
+    on-run-start, after the rule checks pass: a rejected rule leaves the warehouse untouched.
+    """
+    target = warehouse or get_settings().warehouse
+    os.environ["TIERWISE_WAREHOUSE"] = str(target)
+    os.environ[RUN_ID_ENV] = run_id
     set_as_of_date(as_of_date)
     started = time.perf_counter()
+    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
+
     try:
         outcome = dbtRunner().invoke(dbt_args(command, full_refresh=full_refresh, select=select))
     finally:
