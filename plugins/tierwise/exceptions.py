@@ -27,3 +27,7 @@ class ValidationRunError(TierwiseError):
 
 class PublishError(TierwiseError):
     """Publishing to a destination failed."""
+
+
+class WarehouseLockedError(TierwiseError):
+    """Another process held the warehouse's DuckDB lock for longer than the lock timeout."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from tierwise.exceptions import ConfigError
+
 
 def _repo_root() -> Path:
     env = os.environ.get("TIERWISE_HOME")
@@ -33,6 +35,7 @@ class Settings:
     duckdb_threads: int
     dbt_unit_tests: bool
     build_skip_unchanged: bool
+    warehouse_lock_timeout: float
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -47,6 +50,19 @@ def _path(name: str, default: Path) -> Path:
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(f"{name}={value!r}: expected a number of seconds >= 0")
+    return seconds
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +82,9 @@ def get_settings() -> Settings:
         # belong in development and CI (tests/dbt), not in every scheduled build.
         dbt_unit_tests=_flag("TIERWISE_DBT_UNIT_TESTS", False),
         build_skip_unchanged=_flag("TIERWISE_BUILD_SKIP_UNCHANGED", True),
+        # DuckDB has one writer, or several readers, per file: a stage waits this long for
+        # another process (a second run, an analyst's notebook) to let go of the warehouse.
+        warehouse_lock_timeout=_seconds("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", 60.0),
     )
 
 

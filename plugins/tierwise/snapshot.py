@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tierwise.settings import get_settings
-from tierwise.warehouse import connect
+from tierwise.warehouse import attach, connect
 
 SNAPSHOT_SCHEMAS = ("marts",)
 
@@ -36,7 +36,7 @@ def publish_snapshot(warehouse: Path | None = None, target: Path | None = None) 
     schemas = ", ".join(repr(s) for s in SNAPSHOT_SCHEMAS)
     with connect(staging) as con:
         con.execute("set preserve_insertion_order = false")
-        con.execute(f"attach '{source}' as \"{name}\" (read_only)")
+        attach(con, source, name)
         relations = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = ? "
             f"and schema_name in ({schemas}) "

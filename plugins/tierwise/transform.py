@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from tierwise.exceptions import BuildError
 from tierwise.settings import get_settings
+from tierwise.warehouse import is_lock_conflict, probe, wait_for_lock
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 log = logging.getLogger(__name__)
@@ -135,6 +137,28 @@ def _release_warehouse() -> None:
     gc.collect()
 
 
+def _invoke_when_free(args: list[str], warehouse: Path) -> Any:
+    """Run dbt once the warehouse lock is free, waiting for it as every other stage does.
+
+    dbt-duckdb opens the file itself and fails at once on a held lock, before any hook or node
+    runs; so the lock is probed first, and a lock taken between the probe and dbt's own open
+    ends this attempt with nothing written and is waited for within the same timeout.
+    """
+    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
+
+    def attempt() -> Any:
+        probe(warehouse)
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            _release_warehouse()
+        if is_lock_conflict(outcome.exception):
+            raise outcome.exception
+        return outcome
+
+    return wait_for_lock(warehouse, attempt)
+
+
 def run_dbt(
     command: str = "build",
     *,
@@ -154,12 +178,7 @@ def run_dbt(
     os.environ[RUN_ID_ENV] = run_id
     set_as_of_date(as_of_date)
     started = time.perf_counter()
-    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
-
-    try:
-        outcome = dbtRunner().invoke(dbt_args(command, full_refresh=full_refresh, select=select))
-    finally:
-        _release_warehouse()
+    outcome = _invoke_when_free(dbt_args(command, full_refresh=full_refresh, select=select), target)
     report = BuildReport(
         command=command,
         success=bool(outcome.success),
