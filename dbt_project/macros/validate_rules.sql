@@ -245,7 +245,7 @@
             {%- endif -%}
         {%- endfor -%}
         {%- if reports | length > 0 -%}
-            {{ exceptions.raise_compiler_error(reports | join("\n") ~ "\nNothing was loaded or built: fix the file and build again.") }}
+            {{ exceptions.raise_compiler_error(reports | join("\n") ~ "\nNothing was loaded or built: correct the file(s) named above and build again.") }}
         {%- endif -%}
     {%- endif -%}
     select 1 as tierwise_rule_seeds_valid

@@ -15,11 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tierwise.exceptions import BuildError
 from tierwise.settings import get_settings
 from tierwise.warehouse import is_lock_conflict, probe, wait_for_lock
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 log = logging.getLogger(__name__)
@@ -137,7 +140,7 @@ def _release_warehouse() -> None:
     gc.collect()
 
 
-def _invoke_when_free(args: list[str], warehouse: Path) -> Any:
+def _invoke_when_free(args: list[str], warehouse: Path) -> dbtRunnerResult:
     """Run dbt once the warehouse lock is free, waiting for it as every other stage does.
 
     dbt-duckdb opens the file itself and fails at once on a held lock, before any hook or node
@@ -146,7 +149,7 @@ def _invoke_when_free(args: list[str], warehouse: Path) -> Any:
     """
     from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
 
-    def attempt() -> Any:
+    def attempt() -> dbtRunnerResult:
         probe(warehouse)
         try:
             outcome = dbtRunner().invoke(args)

@@ -67,7 +67,7 @@ def _report_wait(path: Path, timeout: float) -> Callable[[tenacity.RetryCallStat
     def report(state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         if state.attempt_number == 1 and error is not None:
-            progress("warehouse", f"{path} is locked by {lock_holder(error)}; waiting up to {timeout:.0f}s")
+            progress("warehouse", f"{path} is locked by {lock_holder(error)}; waiting up to {timeout:g}s")
         log.debug("warehouse %s still locked (attempt %d): %s", path, state.attempt_number, error)
 
     return report
