@@ -1,10 +1,10 @@
 {#
-    Rule configuration checks. Both raise a compilation error whose message
-    names every problem found, so a bad config fails the build before any
-    customer is graded:
-    - tierwise_validate_vars(): project vars, run as an on-run-start hook;
-    - tierwise_validate_tier_ladder(rows): the tier_ladder seed, called by
-      int_tier_ladder_validated before anything reads the ladder.
+    Rule configuration checks, run as on-run-start hooks: a bad config stops
+    the run before the first seed is loaded or model built, with a compilation
+    error whose message names every problem found.
+    - tierwise_validate_vars(): project vars;
+    - tierwise_validate_seeds(): the rule seeds (tier_ladder, fx_rates,
+      rfm_segments), read from their CSV files as dbt will load them.
 #}
 
 {% macro tierwise_is_fraction(value, allow_zero=false) -%}
@@ -80,25 +80,91 @@
     select 1 as tierwise_rule_vars_valid
 {%- endmacro %}
 
-{% macro tierwise_validate_tier_ladder(rows) -%}
-    {%- set problems = [] -%}
+{#
+    The rule seeds, checked from their CSV files before dbt loads any of them.
+    Each seed's CSV is read as dbt will load it (header, delimiter, the seed's
+    column_types) by DuckDB's read_csv, which writes nothing; then the rules the
+    models rely on are checked. The tier_ladder, fx_rates and rfm_segments
+    descriptions in seeds/_seeds__seeds.yml state the same rules.
+#}
+
+{% macro tierwise_seed_node(seed_name) -%}
+    {{- return(graph.nodes.values() | selectattr('resource_type', 'equalto', 'seed')
+        | selectattr('package_name', 'equalto', project_name)
+        | selectattr('name', 'equalto', seed_name) | first) -}}
+{%- endmacro %}
+
+{% macro tierwise_seed_rows(node, problems) -%}
+    {#- The seed's rows typed with its column_types; a missing column or a value that does not
+        convert is added to problems (the value is null in the rows returned). -#}
+    {%- set file = (node.root_path ~ '/' ~ node.original_file_path) | replace("'", "''") -%}
+    {%- set source = "read_csv('" ~ file ~ "', header = true, all_varchar = true, delim = '"
+        ~ (node.config.delimiter or ',') ~ "')" -%}
+    {%- set found = run_query('select * from ' ~ source ~ ' limit 0').column_names -%}
+    {%- set types = node.config.column_types -%}
+    {%- set missing = types.keys() | reject('in', found) | list -%}
+    {%- if missing | length > 0 -%}
+        {%- do problems.append("missing column(s) " ~ missing | join(', ') ~ "; the header has " ~ found | join(', ')) -%}
+        {{- return([]) -}}
+    {%- endif -%}
+    {%- set typed -%}
+        select
+        {%- for column, type in types.items() %}
+            "{{ column }}" as "{{ column }}__text",
+            try_cast("{{ column }}" as {{ type }}) as "{{ column }}"{{ "," if not loop.last }}
+        {%- endfor %}
+        from {{ source }}
+    {%- endset -%}
+    {%- set rows = run_query(typed).rows -%}
+    {%- set key = types.keys() | first -%}
+    {%- for row in rows -%}
+        {%- for column, type in types.items() if row[column] is none and row[column ~ '__text'] is not none -%}
+            {%- do problems.append(key ~ " " ~ row[key ~ '__text'] ~ ": " ~ column ~ " '"
+                ~ row[column ~ '__text'] ~ "' is not a " ~ type) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{- return(rows) -}}
+{%- endmacro %}
+
+{% macro tierwise_check_required(rows, columns, problems) -%}
+    {%- for row in rows -%}
+        {%- set empty = [] -%}
+        {%- for column in columns if row[column ~ '__text'] is none -%}
+            {%- do empty.append(column) -%}
+        {%- endfor -%}
+        {%- if empty | length > 0 -%}
+            {%- do problems.append("row " ~ loop.index ~ " (" ~ columns[0] ~ " " ~ row[columns[0]] ~ "): "
+                ~ empty | join(', ') ~ " must not be empty") -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro tierwise_check_unique(rows, columns, problems) -%}
+    {%- set seen = [] -%}
+    {%- for row in rows -%}
+        {%- set values = [] -%}
+        {%- for column in columns -%}
+            {%- do values.append(row[column] | string) -%}
+        {%- endfor -%}
+        {%- set value = values | join(' ') -%}
+        {%- if seen.count(value) == 1 -%}
+            {%- do problems.append(columns | join(', ') ~ " " ~ value ~ " appears more than once") -%}
+        {%- endif -%}
+        {%- do seen.append(value) -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro tierwise_tier_ladder_problems(rows, problems) -%}
     {%- set unrated = var('unrated_tier_code') -%}
-    {%- set codes = rows | map(attribute='tier_code') | list -%}
-    {%- set ranks = rows | map(attribute='tier_rank') | list -%}
+    {%- do tierwise_check_required(rows, ['tier_code', 'tier_rank', 'min_value', 'min_orders'], problems) -%}
+    {%- do tierwise_check_unique(rows, ['tier_code'], problems) -%}
+    {%- do tierwise_check_unique(rows, ['tier_rank'], problems) -%}
     {%- if rows | length < 2 -%}
         {%- do problems.append("the ladder needs the " ~ unrated ~ " bottom tier and at least one rated tier") -%}
     {%- endif -%}
-    {%- for row in rows -%}
-        {%- if row.tier_code is none or row.tier_rank is none or row.min_value is none or row.min_orders is none -%}
-            {%- do problems.append("row " ~ loop.index ~ ": tier_code, tier_rank, min_value and min_orders are required") -%}
-        {%- elif row.min_value < 0 or row.min_orders < 0 -%}
+    {%- for row in rows if row.min_value is not none and row.min_orders is not none -%}
+        {%- if row.min_value < 0 or row.min_orders < 0 -%}
             {%- do problems.append(row.tier_code ~ ": min_value and min_orders must be >= 0") -%}
-        {%- endif -%}
-        {%- if codes.count(row.tier_code) > 1 -%}
-            {%- do problems.append("tier_code " ~ row.tier_code ~ " appears more than once") -%}
-        {%- endif -%}
-        {%- if ranks.count(row.tier_rank) > 1 -%}
-            {%- do problems.append(row.tier_code ~ ": tier_rank " ~ row.tier_rank ~ " is shared with another tier") -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if problems | length == 0 -%}
@@ -116,7 +182,71 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- if problems | length > 0 -%}
-        {{ exceptions.raise_compiler_error("Invalid tier_ladder seed (seeds/tier_ladder.csv):\n  - " ~ problems | join("\n  - ")) }}
+{%- endmacro %}
+
+{% macro tierwise_fx_rates_problems(rows, problems) -%}
+    {%- do tierwise_check_required(rows, ['currency', 'valid_from', 'rate_to_eur'], problems) -%}
+    {%- do tierwise_check_unique(rows, ['currency', 'valid_from'], problems) -%}
+    {%- for row in rows if row.rate_to_eur is not none and row.rate_to_eur <= 0 -%}
+        {%- do problems.append(row.currency ~ " from " ~ row.valid_from ~ ": rate_to_eur must be above 0, got " ~ row.rate_to_eur) -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro tierwise_rfm_segments_problems(rows, problems) -%}
+    {#- Scores are quintiles 1-5 (int_customers_scored); every (r_score, fm_score) pair needs a segment. -#}
+    {%- set bounds = ['r_min', 'r_max', 'fm_min', 'fm_max'] -%}
+    {%- do tierwise_check_required(rows, ['segment_code', 'priority'] + bounds, problems) -%}
+    {%- do tierwise_check_unique(rows, ['segment_code'], problems) -%}
+    {%- do tierwise_check_unique(rows, ['priority'], problems) -%}
+    {%- set valid = [] -%}
+    {%- for row in rows -%}
+        {%- for low, high in [('r_min', 'r_max'), ('fm_min', 'fm_max')] if row[low] is not none and row[high] is not none -%}
+            {%- if row[low] > row[high] -%}
+                {%- do problems.append(row.segment_code ~ ": " ~ low ~ " " ~ row[low] ~ " is above " ~ high ~ " " ~ row[high]) -%}
+            {%- elif row[low] < 1 or row[high] > 5 -%}
+                {%- do problems.append(row.segment_code ~ ": " ~ low ~ " and " ~ high ~ " must lie in 1-5 (scores are quintiles), got " ~ row[low] ~ "-" ~ row[high]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if problems | length == 0 -%}
+        {%- set uncovered = [] -%}
+        {%- for r_score in range(1, 6) -%}
+            {%- for fm_score in range(1, 6) -%}
+                {%- set covering = rows | selectattr('r_min', 'le', r_score) | selectattr('r_max', 'ge', r_score)
+                    | selectattr('fm_min', 'le', fm_score) | selectattr('fm_max', 'ge', fm_score) | list -%}
+                {%- if covering | length == 0 -%}
+                    {%- do uncovered.append("r " ~ r_score ~ "/fm " ~ fm_score) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- if uncovered | length > 0 -%}
+            {%- do problems.append("no segment covers the score pairs " ~ uncovered | join(', ') ~ " (every r_score and fm_score from 1 to 5 needs one)") -%}
+        {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro tierwise_validate_seeds() -%}
+    {%- if execute -%}
+        {%- set checks = {
+            'tier_ladder': tierwise_tier_ladder_problems,
+            'fx_rates': tierwise_fx_rates_problems,
+            'rfm_segments': tierwise_rfm_segments_problems,
+        } -%}
+        {%- set reports = [] -%}
+        {%- for seed, check in checks.items() -%}
+            {%- set node = tierwise_seed_node(seed) -%}
+            {%- set problems = [] -%}
+            {%- set rows = tierwise_seed_rows(node, problems) -%}
+            {%- if problems | length == 0 -%}
+                {%- do check(rows, problems) -%}
+            {%- endif -%}
+            {%- if problems | length > 0 -%}
+                {%- do reports.append("Invalid " ~ seed ~ " seed (" ~ node.original_file_path ~ "):\n  - " ~ problems | join("\n  - ")) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if reports | length > 0 -%}
+            {{ exceptions.raise_compiler_error(reports | join("\n") ~ "\nNothing was loaded or built: correct the file(s) named above and build again.") }}
+        {%- endif -%}
+    {%- endif -%}
+    select 1 as tierwise_rule_seeds_valid
 {%- endmacro %}

@@ -131,18 +131,16 @@ def last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
 
 
 def record(con: duckdb.DuckDBPyConnection, fp: Fingerprint, run_id: str, built_at: datetime) -> None:
-    """Remember the fingerprint of a successful build (the state the next run compares with)."""
+    """Remember the fingerprint of a successful build (the state the next run compares with).
+
+    A dbt run that writes forgets it in its on-run-start, once the rule checks passed
+    (``dbt_project/macros/build_state.sql``): it appends a row without a digest.
+    """
     _ensure_table(con)
     con.execute(
         f"insert into {STATE_TABLE} values (?, ?, ?, ?, ?)",
         [fp.as_of_date, fp.digest, json.dumps(fp.parts, sort_keys=True), run_id, built_at],
     )
-
-
-def forget(con: duckdb.DuckDBPyConnection, run_id: str, at: datetime) -> None:
-    """dbt is about to change the marts: until a build records its fingerprint, nothing is skipped."""
-    _ensure_table(con)
-    con.execute(f"insert into {STATE_TABLE} values (null, null, null, ?, ?)", [run_id, at])
 
 
 def _extra() -> dict[str, Any]:
@@ -172,9 +170,3 @@ def still_valid(as_of_date: date) -> tuple[str, Fingerprint] | None:
 def remember(as_of_date: date, run_id: str) -> None:
     with connect() as con:
         record(con, fingerprint(con, as_of_date, get_settings().dbt_project_dir, _extra()), run_id, _now())
-
-
-def invalidate(run_id: str) -> None:
-    if get_settings().warehouse.exists():
-        with connect() as con:
-            forget(con, run_id, _now())

@@ -44,3 +44,7 @@ class CorruptFileError(IngestError):
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path}: {problem}; nothing of this file was loaded (export or copy it again)")
         self.path = path
+
+
+class WarehouseLockedError(TierwiseError):
+    """Another process held the warehouse's DuckDB lock for longer than the lock timeout."""

@@ -44,6 +44,7 @@ class Settings:
     duckdb_threads: int
     dbt_unit_tests: bool
     build_skip_unchanged: bool
+    warehouse_lock_timeout: float
     snapshot_personal_data: PersonalData = PersonalData.EXCLUDE
 
     @property
@@ -72,6 +73,19 @@ def _personal_data(name: str) -> PersonalData:
         raise ConfigError(f"{name}={value!r} is not one of {allowed}") from None
 
 
+def _seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(f"{name}={value!r}: expected a number of seconds >= 0")
+    return seconds
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     home = _repo_root()
@@ -90,6 +104,9 @@ def get_settings() -> Settings:
         dbt_unit_tests=_flag("TIERWISE_DBT_UNIT_TESTS", False),
         build_skip_unchanged=_flag("TIERWISE_BUILD_SKIP_UNCHANGED", True),
         snapshot_personal_data=_personal_data("TIERWISE_SNAPSHOT_PERSONAL_DATA"),
+        # DuckDB has one writer, or several readers, per file: a stage waits this long for
+        # another process (a second run, an analyst's notebook) to let go of the warehouse.
+        warehouse_lock_timeout=_seconds("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", 60.0),
     )
 
 

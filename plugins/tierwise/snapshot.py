@@ -21,7 +21,7 @@ import duckdb
 
 from tierwise.masking import PERSONAL_COLUMNS
 from tierwise.settings import PersonalData, get_settings
-from tierwise.warehouse import connect
+from tierwise.warehouse import attach, connect
 
 SNAPSHOT_SCHEMAS = ("marts",)
 # How a personal value is normalised before hashing: as publish/identifiers.py does for the CRM.
@@ -69,7 +69,7 @@ def publish_snapshot(
     schemas = ", ".join(repr(s) for s in SNAPSHOT_SCHEMAS)
     with connect(staging) as con:
         con.execute("set preserve_insertion_order = false")
-        con.execute(f"attach '{source}' as \"{name}\" (read_only)")
+        attach(con, source, name)
         relations = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = ? "
             f"and schema_name in ({schemas}) "

@@ -15,10 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tierwise import build_state
 from tierwise.exceptions import BuildError
 from tierwise.settings import get_settings
+from tierwise.warehouse import is_lock_conflict, probe, wait_for_lock
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 log = logging.getLogger(__name__)
@@ -61,7 +65,8 @@ class BuildReport:
 
 
 AS_OF_ENV = "TIERWISE_AS_OF_DATE"
-WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot"})
+# Read by dbt's on-run-start (macro tierwise_forget_build_state) for the row it writes.
+RUN_ID_ENV = "TIERWISE_RUN_ID"
 
 
 def dbt_args(command: str, *, full_refresh: bool, select: Sequence[str]) -> list[str]:
@@ -135,6 +140,28 @@ def _release_warehouse() -> None:
     gc.collect()
 
 
+def _invoke_when_free(args: list[str], warehouse: Path) -> dbtRunnerResult:
+    """Run dbt once the warehouse lock is free, waiting for it as every other stage does.
+
+    dbt-duckdb opens the file itself and fails at once on a held lock, before any hook or node
+    runs; so the lock is probed first, and a lock taken between the probe and dbt's own open
+    ends this attempt with nothing written and is waited for within the same timeout.
+    """
+    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
+
+    def attempt() -> dbtRunnerResult:
+        probe(warehouse)
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            _release_warehouse()
+        if is_lock_conflict(outcome.exception):
+            raise outcome.exception
+        return outcome
+
+    return wait_for_lock(warehouse, attempt)
+
+
 def run_dbt(
     command: str = "build",
     *,
@@ -144,19 +171,17 @@ def run_dbt(
     warehouse: Path | None = None,
     run_id: str = "manual",
 ) -> BuildReport:
-    """Run one dbt command against the warehouse; raise BuildError if anything failed."""
-    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
+    """Run one dbt command against the warehouse; raise BuildError if anything failed.
 
-    settings = get_settings()
-    os.environ["TIERWISE_WAREHOUSE"] = str(warehouse or settings.warehouse)
-    if command in WRITING_COMMANDS and warehouse is None:
-        build_state.invalidate(run_id)
+    Writing commands forget the last build's fingerprint (``ops.build_state``) in dbt's
+    on-run-start, after the rule checks pass: a rejected rule leaves the warehouse untouched.
+    """
+    target = warehouse or get_settings().warehouse
+    os.environ["TIERWISE_WAREHOUSE"] = str(target)
+    os.environ[RUN_ID_ENV] = run_id
     set_as_of_date(as_of_date)
     started = time.perf_counter()
-    try:
-        outcome = dbtRunner().invoke(dbt_args(command, full_refresh=full_refresh, select=select))
-    finally:
-        _release_warehouse()
+    outcome = _invoke_when_free(dbt_args(command, full_refresh=full_refresh, select=select), target)
     report = BuildReport(
         command=command,
         success=bool(outcome.success),

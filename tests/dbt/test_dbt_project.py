@@ -263,10 +263,14 @@ def test_changed_ladder_threshold_changes_tiers(workspace: Workspace, first_buil
 
 def test_bad_ladder_fails_the_build_with_a_message(workspace: Workspace, first_build: Build) -> None:
     workspace.write_ladder(LADDER.format(silver="2500.00"))  # silver above gold
-    broken = workspace.rebuild_tiers()
+    try:
+        broken = workspace.rebuild_tiers()
+    finally:
+        workspace.write_ladder(LADDER.format(silver="500.00"))
     assert not broken.success
-    message = "\n".join(broken.failures)
-    assert "int_tier_ladder_validated" in message
+    assert not broken.failures, "the ladder is checked in on-run-start, before any node runs"
+    message = str(broken.exception)
+    assert "Invalid tier_ladder seed (seeds/tier_ladder.csv)" in message
     assert "thresholds overlap or are out of order" in message
     assert "gold (tier_rank 3, min_value 2000.00) must have a higher min_value than silver" in message
 

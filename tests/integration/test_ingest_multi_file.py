@@ -224,7 +224,7 @@ def test_bad_multi_file_configs_name_the_key(inputs: dict[str, Any], message: st
 
 
 def test_a_source_has_files_or_inputs_not_both() -> None:
-    with pytest.raises(ConfigError, match="either files .* or inputs"):
+    with pytest.raises(ConfigError, match=r"either files .* or inputs"):
         parse_source_config(
             {"entity": "orders", "files": {"pattern": "a"}, "inputs": {"a": {"files": {"pattern": "a"}}}},
             origin="x.yml",
