@@ -31,8 +31,8 @@
     {%- if as_of is not none and not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', as_of | string) -%}
         {%- do problems.append("var as_of_date: expected an ISO date YYYY-MM-DD, got " ~ as_of) -%}
     {%- endif -%}
-    {%- if not tierwise_is_count(var('evaluation_window_months'), 1) -%}
-        {%- do problems.append("var evaluation_window_months: expected a whole number >= 1, got " ~ var('evaluation_window_months')) -%}
+    {%- if var('evaluation_window_months') != 'all' and not tierwise_is_count(var('evaluation_window_months'), 1) -%}
+        {%- do problems.append("var evaluation_window_months: expected a whole number >= 1 or all (the whole history), got " ~ var('evaluation_window_months')) -%}
     {%- endif -%}
     {%- set measures = ['monetary', 'net_revenue', 'historic_clv', 'predicted_clv'] -%}
     {%- if var('tier_measure') not in measures -%}
@@ -55,6 +55,9 @@
     {%- set excluded = var('eligibility_excluded_account_types') -%}
     {%- if excluded is string or excluded is not iterable -%}
         {%- do problems.append("var eligibility_excluded_account_types: expected a list of account types, got " ~ excluded) -%}
+    {%- endif -%}
+    {%- if var('eligibility_without_crm_record') not in ['ineligible', 'eligible'] -%}
+        {%- do problems.append("var eligibility_without_crm_record: expected ineligible or eligible, got " ~ var('eligibility_without_crm_record')) -%}
     {%- endif -%}
     {%- if var('eligibility_require_verified') not in [true, false] -%}
         {%- do problems.append("var eligibility_require_verified: expected true or false, got " ~ var('eligibility_require_verified')) -%}
