@@ -25,3 +25,16 @@ def isolate_tierwise(root: Path) -> pytest.MonkeyPatch:
         patch.setenv(name, str(root / sub))
     reset_settings()
     return patch
+
+
+def shared_data(name: str) -> Path:
+    """A real data set of ``../shared/data`` (never copied into the repo).
+
+    Next to the checkout first; a clone elsewhere on the same machine (CI) finds the shared
+    folder at /work/shared. Tests using it skip with a message where neither exists.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    for root in (repo.parent / "shared" / "data", Path("/work/shared/data")):
+        if (root / name).is_dir():
+            return root / name
+    return repo.parent / "shared" / "data" / name

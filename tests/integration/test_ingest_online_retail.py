@@ -2,7 +2,9 @@
 
 541,909 invoice lines: cancellations (C invoices) and returns (negative quantity)
 become refunds, lines without a customer are quarantined, exact duplicate lines
-are dropped once, and every line read is either loaded or quarantined.
+are kept as the genuine repeats they are in this export (``duplicates: keep``; with
+the default policy they are quarantined once each), and every line read is either
+loaded or quarantined.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import shared_data
 
 from tierwise.ingest import ingest_source, load_source_config
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path("/work/shared/data/online_retail")
+DATA = shared_data("online_retail")
 EXPORT = DATA / "online_retail.csv.gz"
 
 pytestmark = [
@@ -25,9 +28,10 @@ pytestmark = [
 
 READ = 541_909
 DUPLICATES = 5_268  # extra copies of identical lines
-NO_CUSTOMER = 135_037  # first copies of lines with an empty CustomerID
-LOADED = READ - DUPLICATES - NO_CUSTOMER
-REFUNDS = 8_872  # loaded lines of C invoices or with a negative quantity
+NO_CUSTOMER = 135_080  # lines with an empty CustomerID
+NO_CUSTOMER_FIRST_COPIES = 135_037  # the same, counting each repeated line once
+LOADED = READ - NO_CUSTOMER
+REFUNDS = 8_905  # loaded lines of C invoices or with a negative quantity
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +50,9 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
 def test_the_numbers_add_up_exactly(loaded) -> None:
     report, warehouse = loaded
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (READ, LOADED, READ - LOADED)
-    assert report.quarantined_by_reason == {"missing_customer_id": NO_CUSTOMER, "duplicate": DUPLICATES}
+    assert report.quarantined_by_reason == {"missing_customer_id": NO_CUSTOMER}
     assert query(warehouse, "select count(*) from raw.orders") == [(LOADED,)]
     assert query(warehouse, "select reason, count(*) from quarantine.orders group by 1 order by 2") == [
-        ("duplicate", DUPLICATES),
         ("missing_customer_id", NO_CUSTOMER),
     ]
     assert query(warehouse, "select rows_read, rows_loaded, rows_quarantined from ops.load_manifest") == [
@@ -66,11 +69,25 @@ def test_expected_numbers_match_an_independent_reading_of_the_file(loaded) -> No
             "select (select count(*) from lines), "
             "(select count(*) from lines) - (select count(*) from firsts), "
             "count(*) filter (where CustomerID is null), "
+            "(select count(*) from firsts where CustomerID is null), "
             "count(*) filter (where CustomerID is not null and "
-            "(InvoiceNo like 'C%' or cast(Quantity as integer) < 0)) from firsts",
+            "(InvoiceNo like 'C%' or cast(Quantity as integer) < 0)) from lines",
             [str(EXPORT)],
         ).fetchone()
-    assert row == (READ, DUPLICATES, NO_CUSTOMER, REFUNDS)
+    assert row == (READ, DUPLICATES, NO_CUSTOMER, NO_CUSTOMER_FIRST_COPIES, REFUNDS)
+
+
+def test_the_default_duplicate_policy_quarantines_each_repeat_once(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    config = replace(
+        load_source_config(REPO / "examples" / "online_retail" / "orders.yml"), duplicates="quarantine"
+    )
+    report = ingest_source(config, warehouse=tmp_path / "w.duckdb", data_dir=DATA, run_id="strict")
+    reasons = report.quarantined_by_reason
+    # A repeated line without a customer counts once as a duplicate, not as a missing customer.
+    assert reasons["duplicate"] == DUPLICATES and reasons["missing_customer_id"] < NO_CUSTOMER
+    assert report.rows_read == report.rows_loaded + report.rows_quarantined == READ
 
 
 def test_cancellations_and_returns_become_refunds(loaded) -> None:
