@@ -38,6 +38,22 @@ def _abc_rows(con: Any) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+def _clv_fit_rows(con: Any) -> list[tuple[Any, ...]]:
+    if not table_exists(con, "marts", "clv_fit_diagnostics"):
+        return []
+    return con.execute(
+        "select model_name, fit_status, degenerate_reason from marts.clv_fit_diagnostics order by model_name"
+    ).fetchall()
+
+
+def clv_line(fits: Sequence[Sequence[Any]]) -> str:
+    """One line on the CLV fits; a fit that is not converged says why and that the fallback applies."""
+    told = ", ".join(f"{model} {status}" + (f" ({why})" if why else "") for model, status, why in fits)
+    if all(status == "converged" for _, status, _ in fits):
+        return f"  CLV fits: {told}"
+    return f"  CLV fits: {told}; predicted CLV uses the historic fallback (see marts.clv_fit_diagnostics)"
+
+
 def warehouse_facts(warehouse: Path | None = None) -> dict[str, Any]:
     """Read the headline numbers of the marts (read-only connection)."""
     settings = get_settings()
@@ -48,6 +64,7 @@ def warehouse_facts(warehouse: Path | None = None) -> dict[str, Any]:
         if not table_exists(con, "marts", "customer_tiers"):
             return {}
         facts: dict[str, Any] = {"tiers": _tier_rows(con), "abc": _abc_rows(con)}
+        facts["clv_fits"] = _clv_fit_rows(con)
         for table in ("customer_value", "customer_tiers"):
             facts[f"{table}_rows"] = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
         facts["as_of_date"] = str(
@@ -75,6 +92,7 @@ def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any
             + "; ".join(f"{cls}: {n:,}, {pc}%, {pv}%" for cls, n, pc, pv in facts["abc"])
         ]
         lines += ["  tiers: " + ", ".join(f"{tier} {n:,}" for tier, n, _ in facts["tiers"])]
+        lines += [clv_line(facts["clv_fits"])] if facts.get("clv_fits") else []
     lines += [
         "",
         "Where the results are:",

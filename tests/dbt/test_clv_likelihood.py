@@ -2,49 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 from scipy import optimize
-
-MODELS = Path(__file__).resolve().parents[2] / "dbt_project/models/intermediate/clv"
-
-
-def load_model(name: str) -> ModuleType:
-    """A dbt Python model's file as a module (dbt-duckdb runs it the same way)."""
-    spec = importlib.util.spec_from_file_location(name, MODELS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def clv() -> ModuleType:
-    return load_model("int_clv_models_fitted")
-
-
-def simulate_bgnbd(r: float, alpha: float, a: float, b: float, customers: int, seed: int = 7):
-    """Customers drawn from the BG/NBD story: Poisson purchases while alive, dropout after each."""
-    rng = np.random.default_rng(seed)
-    age = rng.uniform(20, 104, customers)
-    rates = rng.gamma(r, 1 / alpha, customers)
-    dropout = rng.beta(a, b, customers)
-    frequency, recency = np.zeros(customers), np.zeros(customers)
-    for i in range(customers):
-        t = 0.0
-        while True:
-            t += rng.exponential(1 / rates[i])
-            if t > age[i]:
-                break
-            frequency[i] += 1
-            recency[i] = t
-            if rng.random() < dropout[i]:
-                break
-    return frequency, recency, age
+from tests.dbt.clv_data import simulate_bgnbd, simulate_gamma_gamma
 
 
 def assert_gradient_matches(objective, args: tuple, points: list[list[float]]) -> None:
@@ -74,15 +37,6 @@ def test_the_fit_recovers_simulated_parameters(clv: ModuleType) -> None:
     assert fitted == pytest.approx([0.8, 4.0, 0.6, 9.0], rel=0.35)
 
 
-def simulate_gamma_gamma(p: float, q: float, v: float, customers: int, seed: int = 11):
-    """Mean spend of repeat customers from the Gamma-Gamma story: gamma spends around a gamma-drawn scale."""
-    rng = np.random.default_rng(seed)
-    frequency = rng.integers(1, 12, customers).astype(float)
-    nu = rng.gamma(q, 1 / v, customers)
-    monetary = rng.gamma(p * frequency, 1 / nu) / frequency
-    return frequency, monetary
-
-
 def test_the_gamma_gamma_gradient_matches_finite_differences(clv: ModuleType) -> None:
     frequency, monetary = simulate_gamma_gamma(6.0, 4.0, 15.0, 2_000)
     args = (frequency, monetary, np.ones_like(frequency))
@@ -98,11 +52,6 @@ def test_the_gamma_gamma_fit_recovers_simulated_parameters(clv: ModuleType) -> N
     row = clv.fit_gamma_gamma(summary, 20, 2000, "2025-12-31")
     assert row["is_converged"], row["optimizer_message"]
     assert [row["param_p"], row["param_q"], row["param_v"]] == pytest.approx([6.0, 4.0, 15.0], rel=0.25)
-
-
-@pytest.fixture(scope="module")
-def scoring() -> ModuleType:
-    return load_model("int_customers_predicted")
 
 
 def test_expected_purchases_per_distinct_pair_equal_those_per_customer(scoring: ModuleType) -> None:

@@ -231,11 +231,14 @@ def test_clv_models_are_fitted(workspace: Workspace, first_build: Build) -> None
     fits = {
         row[0]: row[1:]
         for row in workspace.query(
-            "select model_name, is_converged, n_customers, log_likelihood from marts.clv_fit_diagnostics"
+            "select model_name, fit_status, degenerate_reason, n_customers from marts.clv_fit_diagnostics"
         )
     }
     assert set(fits) == {"bg_nbd", "gamma_gamma"}
-    assert all(converged for converged, _, _ in fits.values())
+    assert all(status == "converged" and reason is None for status, reason, _ in fits.values())
+    # Converged fits score every customer with a purchase: no fallback.
+    bases = workspace.query("select distinct purchases_basis, spend_basis from marts.customer_value")
+    assert set(bases) == {("bg_nbd", "gamma_gamma"), (None, None)}
     assert (
         workspace.scalar(
             "select count(*) from marts.customer_value "

@@ -164,6 +164,17 @@ select customer_id, date '2024-05-31' as as_of_date,
        case when value_rank <= 5 then 'too_new' end as ineligibility_reason
 from (select customer_id, row_number() over (order by net_revenue desc, customer_id) as value_rank
       from marts.customer_value) as ranked;
+create or replace table marts.clv_fit_diagnostics as
+select model_name, date '2024-05-31' as as_of_date, 'converged' as fit_status,
+       null::varchar as degenerate_reason, 'CONVERGENCE' as optimizer_message
+from (values ('bg_nbd'), ('gamma_gamma')) as models(model_name);
+"""
+# The BG/NBD fit of Online Retail (issue 15): the optimiser converged, at a limit of the model.
+MARTS_DEGENERATE_FIT = """
+update marts.clv_fit_diagnostics
+    set fit_status = 'degenerate',
+        degenerate_reason = 'a = 4.6e-05 below 0.001: no dropout in the data'
+    where model_name = 'bg_nbd';
 """
 TIER_LADDER_CSV = (
     "tier_code,tier_name,tier_rank\nplatinum,P,4\ngold,G,3\nsilver,S,2\nbronze,B,1\nunrated,U,0\n"
@@ -354,6 +365,20 @@ def test_marts_gate_fails_each_check_for_its_reason(marts_bad: Run) -> None:
     assert not _keys(rows, "warned") and not _keys(rows, "error")
     message = str(marts_bad.error)
     assert '"tier_code": "diamond"' in message and '"probability_alive": 1.5' in message
+
+
+def test_a_degenerate_clv_fit_warns_without_closing_the_gate(quality_env: Path) -> None:
+    warehouse = _warehouse(quality_env, "marts_degenerate", MARTS_CLEAN, MARTS_DEGENERATE_FIT)
+    run = _run("marts", warehouse, "marts-degenerate")
+    assert run.error is None, run.error
+    assert run.report is not None and run.report.passed
+    assert {r.check for r in run.report.warnings} == {"customer_value.clv_fits_converged"}
+    stored = _stored(warehouse, "marts-degenerate")
+    row = next(r for r in stored if r["check_name"] == "customer_value.clv_fits_converged")
+    assert (row["outcome"], row["severity"]) == ("warned", "warning")
+    failing = json.loads(str(row["details"]))["failing_rows"]
+    assert [(f["model_name"], f["fit_status"]) for f in failing] == [("bg_nbd", "degenerate")]
+    assert any("no dropout in the data" in line for line in run.report.summary_lines())
 
 
 def test_exception_inside_gx_is_a_run_error_not_a_verdict(quality_env: Path) -> None:

@@ -252,7 +252,27 @@ def _customer_value() -> list[Expectation]:
             ),
             meta=_meta("customer_value.clv_in_range"),
         ),
+        _clv_fits_converged(),
     ]
+
+
+def _clv_fits_converged() -> Expectation:
+    # A warning, not a failure: a degenerate or failed fit is what the data support, and
+    # predicted CLV then follows the documented historic fallback; the tiers stay publishable.
+    return _gx().UnexpectedRowsExpectation(  # type: ignore[no-any-return]
+        unexpected_rows_query=(
+            "select fits.model_name, fits.fit_status, fits.degenerate_reason, fits.optimizer_message"
+            " from marts.clv_fit_diagnostics as fits"
+            " where fits.fit_status <> 'converged'"
+            " and fits.as_of_date in (select as_of_date from {batch})"
+        ),
+        description=(
+            "The CLV models of this evaluation converged to sound estimates; otherwise predicted CLV"
+            " uses the historic fallback (purchases_basis, spend_basis) and clv_fit_diagnostics says why."
+        ),
+        severity=WARNING,
+        meta=_meta("customer_value.clv_fits_converged"),
+    )
 
 
 def _customer_tiers() -> list[Expectation]:

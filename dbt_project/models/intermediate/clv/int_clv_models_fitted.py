@@ -8,6 +8,13 @@ published negative log-likelihood over log-parameters (so every parameter
 stays positive) with scipy.optimize; identical (frequency, recency, age) rows
 are collapsed into weights first. One row per model: parameters,
 log-likelihood, AIC, convergence and the number of customers used.
+
+"Converged" is earned, not reported: the optimiser must have converged AND the
+optimum must be an estimate rather than a limit of the model. Real exports drive
+the likelihood to such limits (Online Retail: a -> 0, nobody ever drops out;
+Olist: a, b -> infinity, too few repeat buyers), where the optimiser stops on a
+flat likelihood and reports success. Those fits are 'degenerate', with the reason
+in degenerate_reason, and int_customers_predicted does not score with them.
 """
 
 import json
@@ -18,6 +25,28 @@ from scipy import optimize, special
 
 BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
+
+# The search box, as a factor either side of each parameter's scale (1 for the shape
+# parameters; the mean age for alpha, the mean repeat spend for v). Sound fits lie far
+# inside it (CDNOW: within 0.1..10); a fit drifting to a limit of the model stops at it.
+SEARCH_RANGE = 1e6
+# A parameter beyond this factor of its scale is a limit of the model, not an estimate.
+SANE_RANGE = 1e3
+# A log-parameter whose standard error exceeds log(1000) is not determined by the data:
+# one standard error spans more than a factor of 1,000 (CDNOW: at most 0.29).
+MAX_LOG_STANDARD_ERROR = float(np.log(1e3))
+# What a parameter at a limit means, said in the user's words (a large a or b: a beta
+# distribution with no spread; a large r or p: a gamma distribution with no spread).
+_SAME_DROPOUT = "the dropout probability is the same for every customer"
+LIMIT_MEANINGS = {
+    ("bg_nbd", "a", "below"): "no dropout in the data: BG/NBD reduces to NBD and every customer looks alive",
+    ("bg_nbd", "a", "above"): _SAME_DROPOUT,
+    ("bg_nbd", "b", "above"): _SAME_DROPOUT,
+    ("bg_nbd", "r", "below"): "almost no repeat purchases to learn the purchase rate from",
+    ("bg_nbd", "r", "above"): "the purchase rate is the same for every customer",
+    ("gamma_gamma", "p", "above"): "every customer spends the same at every purchase",
+    ("gamma_gamma", "q", "above"): "the spend scale is the same for every customer",
+}
 
 
 def distinct_counts(frequency):
@@ -122,14 +151,25 @@ def collapse(frame, columns):
     return arrays, grouped["size"].to_numpy(dtype=float)
 
 
-def minimise(objective, start, args, max_iterations, jac=False):
+def search_bounds(scales):
+    """The box of the log-parametrised search: SEARCH_RANGE either side of each scale."""
+    return [(np.log(scale / SEARCH_RANGE), np.log(scale * SEARCH_RANGE)) for scale in scales]
+
+
+def minimise(objective, start, args, max_iterations, jac=False, bounds=None):
     """L-BFGS-B on log-parameters; Nelder-Mead when it does not converge.
 
-    jac: the objective returns (value, gradient).
+    jac: the objective returns (value, gradient). bounds: search_bounds(scales).
     """
     with np.errstate(all="ignore"):
         result = optimize.minimize(
-            objective, start, args=args, method="L-BFGS-B", jac=jac, options={"maxiter": max_iterations}
+            objective,
+            start,
+            args=args,
+            method="L-BFGS-B",
+            jac=jac,
+            bounds=bounds,
+            options={"maxiter": max_iterations},
         )
         if not result.success or not np.isfinite(result.fun):
             value_only = (lambda *call: objective(*call)[0]) if jac else objective
@@ -138,6 +178,7 @@ def minimise(objective, start, args, max_iterations, jac=False):
                 result.x if np.all(np.isfinite(result.x)) else start,
                 args=args,
                 method="Nelder-Mead",
+                bounds=bounds,
                 options={"maxiter": max_iterations, "xatol": 1e-8, "fatol": 1e-10},
             )
             if fallback.success or fallback.fun < result.fun:
@@ -145,15 +186,85 @@ def minimise(objective, start, args, max_iterations, jac=False):
     return result
 
 
-def fit_row(model_name, names, result, n_customers, as_of_date, extra=None):
+def log_hessian(objective, log_params, args, step=1e-5):
+    """Hessian of the negative log-likelihood over log-parameters.
+
+    Central differences of the analytic gradient: 2k gradient evaluations on the
+    collapsed rows, a fraction of what the fit itself took.
+    """
+    columns = []
+    for index in range(len(log_params)):
+        shift = np.zeros(len(log_params))
+        shift[index] = step
+        ahead, behind = objective(log_params + shift, *args)[1], objective(log_params - shift, *args)[1]
+        columns.append((ahead - behind) / (2 * step))
+    hessian = np.column_stack(columns)
+    return (hessian + hessian.T) / 2
+
+
+def limit_reasons(model_name, names, log_params, scales):
+    """Parameters beyond SANE_RANGE of their scale: limits of the model, with what they mean."""
+    reasons, told = [], set()
+    for name, log_value, scale in zip(names, log_params, scales, strict=True):
+        relative = float(np.exp(log_value)) / scale
+        if 1 / SANE_RANGE <= relative <= SANE_RANGE:
+            continue
+        side, limit = ("below", scale / SANE_RANGE) if relative < 1 else ("above", scale * SANE_RANGE)
+        reason = f"{name} = {float(np.exp(log_value)):.3g} {side} {limit:.3g}"
+        if abs(abs(np.log(relative)) - np.log(SEARCH_RANGE)) < 1e-3:
+            reason += " (at the bound of the search)"
+        meaning = LIMIT_MEANINGS.get((model_name, name, side))
+        reasons.append(f"{reason}: {meaning}" if meaning and meaning not in told else reason)
+        told.add(meaning)
+    return reasons
+
+
+def identification_reasons(names, hessian):
+    """Parameters the likelihood does not pin down: a flat or saddle direction, or a huge standard error."""
+    if not np.all(np.isfinite(hessian)):
+        return ["the curvature of the likelihood is not finite at the optimum"]
+    eigenvalues, eigenvectors = np.linalg.eigh(hessian)
+    if eigenvalues[0] <= 1e-8 * max(abs(eigenvalues[-1]), 1.0):
+        flat = [name for name, weight in zip(names, eigenvectors[:, 0], strict=True) if abs(weight) > 0.3]
+        them = "them" if len(flat) > 1 else "it"
+        return [f"the likelihood is flat along {', '.join(flat)}: the data do not determine {them}"]
+    errors = np.sqrt(np.diag(np.linalg.inv(hessian)))
+    return [
+        f"{name} is not determined by the data (standard error of log {name} = {error:.3g})"
+        for name, error in zip(names, errors, strict=True)
+        if error > MAX_LOG_STANDARD_ERROR
+    ]
+
+
+def degenerate_reason(model_name, names, scales, objective, log_params, args):
+    """Why a converged optimum is not a sound estimate, or None when it is."""
+    reasons = limit_reasons(model_name, names, log_params, scales)
+    with np.errstate(all="ignore"):
+        gradient = objective(log_params, *args)[1]
+        if not np.all(np.isfinite(gradient)):
+            reasons.append("the gradient of the likelihood is not finite at the optimum")
+        else:
+            reasons += identification_reasons(names, log_hessian(objective, log_params, args))
+    return "; ".join(reasons) or None
+
+
+def fit_status(result, reason):
+    """converged only when the optimiser converged on a finite likelihood and nothing is degenerate."""
+    if not (bool(result.success) and np.isfinite(result.fun)):
+        return "not_converged"
+    return "degenerate" if reason else "converged"
+
+
+def fit_row(model_name, names, result, n_customers, as_of_date, reason=None, extra=None):
     parameters = dict(zip(names, np.exp(result.x).tolist(), strict=True))
     log_likelihood = -float(result.fun)
-    converged = bool(result.success) and np.isfinite(log_likelihood)
+    status = fit_status(result, reason)
     row = {
         "as_of_date": as_of_date,
         "model_name": model_name,
-        "fit_status": "converged" if converged else "not_converged",
-        "is_converged": converged,
+        "fit_status": status,
+        "is_converged": status == "converged",
+        "degenerate_reason": reason if status == "degenerate" else None,
         "n_customers": int(n_customers),
         "parameters_json": json.dumps(parameters, sort_keys=True),
         "log_likelihood": log_likelihood,
@@ -172,6 +283,7 @@ def skipped_row(model_name, status, n_customers, as_of_date, message):
         "model_name": model_name,
         "fit_status": status,
         "is_converged": False,
+        "degenerate_reason": None,
         "n_customers": int(n_customers),
         "parameters_json": None,
         "log_likelihood": None,
@@ -186,11 +298,16 @@ def fit_bgnbd(summary, min_customers, max_iterations, as_of_date):
         message = f"{len(summary)} customers with a purchase, at least {min_customers} needed"
         return skipped_row("bg_nbd", "insufficient_data", len(summary), as_of_date, message)
     (frequency, recency, age), weights = collapse(summary, ("frequency", "recency_weeks", "age_weeks"))
-    scale = max(float(np.mean(age)), 1.0)
-    start = np.log([1.0, scale, 1.0, 1.0])
+    scales = (1.0, max(float(np.average(age, weights=weights)), 1.0), 1.0, 1.0)
     args = (frequency, recency, age, weights, distinct_counts(frequency))
-    result = minimise(bgnbd_negative_log_likelihood, start, args, max_iterations, jac=True)
-    return fit_row("bg_nbd", BGNBD_PARAMETERS, result, len(summary), as_of_date)
+    objective = bgnbd_negative_log_likelihood
+    result = minimise(objective, np.log(scales), args, max_iterations, jac=True, bounds=search_bounds(scales))
+    reason = degenerate_reason("bg_nbd", BGNBD_PARAMETERS, scales, objective, result.x, args)
+    if reason:
+        # What the flat likelihood settled on, in the user's terms: ~0 means nobody drops out.
+        a, b = np.exp(result.x[2:])
+        reason += f"; mean dropout probability per repeat purchase a/(a+b) = {a / (a + b):.3g}"
+    return fit_row("bg_nbd", BGNBD_PARAMETERS, result, len(summary), as_of_date, reason)
 
 
 def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
@@ -199,12 +316,16 @@ def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
         message = f"{len(repeaters)} repeat customers, at least {min_customers} needed"
         return skipped_row("gamma_gamma", "insufficient_data", len(repeaters), as_of_date, message)
     (frequency, monetary), weights = collapse(repeaters, ("frequency", "monetary_value"))
-    start = np.log([1.0, 2.0, max(float(np.mean(monetary)), 1.0)])
+    scales = (1.0, 1.0, max(float(np.average(monetary, weights=weights)), 1.0))
+    start = np.log([1.0, 2.0, scales[2]])
     args = (frequency, monetary, weights, distinct_counts(frequency))
-    result = minimise(gamma_gamma_negative_log_likelihood, start, args, max_iterations, jac=True)
-    correlation = float(np.corrcoef(repeaters["frequency"], repeaters["monetary_value"])[0, 1])
+    objective = gamma_gamma_negative_log_likelihood
+    result = minimise(objective, start, args, max_iterations, jac=True, bounds=search_bounds(scales))
+    reason = degenerate_reason("gamma_gamma", GAMMA_GAMMA_PARAMETERS, scales, objective, result.x, args)
+    with np.errstate(all="ignore"):  # no spread in spend (or counts): no correlation, not a warning
+        correlation = float(np.corrcoef(repeaters["frequency"], repeaters["monetary_value"])[0, 1])
     extra = {"frequency_monetary_correlation": correlation if np.isfinite(correlation) else None}
-    return fit_row("gamma_gamma", GAMMA_GAMMA_PARAMETERS, result, len(repeaters), as_of_date, extra)
+    return fit_row("gamma_gamma", GAMMA_GAMMA_PARAMETERS, result, len(repeaters), as_of_date, reason, extra)
 
 
 def model(dbt, session):
@@ -228,6 +349,7 @@ def model(dbt, session):
         "model_name",
         "fit_status",
         "is_converged",
+        "degenerate_reason",
         "n_customers",
         "parameters_json",
         "log_likelihood",
@@ -238,7 +360,7 @@ def model(dbt, session):
         "frequency_monetary_correlation",
     ]
     frame = pd.DataFrame(rows).reindex(columns=columns)
-    for column in columns[5:]:
+    for column in columns[6:]:
         if column not in ("parameters_json", "optimizer_message", "iterations"):
             frame[column] = frame[column].astype("float64")
     frame["iterations"] = frame["iterations"].astype("int64")

@@ -7,8 +7,18 @@ Per customer with a purchase (vectorised over all customers):
   customer's own mean pulled towards the population mean;
 - predicted_clv: margin x expected spend x expected purchases per month,
   discounted monthly at the yearly discount rate over the horizon.
-Predictions are null when a model did not converge or lacks data.
+
+A model scores only when its fit is 'converged' in int_clv_models_fitted (which
+excludes degenerate fits). Otherwise the documented fallback applies, and
+purchases_basis / spend_basis say which one each number rests on:
+- purchases: the customer's own repeat rate, frequency / age_weeks, carried on
+  over the horizon with no dropout ('historic_rate'); probability_alive is null,
+  since nothing estimates it;
+- spend: the customer's own mean repeat spend, the mean over repeat customers for
+  those without a repeat ('historic_mean').
 """
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -69,31 +79,67 @@ def expected_spend(params, frequency, monetary):
     return p * (v + frequency * monetary) / (p * frequency + q - 1)
 
 
+def historic_purchases(frequency, age, weeks):
+    """Expected purchases in the next ``weeks`` at the customer's own repeat rate, with no dropout."""
+    rate = np.divide(frequency, age, out=np.zeros_like(frequency), where=age > 0)
+    return rate * weeks
+
+
+def historic_spend(frequency, monetary):
+    """Own mean repeat spend; the mean over repeat customers for those without a repeat."""
+    repeat = frequency > 0
+    population = float(np.mean(monetary[repeat])) if repeat.any() else np.nan
+    return np.where(repeat, monetary, population)
+
+
+def purchase_curve(bgnbd, frequency, recency, age):
+    """Cumulative expected purchases as a function of weeks ahead, probability alive and the basis.
+
+    BG/NBD when its fit is usable (a = 1 is a pole of its expectation), else the historic rate.
+    """
+    if bgnbd is not None and abs(bgnbd["a"] - 1) > 1e-9:
+        pairs = distinct_pairs(frequency, age)
+        alive = 1 / (1 + alive_odds(bgnbd, frequency, recency, age))
+
+        def curve(weeks):
+            return expected_purchases(bgnbd, frequency, recency, age, weeks, pairs)
+
+        return curve, alive, "bg_nbd"
+    return partial(historic_purchases, frequency, age), np.full(len(frequency), np.nan), "historic_rate"
+
+
+def spend_estimate(gamma_gamma, frequency, monetary):
+    """Expected spend per purchase and its basis: Gamma-Gamma when usable (q > 1: finite mean)."""
+    if gamma_gamma is not None and gamma_gamma["q"] > 1:
+        return expected_spend(gamma_gamma, frequency, monetary), "gamma_gamma"
+    return historic_spend(frequency, monetary), "historic_mean"
+
+
+def discounted_value(curve, spend, horizon_months, annual_rate, margin):
+    """Margin x spend x expected purchases of each month, discounted monthly; 0 where none are expected."""
+    monthly_rate = (1 + annual_rate) ** (1 / 12) - 1
+    clv = np.zeros(len(spend))
+    previous = np.zeros(len(spend))
+    for month in range(1, horizon_months + 1):
+        cumulative = curve(month * WEEKS_PER_MONTH)
+        increment = cumulative - previous
+        clv += np.where(increment == 0, 0.0, margin * spend * increment) / (1 + monthly_rate) ** month
+        previous = cumulative
+    return clv
+
+
 def score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin):
+    """Per customer: probability alive, purchases, spend, CLV, and the basis of purchases and spend."""
     frequency = summary["frequency"].to_numpy(dtype=float)
     recency = summary["recency_weeks"].to_numpy(dtype=float)
     age = summary["age_weeks"].to_numpy(dtype=float)
     monetary = summary["monetary_value"].to_numpy(dtype=float)
-    pairs = distinct_pairs(frequency, age)
-    empty = np.full(len(summary), np.nan)
-    alive, purchases, spend, clv = empty.copy(), empty.copy(), empty.copy(), empty.copy()
     with np.errstate(all="ignore"):
-        if bgnbd is not None and abs(bgnbd["a"] - 1) > 1e-9:
-            alive = 1 / (1 + alive_odds(bgnbd, frequency, recency, age))
-            horizon_weeks = horizon_months * WEEKS_PER_MONTH
-            purchases = expected_purchases(bgnbd, frequency, recency, age, horizon_weeks, pairs)
-        if gamma_gamma is not None and gamma_gamma["q"] > 1:
-            spend = expected_spend(gamma_gamma, frequency, monetary)
-        if bgnbd is not None and not np.all(np.isnan(purchases)) and not np.all(np.isnan(spend)):
-            monthly_rate = (1 + annual_rate) ** (1 / 12) - 1
-            clv = np.zeros(len(summary))
-            previous = np.zeros(len(summary))
-            for month in range(1, horizon_months + 1):
-                weeks = month * WEEKS_PER_MONTH
-                cumulative = expected_purchases(bgnbd, frequency, recency, age, weeks, pairs)
-                clv += margin * spend * (cumulative - previous) / (1 + monthly_rate) ** month
-                previous = cumulative
-    return alive, purchases, spend, clv
+        curve, alive, purchases_basis = purchase_curve(bgnbd, frequency, recency, age)
+        purchases = curve(horizon_months * WEEKS_PER_MONTH)
+        spend, spend_basis = spend_estimate(gamma_gamma, frequency, monetary)
+        clv = discounted_value(curve, spend, horizon_months, annual_rate, margin)
+    return alive, purchases, spend, clv, (purchases_basis, spend_basis)
 
 
 def model(dbt, session):
@@ -106,7 +152,8 @@ def model(dbt, session):
 
     bgnbd = fitted_parameters(fits, "bg_nbd", ("r", "alpha", "a", "b"))
     gamma_gamma = fitted_parameters(fits, "gamma_gamma", ("p", "q", "v"))
-    alive, purchases, spend, clv = score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin)
+    scored = score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin)
+    alive, purchases, spend, clv, (purchases_basis, spend_basis) = scored
 
     frame = pd.DataFrame(
         {
@@ -117,6 +164,8 @@ def model(dbt, session):
             "predicted_purchases": purchases,
             "expected_avg_spend": spend,
             "predicted_clv": clv,
+            "purchases_basis": purchases_basis,
+            "spend_basis": spend_basis,
         }
     )
     for column in ("probability_alive", "predicted_purchases", "expected_avg_spend", "predicted_clv"):

@@ -1,12 +1,13 @@
 -- Fit diagnostics of the CLV models for the evaluation: one row per model
 -- (bg_nbd, gamma_gamma) with parameters, log-likelihood, AIC, convergence
--- and the number of customers the fit used.
+-- (a degenerate fit says why) and the number of customers the fit used.
 
 select
     model_name,
     as_of_date,
     fit_status,
     is_converged,
+    degenerate_reason,
     n_customers,
     log_likelihood,
     aic,

@@ -2,7 +2,8 @@
 -- CRM contact or an order (surviving ids of merged contacts). Lifetime and
 -- window measures, RFM scores and segment, historic CLV (net revenue x
 -- margin) and predicted CLV (BG/NBD + Gamma-Gamma, discounted over
--- clv_horizon_months). Money in EUR.
+-- clv_horizon_months, or the historic fallback: see purchases_basis and
+-- spend_basis). Money in EUR.
 
 with measured as (
 
@@ -56,6 +57,8 @@ select
     predicted.predicted_purchases,
     predicted.expected_avg_spend,
     cast(predicted.predicted_clv as decimal(18, 2)) as predicted_clv,
+    predicted.purchases_basis,
+    predicted.spend_basis,
     {{ var('clv_horizon_months') }} as clv_horizon_months
 from measured
 cross join evaluation
