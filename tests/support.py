@@ -1,7 +1,8 @@
-"""Helpers shared by the slow tests that run Airflow on a throw-away Tierwise home."""
+"""Helpers shared by tests: a throw-away Tierwise home for Airflow runs, the real data sets."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,13 @@ def isolate_tierwise(root: Path) -> pytest.MonkeyPatch:
 def shared_data(name: str) -> Path:
     """A real data set of ``../shared/data`` (never copied into the repo).
 
-    Next to the checkout first; a clone elsewhere on the same machine (CI) finds the shared
-    folder at /work/shared. Tests using it skip with a message where neither exists.
+    $TIERWISE_SHARED_DATA first (a git worktree is not beside the shared folder), then next to
+    the checkout, then /work/shared/data, where a clone elsewhere on the same machine (CI) finds
+    it. Tests using it skip with a message where none exists.
     """
     repo = Path(__file__).resolve().parents[1]
-    for root in (repo.parent / "shared" / "data", Path("/work/shared/data")):
+    roots = [Path(os.environ["TIERWISE_SHARED_DATA"])] if os.environ.get("TIERWISE_SHARED_DATA") else []
+    for root in [*roots, repo.parent / "shared" / "data", Path("/work/shared/data")]:
         if (root / name).is_dir():
             return root / name
     return repo.parent / "shared" / "data" / name

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests import support
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "dbt_project/models/intermediate/clv"
@@ -23,13 +23,8 @@ def load_model(name: str) -> ModuleType:
 
 
 def shared_data(name: str) -> Path:
-    """``../shared/data/<name>`` beside the repository root, or under $TIERWISE_SHARED_DATA.
-
-    The benchmark data stay outside the repository; without them the test is skipped, saying where
-    it looked and how to point it elsewhere (a git worktree is not beside the shared folder).
-    """
-    root = Path(os.environ.get("TIERWISE_SHARED_DATA") or REPO.parent / "shared" / "data")
-    folder = root / name
+    """A data set of ``../shared/data`` (tests/support.py); the test is skipped, saying where it looked."""
+    folder = support.shared_data(name)
     if not folder.is_dir():
         pytest.skip(
             f"{folder} is absent: the {name} data set lives there (set TIERWISE_SHARED_DATA to its parent)"
