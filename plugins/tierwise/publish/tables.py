@@ -1,8 +1,11 @@
 """Operational tables shared by the PostgreSQL and SQLite destinations.
 
-``customer_tiers`` mirrors the mart (upsert by customer_id, removed customers deleted);
-``tier_change_events`` is an append-only outbox (insert once by change_key) that other
-systems consume. Column types follow the mart, mapped per database.
+``customer_tiers`` mirrors the mart (upsert by customer_id, removed customers deleted).
+``tier_change_events`` is the outbox other systems consume: one row per change_key at
+its latest revision (:mod:`tierwise.publish.revisions`). A corrected event is updated in
+place with a higher ``revision``; an event that left the mart is never deleted but kept
+with ``retracted = true``; ``_synced_at`` tells a consumer which rows moved since it last
+read. Column types follow the mart, mapped per database.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-UPSERT_TABLE = "upsert"
-APPEND_TABLE = "append"
+UPSERT_TABLE = "upsert"  # a mirror: rows upserted, removed records deleted
+OUTBOX_TABLE = "outbox"  # rows upserted, never deleted (a removed event is retracted, not gone)
 
 _PG_TYPES = {
     "VARCHAR": "text",

@@ -66,7 +66,9 @@ def test_report_summary_lines() -> None:
         date(2024, 1, 31),
         False,
         (
-            StreamReport("files", "files.customer_tiers", "ok", total=3, paths=(Path("a.csv"),)),
+            StreamReport(
+                "files", "files.customer_tiers", "ok", total=3, new=3, applied=1, paths=(Path("a.csv"),)
+            ),
             StreamReport("crm", "crm.hubspot", "failed", total=3, sent=1, rejected=1, error="HTTP 503"),
         ),
         ("notifications: not configured",),
@@ -74,7 +76,7 @@ def test_report_summary_lines() -> None:
     )
     lines = report.summary_lines()
     assert lines[0].startswith("publish 2024-01-31: 2 streams")
-    assert "wrote 1 files (3 rows)" in lines[1]
+    assert "wrote 1 files (3 rows: 3 new, 0 changed, 0 removed)" in lines[1]
     assert "FAILED: HTTP 503" in lines[2]
     assert lines[3] == "skipped notifications: not configured"
     assert report.failed[0].destination == "crm"
