@@ -83,17 +83,51 @@ def _copy_of(source: Path) -> Callable[[Path], None]:
 _NOTHING_PUBLISHED = "(select null::varchar as customer_id, null::varchar as row_hash where false)"
 
 
-def _published(path: Path) -> str:
+def _file_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
+    """Column names and types of a published Parquet file; none when missing or unreadable."""
     if not path.exists():
-        return _NOTHING_PUBLISHED
-    literal = str(path).replace("'", "''")
-    return f"(select customer_id, md5(to_json(pub)) as row_hash from read_parquet('{literal}') as pub)"
+        return []
+    try:
+        return [
+            (str(row[0]), str(row[1]))
+            for row in con.execute(f"describe select * from {_scan(path)}").fetchall()
+        ]
+    except duckdb.Error as error:
+        log.warning("files: cannot read %s (%s); it is written again", path, error)
+        return []
 
 
-def _count(con: duckdb.DuckDBPyConnection, query: str, as_of: date, published: str) -> dict[str, int]:
+def _scan(path: Path) -> str:
+    return "read_parquet('" + str(path).replace("'", "''") + "')"
+
+
+def _compared(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path) -> tuple[str, str]:
+    """The mart's columns as the file holds them, and the file's rows: (select list, relation).
+
+    Parquet has no HUGEINT (DuckDB writes such a column as DOUBLE): the mart's values are
+    compared in the file's types, so that an unchanged mart equals the file it wrote.
+    """
+    found = _file_columns(con, path)
+    names = [name for name, _ in found]
+    if names == columns:
+        casts = ", ".join(f"{state.quote(name)}::{kind} as {state.quote(name)}" for name, kind in found)
+        return casts, f"(select customer_id, md5(to_json(pub)) as row_hash from {_scan(path)} as pub)"
+    plain = ", ".join(state.quote(name) for name in columns)
+    if "customer_id" not in names:
+        return plain, _NOTHING_PUBLISHED
+    # Other columns (the mart gained or lost one): every customer still there has changed.
+    return plain, f"(select customer_id::varchar as customer_id, '' as row_hash from {_scan(path)})"
+
+
+def _diff(con: duckdb.DuckDBPyConnection, columns: list[str], as_of: date, path: Path) -> dict[str, int]:
+    """Rows of the mart against the published Parquet file, by customer_id: counts per kind."""
+    select, published = _compared(con, columns, path)
     row = con.execute(
         f"""
-        with mart as (select customer_id, md5(to_json(cur)) as row_hash from ({query}) as cur)
+        with mart as (
+            select customer_id, md5(to_json(cur)) as row_hash
+            from (select {select} from marts.customer_tiers where as_of_date = ?) as cur
+        )
         select count(*) filter (pub.customer_id is null),
             count(*) filter (mart.customer_id is not null and mart.row_hash <> pub.row_hash),
             count(*) filter (mart.row_hash = pub.row_hash),
@@ -104,16 +138,6 @@ def _count(con: duckdb.DuckDBPyConnection, query: str, as_of: date, published: s
     ).fetchone()
     new, changed, unchanged, deleted = (int(value) for value in row) if row else (0, 0, 0, 0)
     return {"new": new, "changed": changed, "unchanged": unchanged, "deleted": deleted}
-
-
-def _diff(con: duckdb.DuckDBPyConnection, query: str, as_of: date, published: Path) -> dict[str, int]:
-    """Rows of the mart against the published Parquet file, by customer_id: counts per kind."""
-    try:
-        return _count(con, query, as_of, _published(published))
-    except duckdb.Error as error:
-        # Unreadable, or written with other columns: replaced like a missing file.
-        log.warning("files: cannot compare the mart with %s (%s); it is rewritten", published, error)
-        return _count(con, query, as_of, _NOTHING_PUBLISHED)
 
 
 def _in_place(paths: tuple[Path, Path, Path], counts: dict[str, int]) -> bool:
@@ -137,9 +161,10 @@ def export_files(
 ) -> StreamReport:
     started = time.perf_counter()
     paths = snapshot_paths(target_dir, as_of)
-    columns = ", ".join(state.quote(name) for name, _ in tier_columns(con))
-    query = f"select {columns} from marts.customer_tiers where as_of_date = ? order by customer_id"
-    counts = _diff(con, query, as_of, paths[1])
+    columns = [name for name, _ in tier_columns(con)]
+    select = ", ".join(state.quote(name) for name in columns)
+    query = f"select {select} from marts.customer_tiers where as_of_date = ? order by customer_id"
+    counts = _diff(con, columns, as_of, paths[1])
     rows = counts["new"] + counts["changed"] + counts["unchanged"]
     write = not _in_place(paths, counts)
     attempt = None if dry_run else state.start_run(con, run_id, STREAM)
