@@ -7,6 +7,12 @@ records each batch's outcome right after the batch so that a crash loses nothing
 for a destination that may receive a batch twice, a few batches at a time: a crash then
 costs a resend that writes nothing new).
 
+A destination that must not receive a batch twice (``resync_safe`` false: messages to
+people) gets each batch noted in flight before it is sent (:func:`state.note_in_flight`);
+the note goes with the answer's record. A run killed in between leaves the note, and the
+next run sends that batch again, unchanged and first: a receiver that honours the
+idempotency key drops it, one that does not shows that one message twice.
+
 Batches stay in DuckDB until a destination reads them: bulk destinations (PostgreSQL)
 take them as COPY text and answer :class:`AllAccepted`, so their state is saved in one
 statement per batch and no row becomes a Python object; a :class:`Preparing` destination

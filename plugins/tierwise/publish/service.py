@@ -2,6 +2,8 @@
 
 ``publish()`` opens the warehouse once (read-only for a dry run), checks that the marts
 hold this run's evaluation, then runs each destination's streams through the sync engine.
+The streams of tier changes (the database outbox, notifications) read the revision log,
+reconciled with ``marts.tier_changes`` once per publish (:attr:`PublishContext.events`).
 Destinations without a configured connection are skipped with a log line, except
 ``files`` and the local ``database`` default, which always work.
 """
