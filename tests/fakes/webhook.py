@@ -7,6 +7,8 @@ cannot hide itself. ``faults`` (500, timeout) are served one per request.
 the channel). Slack's incoming webhooks ignore ``Idempotency-Key``, so by default every
 message is shown; with ``honours_idempotency_key`` a message whose key was seen before is
 answered 200 and not shown again (the key's contract: a repeated request has no effect).
+``on_message`` runs after a message was accepted and before it is answered (a test kills
+the sender there).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -40,6 +43,7 @@ class FakeWebhook:
     received: list[Received] = field(default_factory=list)
     shown: list[Received] = field(default_factory=list)
     honours_idempotency_key: bool = False
+    on_message: Callable[[Received], None] | None = None
     bad_signatures: int = 0
 
     def __post_init__(self) -> None:
@@ -112,6 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.received.append(message)
             if not (self.fake.honours_idempotency_key and key and seen):
                 self.fake.shown.append(message)
+        if self.fake.on_message is not None:
+            self.fake.on_message(message)
         if fault == "timeout":
             time.sleep(self.fake.timeout_delay)  # delivered, but the answer comes too late
         self._reply(200, "ok")

@@ -7,6 +7,9 @@ honouring Idempotency-Key shows it once and one ignoring it (Slack) shows it twi
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -200,24 +203,25 @@ def shown_refs(webhook: FakeWebhook) -> list[str]:
 
 
 @pytest.mark.parametrize("honours_key", [True, False], ids=["idempotent-receiver", "slack-like-receiver"])
-def test_a_kill_between_a_send_and_its_record_resends_that_message_unchanged(
-    warehouse: Path, webhook: FakeWebhook, monkeypatch: pytest.MonkeyPatch, honours_key: bool
+def test_a_kill_9_between_a_send_and_its_record_resends_that_message_unchanged(
+    warehouse: Path, webhook: FakeWebhook, honours_key: bool
 ) -> None:
     webhook.honours_idempotency_key = honours_key
-    original = WebhookNotifier.send
-    calls: list[int] = []
+    config = warehouse.parent / "publish.yml"
+    config.write_text("notifications: {batch_size: 5, timeout_seconds: 5}\n", encoding="utf-8")
+    code = "import sys, pathlib; from tierwise.publish import publish; "
+    code += "publish(['notifications'], run_id='run-1', warehouse=pathlib.Path(sys.argv[1]))"
+    env = {**os.environ, "TIERWISE_PUBLISH_CONFIG": str(config)}
+    with subprocess.Popen([sys.executable, "-c", code, str(warehouse)], env=env) as publisher:
 
-    def send_then_die(self: WebhookNotifier, batch: Any) -> Any:
-        answer = original(self, batch)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt("killed after the answer, before it was recorded")
-        return answer
+        def kill_on_the_second(message: Any) -> None:
+            if len(webhook.received) == 2:  # accepted; the publisher waits for the answer
+                os.kill(publisher.pid, signal.SIGKILL)
+                publisher.wait()
 
-    monkeypatch.setattr(WebhookNotifier, "send", send_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        run(warehouse)
-    monkeypatch.setattr(WebhookNotifier, "send", original)
+        webhook.on_message = kill_on_the_second
+        assert publisher.wait(timeout=120) == -signal.SIGKILL
+    webhook.on_message = None
     in_doubt = webhook.received[1]
     # Late data before the re-run: a change that sorts first, so batches planned anew
     # would be cut elsewhere and carry other keys.
