@@ -14,8 +14,9 @@ into messages under new keys.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,18 @@ _EMPTY_STATE = (
 def utcnow() -> datetime:
     """Naive UTC for TIMESTAMP columns (the warehouse stores no time zones)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All statements inside or none: a kill before the commit leaves the state as it was."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -280,16 +293,11 @@ def record_results(
     answered, see :func:`note_in_flight`) goes in the same transaction.
     """
     params = {"destination": destination, "run_id": run_id, "now": utcnow()}
-    con.begin()
-    try:
+    with transaction(con):
         if failures:
             _record_failures(con, params, failures, max_attempts)
         _record_successes(con, {**params, "start": rows[0], "stop": rows[1]}, [r.key for _, r in failures])
-        con.execute("delete from ops.sync_inflight where destination = ?", [destination])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        clear_in_flight(con, destination)
 
 
 # The accepted records of a batch: an in-place update of the rows ops.sync_state already
@@ -334,7 +342,7 @@ def note_in_flight(con: duckdb.DuckDBPyConnection, destination: str, batch: Batc
 
 
 def clear_in_flight(con: duckdb.DuckDBPyConnection, destination: str) -> None:
-    """The batch in flight was refused as a whole: nothing of it arrived."""
+    """The batch in flight was answered (or refused as a whole: nothing of it arrived)."""
     con.execute("delete from ops.sync_inflight where destination = ?", [destination])
 
 
@@ -363,8 +371,7 @@ def record_resent(
 ) -> None:
     """:func:`record_results` for a batch given as records (the one an earlier run left in flight)."""
     params = {"destination": destination, "run_id": run_id, "now": utcnow()}
-    con.begin()
-    try:
+    with transaction(con):
         if failures:
             _record_failures(con, params, failures, max_attempts)
         if accepted:
@@ -385,11 +392,7 @@ def record_resent(
                     "ops": [record.op for record in accepted],
                 },
             )
-        con.execute("delete from ops.sync_inflight where destination = ?", [destination])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        clear_in_flight(con, destination)
 
 
 def failure_status(permanent: bool, attempts: int, max_attempts: int) -> str:
