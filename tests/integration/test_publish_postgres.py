@@ -302,7 +302,8 @@ def test_a_rebuilt_evaluation_revises_and_retracts_outbox_rows_across_a_kill(
 def test_an_outbox_from_before_revisions_is_brought_in_line(
     database: str, schema: str, warehouse: Path
 ) -> None:
-    """The drift of issue 16: an outbox holding an event's old content gets the mart's."""
+    """The drift of issue 16: an outbox holding an event's old content gets the mart's, and
+    only that row moves (consumers read rows whose ``_synced_at`` moved)."""
     premade_table(
         database,
         schema,
@@ -310,19 +311,21 @@ def test_an_outbox_from_before_revisions_is_brought_in_line(
         "as_of_date date, previous_as_of_date date, from_tier_code text, to_tier_code text, "
         "change_type text, reason text, _run_id text, _synced_at timestamptz not null default now())",
     )
-    first = execute(warehouse, f"select {EVENT_COLUMNS} from marts.tier_changes order by 1 limit 1")[0]
-    stale = (*first[:4], "bronze", "entry", first[6])
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(
-            f"insert into {schema}.tier_change_events ({EVENT_COLUMNS}) values (%s, %s, %s, %s, %s, %s, %s)",
-            stale,
+    columns = f"{EVENT_COLUMNS}, previous_as_of_date"
+    events = execute(warehouse, f"select {columns} from marts.tier_changes order by 1")
+    drifted = (*events[0][:4], "bronze", "entry", *events[0][6:])  # what an earlier evaluation said
+    with psycopg.connect(database, autocommit=True) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            f"insert into {schema}.tier_change_events ({columns}, _run_id) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, 'old')",
+            [drifted, *events[1:]],
         )
-    publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    assert report.streams[1].applied == 1
     held = pg_rows(
         database,
-        f"select {EVENT_COLUMNS}, revision, retracted from {schema}.tier_change_events {BYTE_ORDER}",
+        f"select {columns}, revision, retracted, _run_id from {schema}.tier_change_events {BYTE_ORDER}",
     )
-    assert [row[:7] for row in held] == execute(
-        warehouse, f"select {EVENT_COLUMNS} from marts.tier_changes order by 1"
-    )
-    assert {row[7:] for row in held} == {(1, False)}
+    assert [row[:8] for row in held] == events
+    assert {row[8:10] for row in held} == {(1, False)}
+    assert [row[0] for row in held if row[10] != "old"] == [events[0][0]]

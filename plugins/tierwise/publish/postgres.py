@@ -150,6 +150,7 @@ class PostgresTable(RetriedTableWriter):
             for name, kind in self.spec.columns:
                 conn.execute(
                     f"alter table {self.target} add column if not exists {quote(name)} {pg_type(kind)}"
+                    f"{self.spec.added(name)}"
                 )
             self._create_stage(conn)
 

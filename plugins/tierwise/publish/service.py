@@ -81,7 +81,10 @@ def build_database(ctx: PublishContext) -> Streams | str:
     tiers = TableSpec(config.table, "customer_id", tuple(sources.tier_columns(ctx.con)))
     specs: list[tuple[Source, TableSpec]] = [(sources.customer_tiers_source(ctx.con, ctx.as_of), tiers)]
     if ctx.events is not None:
-        outbox = TableSpec(config.events_table, "change_key", tuple(sources.change_columns()), OUTBOX_TABLE)
+        # An outbox from before revisions holds first revisions: only rows that drifted move.
+        first = (("revision", "1"), ("retracted", "false"))
+        columns = tuple(sources.change_columns())
+        outbox = TableSpec(config.events_table, "change_key", columns, OUTBOX_TABLE, added_defaults=first)
         specs.append((sources.tier_events_source(ctx.events), outbox))
     else:
         log.info("database: no marts.tier_changes, the %s outbox is not published", config.events_table)

@@ -73,6 +73,7 @@ class SqliteTable(RetriedTableWriter):
             if name not in present:
                 conn.execute(
                     f"alter table {quote(self.spec.name)} add column {quote(name)} {sqlite_type(kind)}"
+                    f"{self.spec.added(name)}"
                 )
 
     def _apply(self, batch: Batch) -> None:

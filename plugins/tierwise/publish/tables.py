@@ -42,6 +42,13 @@ class TableSpec:
     key: str
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type)
     mode: str = UPSERT_TABLE
+    # SQL defaults of columns added to a table that has rows: what those rows already mean.
+    added_defaults: tuple[tuple[str, str], ...] = ()
+
+    def added(self, name: str) -> str:
+        """`` default ...`` for column ``name`` when added to an existing table, else nothing."""
+        default = dict(self.added_defaults).get(name)
+        return f" default {default}" if default is not None else ""
 
     @property
     def names(self) -> tuple[str, ...]:
