@@ -80,7 +80,7 @@ def _copy_of(source: Path) -> Callable[[Path], None]:
     return produce
 
 
-_NOTHING_PUBLISHED = "(select null::varchar as customer_id, null::varchar as row_hash where false)"
+_NOTHING_PUBLISHED = "(select null::varchar as customer_id where false)"
 
 
 def _file_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
@@ -101,38 +101,41 @@ def _scan(path: Path) -> str:
     return "read_parquet('" + str(path).replace("'", "''") + "')"
 
 
-def _compared(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path) -> tuple[str, str]:
-    """The mart's columns as the file holds them, and the file's rows: (select list, relation).
+def _compared(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path) -> tuple[str, str, str]:
+    """What to compare: the mart's select list, the file's rows, and when a row differs.
 
     Parquet has no HUGEINT (DuckDB writes such a column as DOUBLE): the mart's values are
     compared in the file's types, so that an unchanged mart equals the file it wrote.
+    Columns are compared one by one, several times faster than hashing both sides.
     """
     found = _file_columns(con, path)
     names = [name for name, _ in found]
     if names == columns:
         casts = ", ".join(f"{state.quote(name)}::{kind} as {state.quote(name)}" for name, kind in found)
-        return casts, f"(select customer_id, md5(to_json(pub)) as row_hash from {_scan(path)} as pub)"
+        differs = " or ".join(
+            f"cur.{state.quote(name)} is distinct from pub.{state.quote(name)}"
+            for name in names
+            if name != "customer_id"
+        )
+        return casts, _scan(path), differs or "false"
     plain = ", ".join(state.quote(name) for name in columns)
     if "customer_id" not in names:
-        return plain, _NOTHING_PUBLISHED
+        return plain, _NOTHING_PUBLISHED, "true"
     # Other columns (the mart gained or lost one): every customer still there has changed.
-    return plain, f"(select customer_id::varchar as customer_id, '' as row_hash from {_scan(path)})"
+    return plain, f"(select customer_id::varchar as customer_id from {_scan(path)})", "true"
 
 
 def _diff(con: duckdb.DuckDBPyConnection, columns: list[str], as_of: date, path: Path) -> dict[str, int]:
     """Rows of the mart against the published Parquet file, by customer_id: counts per kind."""
-    select, published = _compared(con, columns, path)
+    select, published, differs = _compared(con, columns, path)
     row = con.execute(
         f"""
-        with mart as (
-            select customer_id, md5(to_json(cur)) as row_hash
-            from (select {select} from marts.customer_tiers where as_of_date = ?) as cur
-        )
         select count(*) filter (pub.customer_id is null),
-            count(*) filter (mart.customer_id is not null and mart.row_hash <> pub.row_hash),
-            count(*) filter (mart.row_hash = pub.row_hash),
-            count(*) filter (mart.customer_id is null)
-        from mart full join {published} as pub on pub.customer_id = mart.customer_id
+            count(*) filter (cur.customer_id is not null and pub.customer_id is not null and ({differs})),
+            count(*) filter (cur.customer_id is not null and pub.customer_id is not null and not ({differs})),
+            count(*) filter (cur.customer_id is null)
+        from (select {select} from marts.customer_tiers where as_of_date = ?) as cur
+        full join {published} as pub on pub.customer_id = cur.customer_id
         """,
         [as_of],
     ).fetchone()
