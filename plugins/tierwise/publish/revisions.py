@@ -105,15 +105,27 @@ def _logged(con: duckdb.DuckDBPyConnection) -> str:
     return f"(select {columns} where false)"
 
 
+def _check_keys(con: duckdb.DuckDBPyConnection, mart: str, as_of: date) -> None:
+    row = con.execute(
+        f"select count(*) - count(distinct change_key) from {mart}", {"as_of": as_of}
+    ).fetchone()
+    if row and row[0]:
+        raise PublishError(
+            f"marts.tier_changes has {row[0]} duplicate change_key(s): fix the mart and rebuild"
+        )
+
+
 def _stage_revisions(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date) -> None:
     """The log rows this publish adds or replaces: new, changed or revived events, and retractions."""
+    mart = _mart_events(con)
+    _check_keys(con, mart, as_of)
     events = ", ".join(name for name, _ in EVENT_COLUMNS)
     # Compared column by column (the log keeps the content): cheaper than hashing every event.
     differs = " or ".join(f"mart.{name} is distinct from logged.{name}" for name, _ in EVENT_COLUMNS)
     con.execute(
         f"""
         create or replace temp table {_CHANGED} as
-        with mart as {_mart_events(con)}, logged as {_logged(con)}
+        with mart as {mart}, logged as {_logged(con)}
         select {", ".join(f"mart.{name}" for name, _ in EVENT_COLUMNS)},
             coalesce(logged.revision, 0) + 1 as revision, false as retracted,
             $run_id as run_id, $now as updated_at

@@ -7,6 +7,7 @@ from datetime import date
 import duckdb
 import pytest
 
+from tierwise.exceptions import PublishError
 from tierwise.publish.revisions import EVENTS, reconcile
 from tierwise.publish.state import ensure_tables
 
@@ -104,4 +105,15 @@ def test_a_dry_run_needs_no_log_table(con: duckdb.DuckDBPyConnection) -> None:
     assert reconcile(con, AS_OF, "dry", dry_run=True).new == 1
     assert con.execute(
         "select count(*) from information_schema.tables where table_schema = 'ops'"
+    ).fetchone() == (0,)
+
+
+def test_duplicate_change_keys_are_refused_before_anything_is_logged(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    marts.execute("insert into marts.tier_changes select * from marts.tier_changes where customer_id = 'C2'")
+    with pytest.raises(PublishError, match="1 duplicate change_key"):
+        reconcile(marts, AS_OF, "r1", dry_run=False)
+    assert marts.execute(
+        "select count(*) from information_schema.tables where table_name = 'tier_change_revisions'"
     ).fetchone() == (0,)
