@@ -2,6 +2,13 @@
 
 The check is written out here rather than imported from Tierwise, so a bug in our signing
 cannot hide itself. ``faults`` (500, timeout) are served one per request.
+
+``received`` holds every message accepted; ``shown`` what the receiver acts on (posts to
+the channel). Slack's incoming webhooks ignore ``Idempotency-Key``, so by default every
+message is shown; with ``honours_idempotency_key`` a message whose key was seen before is
+answered 200 and not shown again (the key's contract: a repeated request has no effect).
+``on_message`` runs after a message was accepted and before it is answered (a test kills
+the sender there).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +41,9 @@ class FakeWebhook:
     timeout_delay: float = 1.0
     faults: deque[str] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
+    shown: list[Received] = field(default_factory=list)
+    honours_idempotency_key: bool = False
+    on_message: Callable[[Received], None] | None = None
     bad_signatures: int = 0
 
     def __post_init__(self) -> None:
@@ -98,8 +109,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw)
         if not isinstance(body.get("text"), str) or not isinstance(body.get("blocks"), list):
             return self._reply(400, "invalid_payload")
+        message = Received(body, headers)
         with self.fake._lock:
-            self.fake.received.append(Received(body, headers))
+            key = headers.get("Idempotency-Key")
+            seen = any(earlier.headers.get("Idempotency-Key") == key for earlier in self.fake.received)
+            self.fake.received.append(message)
+            if not (self.fake.honours_idempotency_key and key and seen):
+                self.fake.shown.append(message)
+        if self.fake.on_message is not None:
+            self.fake.on_message(message)
         if fault == "timeout":
             time.sleep(self.fake.timeout_delay)  # delivered, but the answer comes too late
         self._reply(200, "ok")

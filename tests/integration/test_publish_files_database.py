@@ -158,3 +158,32 @@ def test_the_same_run_retried_is_recorded_as_a_second_attempt(warehouse: Path) -
 def test_unknown_destination_is_refused(warehouse: Path) -> None:
     with pytest.raises(PublishError, match="unknown destination"):
         publish(["fax"], run_id="r", warehouse=warehouse)
+
+
+def test_a_rerun_with_no_change_keeps_the_files_as_they_are(warehouse: Path) -> None:
+    # Like the real mart's counts (dbt-duckdb makes sums of integers HUGEINT, which Parquet lacks).
+    execute(warehouse, "alter table marts.customer_tiers add column measure_orders hugeint default 3")
+    first = publish(["files"], run_id="run-1", warehouse=warehouse)
+    paths = first.paths
+    before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths}
+    again = publish(["files"], run_id="run-2", warehouse=warehouse)
+    files = again.streams[0]
+    assert (files.new, files.changed, files.unchanged, files.sent) == (0, 0, CUSTOMERS, 0)
+    assert "0 sent/0 changed" in again.headline()
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths} == before
+
+    execute(warehouse, "update marts.customer_tiers set measure_value = -1 where customer_id <= 'C0000003'")
+    execute(warehouse, "delete from marts.customer_tiers where customer_id = 'C0000150'")
+    changed = publish(["files"], run_id="run-3", warehouse=warehouse).streams[0]
+    assert (changed.changed, changed.deleted, changed.unchanged, changed.sent) == (
+        3,
+        1,
+        CUSTOMERS - 4,
+        CUSTOMERS - 1,
+    )
+    parquet = next(path for path in paths if path.suffix == ".parquet")
+    assert duckdb.connect().execute(f"select * from '{parquet}'").fetchall() == mart_rows(warehouse)
+    # A file gone (or "latest" pointing at another evaluation) is written again.
+    paths[2].unlink()
+    assert publish(["files"], run_id="run-4", warehouse=warehouse).streams[0].sent == CUSTOMERS - 1
+    assert paths[2].read_bytes() == paths[0].read_bytes()

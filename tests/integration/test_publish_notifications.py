@@ -1,7 +1,15 @@
-"""Tier-change notifications over a real webhook (HMAC-checked) and real SMTP, exactly once."""
+"""Tier-change notifications over a real webhook (HMAC-checked) and real SMTP.
+
+What README.md promises: each change (and each revision of one) once; after a crash
+between a send and its record, that one message again, unchanged, so that a receiver
+honouring Idempotency-Key shows it once and one ignoring it (Slack) shows it twice.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -188,3 +196,99 @@ def test_a_misconfigured_channel_fails_alone(
     statuses = {stream.stream: stream.status for stream in failure.value.report.streams}
     assert statuses == {"notifications.webhook": "ok", "notifications.email": "failed"}
     assert_exactly_once(webhook.change_keys(), expected_keys(warehouse))
+
+
+def shown_refs(webhook: FakeWebhook) -> list[str]:
+    return [ref for message in webhook.shown for ref in message.change_keys()]
+
+
+@pytest.mark.parametrize("honours_key", [True, False], ids=["idempotent-receiver", "slack-like-receiver"])
+def test_a_kill_9_between_a_send_and_its_record_resends_that_message_unchanged(
+    warehouse: Path, webhook: FakeWebhook, honours_key: bool
+) -> None:
+    webhook.honours_idempotency_key = honours_key
+    config = warehouse.parent / "publish.yml"
+    config.write_text("notifications: {batch_size: 5, timeout_seconds: 5}\n", encoding="utf-8")
+    code = "import sys, pathlib; from tierwise.publish import publish; "
+    code += "publish(['notifications'], run_id='run-1', warehouse=pathlib.Path(sys.argv[1]))"
+    env = {**os.environ, "TIERWISE_PUBLISH_CONFIG": str(config)}
+    with subprocess.Popen([sys.executable, "-c", code, str(warehouse)], env=env) as publisher:
+
+        def kill_on_the_second(message: Any) -> None:
+            if len(webhook.received) == 2:  # accepted; the publisher waits for the answer
+                os.kill(publisher.pid, signal.SIGKILL)
+                publisher.wait()
+
+        webhook.on_message = kill_on_the_second
+        assert publisher.wait(timeout=120) == -signal.SIGKILL
+    webhook.on_message = None
+    in_doubt = webhook.received[1]
+    # Late data before the re-run: a change that sorts first, so batches planned anew
+    # would be cut elsewhere and carry other keys.
+    execute(
+        warehouse,
+        "insert into marts.tier_changes values ('C0000000|2024-01-31', 'C0000000', date '2024-01-31', "
+        "date '2023-12-31', 'silver', 'gold', 'upgrade', 'late order')",
+    )
+    run(warehouse, "run-2")
+    resent = webhook.received[2]
+    assert resent.body == in_doubt.body
+    assert resent.headers["Idempotency-Key"] == in_doubt.headers["Idempotency-Key"]
+    expected = expected_keys(warehouse)
+    assert "C0000000|2024-01-31" in expected
+    if honours_key:
+        assert_exactly_once(shown_refs(webhook), expected)
+    else:  # at least once: exactly that one message twice, everything else once
+        counts = Counter(shown_refs(webhook))
+        assert set(counts) == expected
+        assert {ref for ref, count in counts.items() if count == 2} == set(in_doubt.change_keys())
+        assert max(counts.values()) == 2
+    assert not execute(warehouse, "select * from ops.sync_inflight")
+
+
+def test_a_revised_change_is_corrected_and_a_vanished_one_retracted_once(
+    warehouse: Path, webhook: FakeWebhook, smtp: FakeSmtp
+) -> None:
+    run(warehouse)
+    notified = sorted(expected_keys(warehouse, ("upgrade",)))
+    corrected, retracted = notified[0], notified[1]
+    execute(
+        warehouse,
+        f"update marts.tier_changes set to_tier_code = 'platinum', reason = 'late order' "
+        f"where change_key = '{corrected}'",
+    )
+    execute(warehouse, f"delete from marts.tier_changes where change_key = '{retracted}'")
+    before = len(webhook.received), len(smtp.messages)
+    report = run(warehouse, "run-2")
+    assert [(stream.changed, stream.sent) for stream in report.streams] == [(2, 2), (2, 2)]
+    lines = [
+        block["text"]["text"]
+        for message in webhook.received[before[0] :]
+        for block in message.body["blocks"]
+        if block["type"] == "section"
+    ]
+    customer = corrected.split("|")[0]
+    assert sorted(lines)[0].startswith(f"Corrected (revision 2): {customer} ")
+    assert "-> Platinum (platinum) (upgrade): late order" in sorted(lines)[0]
+    assert sorted(lines)[1].startswith(f"Retracted: {retracted.split('|')[0]} ")
+    assert "1 correction, 1 retraction" in webhook.received[-1].body["text"]
+    assert email_keys(smtp)[len(email_keys(smtp)) - 2 :] == [f"{corrected}#2", f"{retracted}#2"]
+    assert len(smtp.messages) == before[1] + 1
+    # Each revision once, on both channels; a re-run sends nothing.
+    assert [stream.sent for stream in run(warehouse, "run-3").streams] == [0, 0]
+    revisions = expected_keys(warehouse) | {retracted, f"{corrected}#2", f"{retracted}#2"}
+    assert_exactly_once(webhook.change_keys(), revisions)
+    assert_exactly_once(email_keys(smtp), revisions)
+
+
+def test_corrections_can_be_switched_off(warehouse: Path, webhook: FakeWebhook) -> None:
+    quiet = replace(FAST, corrections=False)
+    run(warehouse, notify=quiet)
+    changed = sorted(expected_keys(warehouse))[0]
+    execute(warehouse, f"update marts.tier_changes set reason = 'late order' where change_key = '{changed}'")
+    count = len(webhook.received)
+    assert run(warehouse, "run-2", notify=quiet).streams[0].sent == 0
+    assert len(webhook.received) == count
+    # Switched on later, the revision the channel has not seen goes out.
+    assert run(warehouse, "run-3").streams[0].sent == 1
+    assert webhook.received[-1].change_keys() == [f"{changed}#2"]

@@ -58,6 +58,13 @@ def pg_rows(uri: str, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
+def premade_table(uri: str, schema: str, create_table: str) -> None:
+    """A table made by hand before the first publish (``create_table`` names it in ``schema``)."""
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+        conn.execute(create_table)
+
+
 def assert_mirrors_mart(uri: str, schema: str, warehouse: Path) -> None:
     expected = execute(warehouse, f"select {COLUMNS} from marts.customer_tiers order by customer_id")
     order = 'customer_id collate "C"'  # DuckDB's byte order, whatever the column's collation
@@ -180,12 +187,12 @@ def test_killed_after_commits_before_state_is_saved_the_resend_writes_nothing(
 def test_a_row_the_database_refuses_is_isolated_retried_then_abandoned(
     database: str, schema: str, warehouse: Path
 ) -> None:
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f"create schema {schema}")
-        conn.execute(
-            f"create table {schema}.customer_tiers (customer_id text primary key, "
-            "measure_value numeric(18,2) check (measure_value >= 0))"
-        )
+    premade_table(
+        database,
+        schema,
+        f"create table {schema}.customer_tiers (customer_id text primary key, "
+        "measure_value numeric(18,2) check (measure_value >= 0))",
+    )
     execute(warehouse, "update marts.customer_tiers set measure_value = -5 where customer_id = 'C0000007'")
     for run in range(1, 4):
         report = publish(["database"], run_id=f"run-{run}", warehouse=warehouse, config=config(schema))
@@ -223,12 +230,12 @@ def test_keys_ordered_differently_by_postgres_still_converge(
 ) -> None:
     # Batches are ranges in DuckDB's byte order; under a linguistic collation PostgreSQL
     # interleaves them ('c…' sorts among 'C…'). The key bounds must still cover each batch.
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f"create schema {schema}")
-        conn.execute(
-            f'create table {schema}.customer_tiers (customer_id text collate "und-x-icu" primary key, '
-            "tier_rank bigint, measure_value numeric(20, 4))"
-        )
+    premade_table(
+        database,
+        schema,
+        f'create table {schema}.customer_tiers (customer_id text collate "und-x-icu" primary key, '
+        "tier_rank bigint, measure_value numeric(20, 4))",
+    )
     execute(
         warehouse,
         "update marts.customer_tiers set customer_id = lower(customer_id) "
@@ -248,3 +255,77 @@ def test_keys_ordered_differently_by_postgres_still_converge(
     third = publish(["database"], run_id="run-3", warehouse=warehouse, config=config(schema))
     assert third.streams[0].applied == CUSTOMERS
     assert_mirrors_mart(database, schema, warehouse)
+
+
+EVENT_COLUMNS = "change_key, customer_id, as_of_date, from_tier_code, to_tier_code, change_type, reason"
+BYTE_ORDER = 'order by change_key collate "C"'
+
+
+def test_a_rebuilt_evaluation_revises_and_retracts_outbox_rows_across_a_kill(
+    database: str, schema: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    (changed, _), (vanished, vanished_tier) = execute(
+        warehouse, "select change_key, to_tier_code from marts.tier_changes order by 1 limit 2"
+    )
+    execute(
+        warehouse, f"update marts.tier_changes set to_tier_code = 'platinum' where change_key = '{changed}'"
+    )
+    execute(warehouse, f"delete from marts.tier_changes where change_key = '{vanished}'")
+    original = PostgresTable.send
+
+    def die_on_the_outbox(self: PostgresTable, batch: Any) -> Any:
+        if self.spec.name == "tier_change_events":
+            raise KeyboardInterrupt("killed after the revision log was saved")
+        return original(self, batch)
+
+    monkeypatch.setattr(PostgresTable, "send", die_on_the_outbox)
+    with pytest.raises(KeyboardInterrupt):
+        publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema))
+    monkeypatch.setattr(PostgresTable, "send", original)
+    events = publish(["database"], run_id="run-3", warehouse=warehouse, config=config(schema)).streams[1]
+    assert (events.changed, events.sent, events.applied) == (2, 2, 2)
+    outbox = f"select {EVENT_COLUMNS} from {schema}.tier_change_events"
+    current = pg_rows(database, f"{outbox} where not retracted {BYTE_ORDER}")
+    assert current == execute(warehouse, f"select {EVENT_COLUMNS} from marts.tier_changes order by 1")
+    revised = pg_rows(
+        database,
+        f"select change_key, to_tier_code, revision, retracted from {schema}.tier_change_events "
+        f"where revision <> 1 or retracted {BYTE_ORDER}",
+    )
+    # One revision each, although the killed run had already logged them.
+    assert revised == [(changed, "platinum", 2, False), (vanished, vanished_tier, 2, True)]
+    again = publish(["database"], run_id="run-4", warehouse=warehouse, config=config(schema))
+    assert [(stream.sent, stream.applied) for stream in again.streams] == [(0, 0), (0, 0)]
+
+
+def test_an_outbox_from_before_revisions_is_brought_in_line(
+    database: str, schema: str, warehouse: Path
+) -> None:
+    """The drift of issue 16: an outbox holding an event's old content gets the mart's, and
+    only that row moves (consumers read rows whose ``_synced_at`` moved)."""
+    premade_table(
+        database,
+        schema,
+        f"create table {schema}.tier_change_events (change_key text primary key, customer_id text, "
+        "as_of_date date, previous_as_of_date date, from_tier_code text, to_tier_code text, "
+        "change_type text, reason text, _run_id text, _synced_at timestamptz not null default now())",
+    )
+    columns = f"{EVENT_COLUMNS}, previous_as_of_date"
+    events = execute(warehouse, f"select {columns} from marts.tier_changes order by 1")
+    drifted = (*events[0][:4], "bronze", "entry", *events[0][6:])  # what an earlier evaluation said
+    with psycopg.connect(database, autocommit=True) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            f"insert into {schema}.tier_change_events ({columns}, _run_id) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, 'old')",
+            [drifted, *events[1:]],
+        )
+    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    assert report.streams[1].applied == 1
+    held = pg_rows(
+        database,
+        f"select {columns}, revision, retracted, _run_id from {schema}.tier_change_events {BYTE_ORDER}",
+    )
+    assert [row[:8] for row in held] == events
+    assert {row[8:10] for row in held} == {(1, False)}
+    assert [row[0] for row in held if row[10] != "old"] == [events[0][0]]

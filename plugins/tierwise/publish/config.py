@@ -78,6 +78,9 @@ class NotificationConfig:
     skip_entry_level_moves: bool = True
     unrated_codes: tuple[str, ...] = ("unrated",)
     entry_tier_code: str | None = None
+    # A rebuilt evaluation that changes or removes a change already notified sends a
+    # correction or retraction of it (False: only changes never notified are sent).
+    corrections: bool = True
     batch_size: int = 20
     email_to: tuple[str, ...] = ()
     email_from: str = "tierwise@localhost"

@@ -7,6 +7,12 @@ records each batch's outcome right after the batch so that a crash loses nothing
 for a destination that may receive a batch twice, a few batches at a time: a crash then
 costs a resend that writes nothing new).
 
+A destination that must not receive a batch twice (``resync_safe`` false: messages to
+people) gets each batch noted in flight before it is sent (:func:`state.note_in_flight`);
+the note goes with the answer's record. A run killed in between leaves the note, and the
+next run sends that batch again, unchanged and first: a receiver that honours the
+idempotency key drops it, one that does not shows that one message twice.
+
 Batches stay in DuckDB until a destination reads them: bulk destinations (PostgreSQL)
 take them as COPY text and answer :class:`AllAccepted`, so their state is saved in one
 statement per batch and no row becomes a Python object; a :class:`Preparing` destination
@@ -190,12 +196,17 @@ class Preparing(Protocol):
 
 @dataclass(frozen=True)
 class Source:
-    """``sql`` selects ``record_key`` then ``columns``; a change in ``hash_columns`` means resend."""
+    """``sql`` selects ``record_key`` then ``columns``; a change in ``hash_columns`` means resend.
+
+    ``hash_sql``, when given, replaces the hash of ``hash_columns``: an SQL expression over
+    the selected columns that changes exactly when the record must be sent again.
+    """
 
     sql: str
     columns: tuple[str, ...]
     hash_columns: tuple[str, ...]
     params: tuple[Any, ...] | Mapping[str, Any] = ()
+    hash_sql: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,14 +255,19 @@ def sync(
     resync = options.full_resync and destination.resync_safe
     if options.full_resync and not resync:
         log.info("%s: full resync ignored, this destination must not receive records twice", destination.name)
-    plan = state.plan(con, source, destination.name, destination.supports_delete, options.max_attempts)
-    pending = state.stage_pending(con, source, resync=resync)
     if options.dry_run:
+        planned = _plan(con, source, destination, options)
+        state.stage_pending(con, source, resync=resync)
         diff = state.diff_sample(con, options.diff_sample)
-        return _report(destination, plan, started, status="dry_run", diff=diff)
+        return _report(destination, planned, started, status="dry_run", diff=diff)
     attempt = state.start_run(con, options.run_id, destination.name)
     tally = _Tally()
+    plan: dict[str, int] = {}
     try:
+        # Before planning: what it delivers must be planned as sent.
+        _resend_in_flight(con, destination, options, tally)
+        plan.update(_plan(con, source, destination, options))
+        pending = state.stage_pending(con, source, resync=resync)
         _send_all(con, source, destination, options, pending, tally)
         state.settle_unchanged(con, destination.name)
     except DestinationUnavailableError as error:
@@ -270,6 +286,12 @@ def sync(
     return report
 
 
+def _plan(
+    con: duckdb.DuckDBPyConnection, source: Source, destination: Destination, options: SyncOptions
+) -> dict[str, int]:
+    return state.plan(con, source, destination.name, destination.supports_delete, options.max_attempts)
+
+
 def _send_all(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -286,7 +308,70 @@ def _send_all(
         _send_overlapped(con, destination, batches, options, (pending, tally))
         return
     for batch in batches:
-        _settle(con, destination, batch, send_isolating(destination, batch), options, (pending, tally))
+        if destination.resync_safe:
+            _settle(con, destination, batch, send_isolating(destination, batch), options, (pending, tally))
+        else:
+            _send_noted(con, destination, batch, options, (pending, tally))
+
+
+def _send_noted(
+    con: duckdb.DuckDBPyConnection,
+    destination: Destination,
+    batch: Batch,
+    options: SyncOptions,
+    progress: tuple[int, _Tally],
+) -> None:
+    """Send one batch to a destination that must not receive it twice, noted in flight first.
+
+    Each batch (each half of a refused one too) is noted before it goes and recorded right
+    after its answer, so at most this one batch is in doubt when the run dies.
+    """
+    state.note_in_flight(con, destination.name, batch, options.run_id)
+    try:
+        results = _listed(destination.send(batch))
+    except BatchRejectedError as error:
+        state.clear_in_flight(con, destination.name)  # refused as a whole: nothing arrived
+        if len(batch) > 1:
+            for half in batch.split():
+                _send_noted(con, destination, half, options, progress)
+            return
+        results = [RecordResult(batch.records[0].key, ok=False, error=mask(error))]
+    _settle(con, destination, batch, results, options, progress)
+
+
+def _resend_in_flight(
+    con: duckdb.DuckDBPyConnection, destination: Destination, options: SyncOptions, tally: _Tally
+) -> None:
+    """Send again, unchanged, the batch an earlier run left in flight (see :mod:`state`).
+
+    It may have arrived: the same batch gives the same message and idempotency key, which a
+    receiver that honours the key drops; re-planned, its records could land in other
+    messages under other keys. A batch refused now is dropped and its records planned anew.
+    """
+    found = None if destination.resync_safe else state.in_flight(con, destination.name)
+    if found is None:
+        return
+    run_id, columns, rows = found
+    records = [Record(key, hash_, tuple(values), op, tries) for key, hash_, op, tries, values in rows]
+    batch = Batch(columns, records)
+    log.warning(
+        "%s: run %s stopped after sending %d record(s) and before recording the answer; "
+        "sending that message again, unchanged",
+        destination.name,
+        run_id,
+        len(batch),
+    )
+    try:
+        results = _listed(destination.send(batch))
+    except BatchRejectedError as error:
+        log.warning("%s: the message left in flight is refused now: %s", destination.name, mask(error))
+        state.clear_in_flight(con, destination.name)
+        return
+    failures = _failures(batch, results)
+    _count(tally, batch, failures, options.max_attempts)
+    failed = {record.key for record, _ in failures}
+    accepted = [record for record in batch.records if record.key not in failed]
+    state.record_resent(con, destination.name, accepted, failures, options.run_id, options.max_attempts)
 
 
 def _send_overlapped(

@@ -34,7 +34,7 @@ from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableEr
 from tierwise.publish.pgcopy import copy_text
 from tierwise.publish.retry import RetryableError, RetryPolicy
 from tierwise.publish.state import window_span
-from tierwise.publish.tables import APPEND_TABLE, UPSERT_TABLE, RetriedTableWriter, TableSpec, pg_type, quote
+from tierwise.publish.tables import UPSERT_TABLE, RetriedTableWriter, TableSpec, pg_type, quote
 
 log = get_logger(__name__)
 
@@ -150,12 +150,14 @@ class PostgresTable(RetriedTableWriter):
             for name, kind in self.spec.columns:
                 conn.execute(
                     f"alter table {self.target} add column if not exists {quote(name)} {pg_type(kind)}"
+                    f"{self.spec.added(name)}"
                 )
             self._create_stage(conn)
 
     def _storage(self) -> str:
         # Upserted tables are rewritten row by row (as_of_date changes every evaluation):
-        # free space in each page lets an update stay on its page. The outbox only grows.
+        # free space in each page lets an update stay on its page. The outbox mostly grows
+        # (only a re-evaluation rewrites some of its rows).
         return f" with (fillfactor = {int(self.fillfactor)})" if self.spec.mode == UPSERT_TABLE else ""
 
     def _create_stage(self, conn: psycopg.Connection[Any]) -> None:
@@ -208,8 +210,8 @@ class PostgresTable(RetriedTableWriter):
         names = ", ".join(quote(name) for name in self.spec.names)
         key = quote(self.spec.key)
         head = f"insert into {self.target} ({names}, _run_id) select {names}, %s from _tw_stage as stage"
-        if self.spec.mode == APPEND_TABLE or not self.spec.non_key:
-            # The outbox: an event already there is left alone, whoever wrote it.
+        if not self.spec.non_key:
+            # Nothing but the key: a row already there is left alone, whoever wrote it.
             return conn.execute(f"{head} on conflict ({key}) do nothing", [self.run_id]).rowcount
         # Batches are key ranges: bounds (taken by PostgreSQL, in its own collation) let it
         # read only the batch's slice of the primary key instead of the whole table.

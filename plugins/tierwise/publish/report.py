@@ -23,7 +23,7 @@ class StreamReport:
     sent: int = 0
     rejected: int = 0
     abandoned: int = 0
-    applied: int | None = None  # rows the destination actually changed (tables only)
+    applied: int | None = None  # rows the destination actually changed (tables); files written (files)
     elapsed: float = 0.0
     error: str | None = None
     paths: tuple[Path, ...] = ()
@@ -33,10 +33,18 @@ class StreamReport:
     def to_send(self) -> int:
         return self.new + self.changed + self.retried + self.deleted
 
+    def _files_line(self) -> str:
+        dry = self.status == "dry_run"
+        if self.applied == 0:
+            verb = "would keep" if dry else "kept"
+            return f"{self.stream}: {self.total} rows unchanged, {verb} {len(self.paths)} files as they are"
+        verb = "would write" if dry else "wrote"
+        rows = f"{self.total} rows: {self.new} new, {self.changed} changed, {self.deleted} removed"
+        return f"{self.stream}: {verb} {len(self.paths)} files ({rows}) in {self.elapsed:.1f}s"
+
     def summary_line(self) -> str:
         if self.paths:
-            verb = "would write" if self.status == "dry_run" else "wrote"
-            return f"{self.stream}: {verb} {len(self.paths)} files ({self.total} rows) in {self.elapsed:.1f}s"
+            return self._files_line()
         head = f"{self.stream}: {self.total} rows, {self.new} new, {self.changed} changed, "
         head += f"{self.unchanged} unchanged"
         if self.deleted:

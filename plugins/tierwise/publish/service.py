@@ -2,6 +2,8 @@
 
 ``publish()`` opens the warehouse once (read-only for a dry run), checks that the marts
 hold this run's evaluation, then runs each destination's streams through the sync engine.
+The streams of tier changes (the database outbox, notifications) read the revision log,
+reconciled with ``marts.tier_changes`` once per publish (:attr:`PublishContext.events`).
 Destinations without a configured connection are skipped with a log line, except
 ``files`` and the local ``database`` default, which always work.
 """
@@ -12,13 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
 
 from tierwise.exceptions import PublishError
 from tierwise.masking import get_logger, mask
-from tierwise.publish import sources
+from tierwise.publish import revisions, sources
 from tierwise.publish.config import CrmConfig, PublishConfig, load_publish_config
 from tierwise.publish.connections import Connection, base_url, env_var_name, get_connection, secret_of
 from tierwise.publish.engine import Destination, Source, SyncOptions, sync
@@ -32,10 +35,10 @@ from tierwise.publish.retry import RateLimiter, RetryPolicy
 from tierwise.publish.smtp import EmailNotifier, smtp_settings
 from tierwise.publish.sqlite import SqliteTable
 from tierwise.publish.state import ensure_tables
-from tierwise.publish.tables import APPEND_TABLE, TableSpec
+from tierwise.publish.tables import OUTBOX_TABLE, TableSpec
 from tierwise.publish.webhook import WebhookNotifier
 from tierwise.settings import get_settings
-from tierwise.warehouse import connect
+from tierwise.warehouse import connect, table_exists
 
 log = get_logger(__name__)
 
@@ -53,6 +56,14 @@ class PublishContext:
     run_id: str
     config: PublishConfig
     publish_dir: Path
+    dry_run: bool = False
+
+    @cached_property
+    def events(self) -> revisions.Reconciled | None:
+        """The tier-change revision log, reconciled with the mart once per publish (None without the mart)."""
+        if not table_exists(self.con, *sources.CHANGES):
+            return None
+        return revisions.reconcile(self.con, self.as_of, self.run_id, dry_run=self.dry_run)
 
 
 Streams = list[tuple[Source, Destination]]
@@ -69,10 +80,12 @@ def build_database(ctx: PublishContext) -> Streams | str:
     connection = get_connection(POSTGRES_CONN)
     tiers = TableSpec(config.table, "customer_id", tuple(sources.tier_columns(ctx.con)))
     specs: list[tuple[Source, TableSpec]] = [(sources.customer_tiers_source(ctx.con, ctx.as_of), tiers)]
-    events = sources.tier_events_source(ctx.con, ctx.as_of)
-    if events is not None:
-        columns = tuple(sources.change_columns(ctx.con))
-        specs.append((events, TableSpec(config.events_table, "change_key", columns, APPEND_TABLE)))
+    if ctx.events is not None:
+        # An outbox from before revisions holds first revisions: only rows that drifted move.
+        first = (("revision", "1"), ("retracted", "false"))
+        columns = tuple(sources.change_columns())
+        outbox = TableSpec(config.events_table, "change_key", columns, OUTBOX_TABLE, added_defaults=first)
+        specs.append((sources.tier_events_source(ctx.events), outbox))
     else:
         log.info("database: no marts.tier_changes, the %s outbox is not published", config.events_table)
     if connection is None:
@@ -115,22 +128,26 @@ def build_notifications(ctx: PublishContext) -> Streams | str:
     webhook, smtp = get_connection(WEBHOOK_CONN), get_connection(SMTP_CONN)
     if webhook is None and smtp is None:
         return f"{_not_configured(WEBHOOK_CONN)} and {_not_configured(SMTP_CONN)}"
-    source = sources.notification_source(ctx.con, ctx.as_of, config)
-    if source is None:
+    events = ctx.events
+    if events is None:
         return "notifications: marts.tier_changes does not exist"
-    streams: Streams = []
+    channels: list[Destination] = []
     policy = RetryPolicy(config.max_retries, config.retry_base_delay, config.retry_max_delay)
     if webhook is not None:
         client = JsonHttpClient(base_url(webhook), timeout=config.timeout_seconds, policy=policy)
         secret = secret_of(webhook, "secret", "signing_secret")
-        streams.append((source, WebhookNotifier(client, secret, config, target=webhook.describe())))
+        channels.append(WebhookNotifier(client, secret, config, target=webhook.describe()))
     else:
         log.info("notifications: webhook skipped, %s", _not_configured(WEBHOOK_CONN))
     if smtp is not None:
-        streams.append((source, EmailNotifier(smtp_settings(smtp, config), config, target=smtp.describe())))
+        channels.append(EmailNotifier(smtp_settings(smtp, config), config, target=smtp.describe()))
     else:
         log.info("notifications: email skipped, %s", _not_configured(SMTP_CONN))
-    return streams
+    # One source per channel: corrections go to the changes that channel notified.
+    return [
+        (sources.notification_source(ctx.con, ctx.as_of, config, events, channel.name), channel)
+        for channel in channels
+    ]
 
 
 BUILDERS: dict[str, Builder] = {
@@ -201,7 +218,7 @@ def publish(
         as_of = sources.resolve_as_of_date(con, as_of_date)
         if not dry_run:
             ensure_tables(con)
-        ctx = PublishContext(con, as_of, run_id, cfg, settings.publish_dir)
+        ctx = PublishContext(con, as_of, run_id, cfg, settings.publish_dir, dry_run)
         for name in names:
             reports, skip = _run_destination(ctx, name, options)
             streams += reports

@@ -9,25 +9,16 @@ import duckdb
 
 from tierwise.exceptions import PublishError
 from tierwise.masking import PERSONAL_COLUMNS, get_logger
+from tierwise.publish import revisions
 from tierwise.publish.config import CrmConfig, NotificationConfig
 from tierwise.publish.engine import Source
-from tierwise.publish.state import quote
+from tierwise.publish.state import notified_keys, quote
 from tierwise.warehouse import table_exists
 
 log = get_logger(__name__)
 
 TIERS = ("marts", "customer_tiers")
 CHANGES = ("marts", "tier_changes")
-CHANGE_COLUMNS = (
-    "change_key",
-    "customer_id",
-    "as_of_date",
-    "previous_as_of_date",
-    "from_tier_code",
-    "to_tier_code",
-    "change_type",
-    "reason",
-)
 CRM_ID_COLUMNS = ("_id_customer_id", "_id_email", "_id_phone")
 
 
@@ -74,32 +65,23 @@ def customer_tiers_source(con: duckdb.DuckDBPyConnection, as_of: date) -> Source
     )
 
 
-def change_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    present = dict(columns_of(con, *CHANGES))
-    return [(name, present.get(name, "VARCHAR")) for name in CHANGE_COLUMNS]
+def change_columns() -> list[tuple[str, str]]:
+    """The outbox columns: the event, its revision and whether it was retracted."""
+    return [*revisions.EVENT_COLUMNS, *revisions.REVISION_COLUMNS]
 
 
-def _change_select(con: duckdb.DuckDBPyConnection) -> str:
-    # Tolerate optional columns the dbt model may not have (yet): select them as null.
-    present = {name for name, _ in columns_of(con, *CHANGES)}
-    missing = {"change_key", "customer_id", "as_of_date", "to_tier_code", "change_type"} - present
-    if missing:
-        raise PublishError(f"marts.tier_changes lacks column(s) {', '.join(sorted(missing))}")
-    return ", ".join(
-        f"chg.{quote(name)}" if name in present else f"null as {quote(name)}" for name in CHANGE_COLUMNS
-    )
+def tier_events_source(events: revisions.Reconciled) -> Source:
+    """Every change up to this evaluation, at its latest revision, retracted ones included.
 
-
-def tier_events_source(con: duckdb.DuckDBPyConnection, as_of: date) -> Source | None:
-    """Every change up to this evaluation: the outbox is a log, insert-once by change_key."""
-    if not table_exists(con, *CHANGES):
-        return None
+    The outbox is keyed by change_key: a new revision rewrites the row, a vanished event
+    stays with ``retracted`` set (see :mod:`tierwise.publish.revisions`).
+    """
+    names = tuple(name for name, _ in change_columns())
+    select = ", ".join(f"chg.{quote(name)}" for name in names)
     return Source(
-        sql=f"select change_key as record_key, {_change_select(con)} from marts.tier_changes as chg "
-        "where chg.as_of_date <= ?",
-        columns=CHANGE_COLUMNS,
-        hash_columns=(),
-        params=(as_of,),
+        sql=f"select chg.change_key as record_key, {select} from {events.relation} as chg",
+        columns=names,
+        hash_columns=names,
     )
 
 
@@ -203,15 +185,12 @@ def _tier_names_join(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def notification_source(
-    con: duckdb.DuckDBPyConnection, as_of: date, config: NotificationConfig
-) -> Source | None:
-    """This evaluation's changes worth a message (see NotificationConfig for the rules)."""
-    if not table_exists(con, *CHANGES):
-        return None
-    entry = entry_tier_code(con, config) if config.skip_entry_level_moves else None
+def _notifiable(con: duckdb.DuckDBPyConnection, config: NotificationConfig) -> tuple[str, dict[str, object]]:
+    """The condition (and its parameters) for a change of this evaluation worth a message."""
     types = _literals(config.change_types)
-    where = ["chg.as_of_date = $as_of", f"lower(chg.change_type) in ({types})"]
+    where = ["chg.as_of_date = $as_of", "not chg.retracted", f"lower(chg.change_type) in ({types})"]
+    params: dict[str, object] = {}
+    entry = entry_tier_code(con, config) if config.skip_entry_level_moves else None
     if entry is not None:
         from_unrated = _unrated("chg.from_tier_code", config.unrated_codes)
         to_unrated = _unrated("chg.to_tier_code", config.unrated_codes)
@@ -219,16 +198,50 @@ def notification_source(
             f"not (({from_unrated} and chg.to_tier_code = $entry) "
             f"or (chg.from_tier_code = $entry and {to_unrated}))"
         )
-    sql = (
-        f"select chg.change_key as record_key, {_change_select(con)}, {_tier_names_select(con)} "
-        f"from marts.tier_changes as chg {_tier_names_join(con)} where {' and '.join(where)}"
-    )
-    params: dict[str, object] = {"as_of": as_of}
-    if entry is not None:
         params["entry"] = entry
+    return "(" + " and ".join(where) + ")", params
+
+
+# A notification's version: the key alone for revision 1 (what every change notified
+# before revisions existed was recorded with), the key and revision after.
+NOTIFICATION_HASH = "case when revision = 1 then md5(record_key) else md5(record_key || '#' || revision) end"
+NOTIFICATION_COLUMNS = (
+    *(name for name, _ in revisions.EVENT_COLUMNS),
+    "from_tier_name",
+    "to_tier_name",
+    "revision",
+    "retracted",
+    "notified_before",
+)
+
+
+def notification_source(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    config: NotificationConfig,
+    events: revisions.Reconciled,
+    channel: str,
+) -> Source:
+    """What ``channel`` must send: this evaluation's changes worth a message (NotificationConfig
+    has the rules) and, with ``config.corrections``, every change it notified before, at its
+    latest revision: a new revision of one of those is a correction, or a retraction.
+    """
+    notifiable, params = _notifiable(con, config)
+    sent = notified_keys(con)
+    if "$destination" in sent:  # a dry run of a warehouse never published has no state
+        params["destination"] = channel
+    notified = f"chg.change_key in (select record_key from {sent})"
+    where = f"{notifiable} or {notified}" if config.corrections else f"{notifiable} and not {notified}"
+    event_columns = ", ".join(f"chg.{quote(name)}" for name, _ in revisions.EVENT_COLUMNS)
+    sql = (
+        f"select chg.change_key as record_key, {event_columns}, {_tier_names_select(con)}, chg.revision, "
+        f"chg.retracted, {notified} as notified_before "
+        f"from {events.relation} as chg {_tier_names_join(con)} where {where}"
+    )
     return Source(
         sql=sql,
-        columns=(*CHANGE_COLUMNS, "from_tier_name", "to_tier_name"),
-        hash_columns=(),
-        params=params,
+        columns=NOTIFICATION_COLUMNS,
+        hash_columns=("revision",),
+        params={**params, "as_of": as_of},
+        hash_sql=NOTIFICATION_HASH,
     )

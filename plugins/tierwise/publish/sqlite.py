@@ -1,7 +1,8 @@
 """The local operational database of the demo: the same tables in a SQLite file.
 
 Used when no ``tierwise_postgres`` connection is configured, with the same semantics:
-one transaction per batch, upsert only changed rows, append-only outbox.
+one transaction per batch, upsert only changed rows, an outbox whose rows are revised or
+retracted, never deleted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from tierwise.publish.engine import Batch
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.retry import RetryableError, RetryPolicy
 from tierwise.publish.tables import (
-    APPEND_TABLE,
     UPSERT_TABLE,
     RetriedTableWriter,
     TableSpec,
@@ -73,6 +73,7 @@ class SqliteTable(RetriedTableWriter):
             if name not in present:
                 conn.execute(
                     f"alter table {quote(self.spec.name)} add column {quote(name)} {sqlite_type(kind)}"
+                    f"{self.spec.added(name)}"
                 )
 
     def _apply(self, batch: Batch) -> None:
@@ -106,7 +107,7 @@ class SqliteTable(RetriedTableWriter):
             f"insert into {table} ({names}, _run_id, _synced_at) "
             f"values ({marks}, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
         )
-        if self.spec.mode == APPEND_TABLE or not self.spec.non_key:
+        if not self.spec.non_key:
             return f"{head} on conflict ({key}) do nothing"
         updates = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in self.spec.non_key)
         changed = " or ".join(

@@ -1,12 +1,22 @@
-"""Sync state in the warehouse: ``ops.sync_state`` per record, ``ops.sync_runs`` per run.
+"""Sync state in the warehouse: ``ops.sync_state`` per record, ``ops.sync_runs`` per run,
+``ops.sync_inflight`` per message in flight.
 
 The diff runs in DuckDB so that a no-change re-run over a million customers is a hash
 and an anti-join, not a million Python objects.
+
+``ops.sync_inflight`` holds, for a destination that must not receive a record twice
+(notifications), the one batch it is sending: noted (committed) before the send, removed
+in the transaction that records the answer. A run killed in between leaves it there, and
+the next run sends that very batch again first (same message, same idempotency key), so
+that a receiver that honours the key drops it, rather than re-batching those records
+into messages under new keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +26,7 @@ from tierwise.exceptions import PublishError
 from tierwise.warehouse import table_exists
 
 if TYPE_CHECKING:
-    from tierwise.publish.engine import Record, RecordResult, Source
+    from tierwise.publish.engine import Batch, Record, RecordResult, Source
     from tierwise.publish.report import StreamReport
 
 DELETE_KIND = "delete"
@@ -56,6 +66,12 @@ create table if not exists ops.sync_runs (
     error varchar,
     primary key (run_id, destination, attempt)
 );
+create table if not exists ops.sync_inflight (
+    destination varchar primary key,
+    run_id varchar not null,
+    started_at timestamp not null,
+    batch json not null
+);
 """
 
 _EMPTY_STATE = (
@@ -67,6 +83,18 @@ _EMPTY_STATE = (
 def utcnow() -> datetime:
     """Naive UTC for TIMESTAMP columns (the warehouse stores no time zones)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All statements inside or none: a kill before the commit leaves the state as it was."""
+    con.begin()
+    try:
+        yield
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -85,6 +113,16 @@ def _hash_expr(hash_columns: Sequence[str]) -> str:
     return f"md5(to_json({{{fields}}}))"
 
 
+def notified_keys(con: duckdb.DuckDBPyConnection) -> str:
+    """A relation of the record keys destination ``$destination`` has accepted at some hash."""
+    if table_exists(con, "ops", "sync_state"):
+        return (
+            "(select record_key from ops.sync_state "
+            "where destination = $destination and last_sent_hash is not null)"
+        )
+    return "(select null::varchar as record_key where false)"
+
+
 def _state_relation(con: duckdb.DuckDBPyConnection) -> str:
     # Dry runs open the warehouse read-only and may find no state table yet: diff
     # against an empty state instead of creating one.
@@ -97,7 +135,8 @@ def stage_source(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     columns = ", ".join(quote(name) for name in source.columns)
     con.execute(
         f"create or replace temp table _tw_src as select record_key::varchar as record_key, "
-        f"{_hash_expr(source.hash_columns)} as record_hash, {columns} from ({source.sql}) as src",
+        f"{source.hash_sql or _hash_expr(source.hash_columns)} as record_hash, {columns} "
+        f"from ({source.sql}) as src",
         dict(source.params) if isinstance(source.params, Mapping) else list(source.params),
     )
     row = con.execute(
@@ -250,18 +289,15 @@ def record_results(
 
     ``rows`` is the batch's rank range in ``_tw_pending``; every record of it not in
     ``failures`` was accepted. Both are written set-based inside DuckDB, so a million-row
-    sync moves no state through Python.
+    sync moves no state through Python. The destination's in-flight note (the batch just
+    answered, see :func:`note_in_flight`) goes in the same transaction.
     """
     params = {"destination": destination, "run_id": run_id, "now": utcnow()}
-    con.begin()
-    try:
+    with transaction(con):
         if failures:
             _record_failures(con, params, failures, max_attempts)
         _record_successes(con, {**params, "start": rows[0], "stop": rows[1]}, [r.key for _, r in failures])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+        clear_in_flight(con, destination)
 
 
 # The accepted records of a batch: an in-place update of the rows ops.sync_state already
@@ -295,6 +331,68 @@ def _record_successes(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fa
         """,
         {**params, "failed": failed, "in_state": False},
     )
+
+
+def note_in_flight(con: duckdb.DuckDBPyConnection, destination: str, batch: Batch, run_id: str) -> None:
+    """Commit ``batch`` as being sent, before it is: see the module docstring."""
+    records = [[r.key, r.hash, r.op, r.prior_attempts, list(r.values)] for r in batch.records]
+    payload = json.dumps({"columns": list(batch.columns), "records": records}, default=str)
+    row = [destination, run_id, utcnow(), payload]
+    con.execute("insert or replace into ops.sync_inflight values (?, ?, ?, ?)", row)
+
+
+def clear_in_flight(con: duckdb.DuckDBPyConnection, destination: str) -> None:
+    """The batch in flight was answered (or refused as a whole: nothing of it arrived)."""
+    con.execute("delete from ops.sync_inflight where destination = ?", [destination])
+
+
+InFlight = tuple[str, list[str], list[list[Any]]]
+
+
+def in_flight(con: duckdb.DuckDBPyConnection, destination: str) -> InFlight | None:
+    """The batch an earlier run left in flight: its run id, columns and records."""
+    if not table_exists(con, "ops", "sync_inflight"):
+        return None
+    sql = "select run_id, batch from ops.sync_inflight where destination = ?"
+    row = con.execute(sql, [destination]).fetchone()
+    if row is None:
+        return None
+    batch = json.loads(row[1])
+    return str(row[0]), list(batch["columns"]), list(batch["records"])
+
+
+def record_resent(
+    con: duckdb.DuckDBPyConnection,
+    destination: str,
+    accepted: Sequence[Record],
+    failures: Sequence[tuple[Record, RecordResult]],
+    run_id: str,
+    max_attempts: int,
+) -> None:
+    """:func:`record_results` for a batch given as records (the one an earlier run left in flight)."""
+    params = {"destination": destination, "run_id": run_id, "now": utcnow()}
+    with transaction(con):
+        if failures:
+            _record_failures(con, params, failures, max_attempts)
+        if accepted:
+            con.execute(
+                """
+                insert or replace into ops.sync_state
+                select $destination, sent.record_key, sent.record_hash, sent.record_hash,
+                    case when sent.op = 'delete' then 'deleted' else 'sent' end, 0, null, $run_id, $now
+                from (
+                    select unnest($keys::varchar[]) as record_key, unnest($hashes::varchar[]) as record_hash,
+                        unnest($ops::varchar[]) as op
+                ) as sent
+                """,
+                {
+                    **params,
+                    "keys": [record.key for record in accepted],
+                    "hashes": [record.hash for record in accepted],
+                    "ops": [record.op for record in accepted],
+                },
+            )
+        clear_in_flight(con, destination)
 
 
 def failure_status(permanent: bool, attempts: int, max_attempts: int) -> str:

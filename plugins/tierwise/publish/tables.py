@@ -1,8 +1,11 @@
 """Operational tables shared by the PostgreSQL and SQLite destinations.
 
-``customer_tiers`` mirrors the mart (upsert by customer_id, removed customers deleted);
-``tier_change_events`` is an append-only outbox (insert once by change_key) that other
-systems consume. Column types follow the mart, mapped per database.
+``customer_tiers`` mirrors the mart (upsert by customer_id, removed customers deleted).
+``tier_change_events`` is the outbox other systems consume: one row per change_key at
+its latest revision (:mod:`tierwise.publish.revisions`). A corrected event is updated in
+place with a higher ``revision``; an event that left the mart is never deleted but kept
+with ``retracted = true``; ``_synced_at`` tells a consumer which rows moved since it last
+read. Column types follow the mart, mapped per database.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-UPSERT_TABLE = "upsert"
-APPEND_TABLE = "append"
+UPSERT_TABLE = "upsert"  # a mirror: rows upserted, removed records deleted
+OUTBOX_TABLE = "outbox"  # rows upserted, never deleted (a removed event is retracted, not gone)
 
 _PG_TYPES = {
     "VARCHAR": "text",
@@ -39,6 +42,13 @@ class TableSpec:
     key: str
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type)
     mode: str = UPSERT_TABLE
+    # SQL defaults of columns added to a table that has rows: what those rows already mean.
+    added_defaults: tuple[tuple[str, str], ...] = ()
+
+    def added(self, name: str) -> str:
+        """`` default ...`` for column ``name`` when added to an existing table, else nothing."""
+        default = dict(self.added_defaults).get(name)
+        return f" default {default}" if default is not None else ""
 
     @property
     def names(self) -> tuple[str, ...]:

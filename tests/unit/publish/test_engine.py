@@ -304,3 +304,66 @@ def test_a_worker_destination_has_accepted_batches_recorded_together_in_order(
     # What was accepted before a refusal is saved first, then the batch with the refusal.
     assert recorded == [((0, 3), []), ((3, 6), ["k5"]), ((6, 7), [])]
     assert report.sent == 6 and states(warehouse)["k5"] == ("rejected", 1)
+
+
+class Messages(Recorder):
+    """A destination that must not receive a record twice (notifications)."""
+
+    resync_safe = False
+
+
+def _die_after_the_send_of_batch(monkeypatch: pytest.MonkeyPatch, number: int) -> None:
+    """Kill the run after batch ``number`` was sent, before its answer is recorded."""
+    original = state.record_results
+    recorded: list[int] = []
+
+    def record_or_die(*args, **kwargs):  # type: ignore[no-untyped-def]
+        recorded.append(1)
+        if len(recorded) == number:
+            raise KeyboardInterrupt("killed between the send and its record")
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(state, "record_results", record_or_die)
+
+
+def test_a_batch_left_in_flight_is_sent_again_unchanged_first(
+    warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = Messages()
+    _die_after_the_send_of_batch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run(warehouse, dest)
+    monkeypatch.undo()
+    assert dest.sent_keys() == ["k1", "k2", "k3", "k4", "k5", "k6"]
+    # Planned anew, k4..k6 would be cut into other batches ([k0, k4, k5], [k6, k7]).
+    warehouse.execute("insert into src values ('k0', 0)")
+    dest.batches.clear()
+    report = run(warehouse, dest)
+    assert dest.batches == [
+        [("upsert", "k4"), ("upsert", "k5"), ("upsert", "k6")],
+        [("upsert", "k0"), ("upsert", "k7")],
+    ]
+    assert report.sent == 5 and states(warehouse)["k5"] == ("sent", 0)
+    assert warehouse.execute("select count(*) from ops.sync_inflight").fetchone() == (0,)
+    dest.batches.clear()
+    assert run(warehouse, dest).sent == 0 and dest.batches == []
+
+
+def test_a_batch_left_in_flight_and_refused_now_is_planned_anew(
+    warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _die_after_the_send_of_batch(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        run(warehouse, Messages())
+    monkeypatch.undo()
+    dest = Messages(poison=["k2"])
+    report = run(warehouse, dest)
+    assert (report.sent, report.rejected) == (6, 1)
+    assert sorted(dest.held) == ["k1", "k3", "k4", "k5", "k6", "k7"]
+    assert warehouse.execute("select count(*) from ops.sync_inflight").fetchone() == (0,)
+
+
+def test_a_batch_refused_as_a_whole_leaves_nothing_in_flight(warehouse: duckdb.DuckDBPyConnection) -> None:
+    report = run(warehouse, Messages(poison=["k5"]))
+    assert (report.sent, report.rejected) == (6, 1)
+    assert warehouse.execute("select count(*) from ops.sync_inflight").fetchone() == (0,)

@@ -37,6 +37,55 @@ def test_slack_message_shape() -> None:
     assert "unrated -> Gold (gold)" in sections[1]["text"]["text"]
 
 
+def test_revisions_of_a_notified_change_are_corrections_or_retractions() -> None:
+    columns = (*COLUMNS, "revision", "retracted", "notified_before")
+    rows = [
+        (
+            "C1|2024-01-31",
+            "C1",
+            "2024-01-31",
+            None,
+            "silver",
+            "gold",
+            "upgrade",
+            "spend",
+            None,
+            None,
+            2,
+            False,
+            True,
+        ),
+        (
+            "C2|2024-01-31",
+            "C2",
+            "2024-01-31",
+            None,
+            "gold",
+            "silver",
+            "downgrade",
+            "",
+            None,
+            None,
+            2,
+            True,
+            True,
+        ),
+        ("C3|2024-01-31", "C3", "2024-01-31", None, None, "gold", "entry", "", None, None, 2, False, False),
+    ]
+    found = notify.changes_of(Batch(columns, tuple(Record(row[0], "h", row) for row in rows)))
+    assert [(change.kind, change.ref) for change in found] == [
+        (notify.CORRECTION, "C1|2024-01-31#2"),
+        (notify.RETRACTION, "C2|2024-01-31#2"),
+        (notify.CHANGE, "C3|2024-01-31#2"),  # never notified before: a first message
+    ]
+    assert notify.line(found[0]) == "Corrected (revision 2): C1 silver -> gold (upgrade): spend"
+    assert notify.line(found[1]).startswith("Retracted: C2 gold -> silver (downgrade) as of 2024-01-31")
+    assert notify.title(found) == "Tierwise: 1 tier change, 1 correction, 1 retraction as of 2024-01-31"
+    # A revision is a new message for a receiver that de-duplicates by key.
+    assert notify.idempotency_key(found[:1]) != notify.idempotency_key(changes()[:1])
+    assert "[C2|2024-01-31#2]" in notify.email_body(found)
+
+
 def test_signature_round_trip_and_tampering() -> None:
     body = b'{"text": "x"}'
     headers = notify.sign("s3cret", body)
@@ -66,7 +115,9 @@ def test_report_summary_lines() -> None:
         date(2024, 1, 31),
         False,
         (
-            StreamReport("files", "files.customer_tiers", "ok", total=3, paths=(Path("a.csv"),)),
+            StreamReport(
+                "files", "files.customer_tiers", "ok", total=3, new=3, applied=1, paths=(Path("a.csv"),)
+            ),
             StreamReport("crm", "crm.hubspot", "failed", total=3, sent=1, rejected=1, error="HTTP 503"),
         ),
         ("notifications: not configured",),
@@ -74,7 +125,7 @@ def test_report_summary_lines() -> None:
     )
     lines = report.summary_lines()
     assert lines[0].startswith("publish 2024-01-31: 2 streams")
-    assert "wrote 1 files (3 rows)" in lines[1]
+    assert "wrote 1 files (3 rows: 3 new, 0 changed, 0 removed)" in lines[1]
     assert "FAILED: HTTP 503" in lines[2]
     assert lines[3] == "skipped notifications: not configured"
     assert report.failed[0].destination == "crm"

@@ -7,6 +7,7 @@ import pytest
 
 from tierwise.exceptions import PublishError
 from tierwise.publish.config import CrmConfig, NotificationConfig
+from tierwise.publish.revisions import reconcile
 from tierwise.publish.sources import (
     crm_source,
     customer_tiers_source,
@@ -74,14 +75,16 @@ def test_entry_tier_derived_or_configured(marts: duckdb.DuckDBPyConnection) -> N
     assert entry_tier_code(marts, NotificationConfig(entry_tier_code="silver")) == "silver"
 
 
+def notified(con: duckdb.DuckDBPyConnection, config: NotificationConfig) -> list[str]:
+    events = reconcile(con, AS_OF, "r", dry_run=True)
+    source = notification_source(con, AS_OF, config, events, "notifications.webhook")
+    return keys(con, source.sql, source.params)
+
+
 def test_notifications_skip_entry_level_moves_and_old_changes(marts: duckdb.DuckDBPyConnection) -> None:
-    source = notification_source(marts, AS_OF, NotificationConfig())
-    assert source is not None
-    assert keys(marts, source.sql, source.params) == ["C3|2024-01-31", "C4|2024-01-31", "C5|2024-01-31"]
-    only_up = notification_source(marts, AS_OF, NotificationConfig(change_types=("upgrade",)))
-    assert only_up is not None and keys(marts, only_up.sql, only_up.params) == ["C4|2024-01-31"]
-    every = notification_source(marts, AS_OF, NotificationConfig(skip_entry_level_moves=False))
-    assert every is not None and len(keys(marts, every.sql, every.params)) == 5
+    assert notified(marts, NotificationConfig()) == ["C3|2024-01-31", "C4|2024-01-31", "C5|2024-01-31"]
+    assert notified(marts, NotificationConfig(change_types=("upgrade",))) == ["C4|2024-01-31"]
+    assert len(notified(marts, NotificationConfig(skip_entry_level_moves=False))) == 5
 
 
 def test_crm_email_from_latest_raw_contact(marts: duckdb.DuckDBPyConnection) -> None:
