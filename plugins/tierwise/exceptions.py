@@ -27,3 +27,7 @@ class ValidationRunError(TierwiseError):
 
 class PublishError(TierwiseError):
     """Publishing to a destination failed."""
+
+
+class GateNotPassedError(PublishError):
+    """Publishing refused: the marts gate failed on the current marts, or has not run on them."""
