@@ -2,7 +2,10 @@
 ### Publish the validated tiers to the operational tools
 
 Triggered by the validated-marts Asset. Sends only what changed since the
-last sync to the operational database, the CRM API and the marketing files.
+last sync to the operational database, the CRM API and the marketing files,
+provided the marts passed the marts gate: a publish task refuses marts whose
+latest gate failed or did not run. Param `override_marts_gate` (a reason)
+publishes them anyway; the override is recorded in `ops.sync_runs`.
 Tier-change notifications go out with the monthly review only.
 """
 
@@ -22,7 +25,7 @@ DESTINATIONS = ("files", "database", "crm")
     **dag_defaults(),
     tags=["tierwise", "publish"],
     doc_md=__doc__,
-    params=params("as_of_date", "dry_run_publish"),
+    params=params("as_of_date", "dry_run_publish", "override_marts_gate"),
 )
 def tierwise_publish() -> None:
     for destination in DESTINATIONS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,11 @@ def shared_data(name: str) -> Path:
         if (root / name).is_dir():
             return root / name
     return repo.parent / "shared" / "data" / name
+
+
+def airflow_dags_test(dag_id: str, logical_date: datetime, log_file: Path) -> int:
+    """``airflow dags test`` one DAG as the demo runs it (no retries); returns the exit code."""
+    from tierwise.airflow_local import airflow_env, run_airflow
+
+    env = airflow_env({"TIERWISE_TASK_RETRIES": "0"})
+    return run_airflow("dags", "test", dag_id, logical_date.isoformat(), log_file=log_file, env=env)

@@ -1,9 +1,14 @@
 """Failure, recovery and deadline alerts, sent where the `tierwise_alerts` connection points.
 
 The connection decides the channel: an ``http``/``https`` connection is a
-Slack-compatible incoming webhook (``AIRFLOW_CONN_TIERWISE_ALERTS=https://hooks.example/...``),
-an ``smtp`` connection sends e-mail (``smtp://user:pass@host:587?to=oncall@example.org``).
-Without the connection, alerts are only logged.
+Slack-compatible incoming webhook, its URL in the URI
+(``AIRFLOW_CONN_TIERWISE_ALERTS=https://hooks.example.com/services/...``) or in the host
+of the JSON form (``{"conn_type": "http", "host": "https://hooks.example.com/services/..."}``),
+a password, if any, sent as a bearer token; an ``smtp`` connection sends e-mail
+(``smtp://user:pass@host:587?to=oncall@example.org``). It is resolved like every Tierwise
+connection (:mod:`tierwise.publish.connections`): the environment, else Airflow's own.
+Without the connection, alerts are only logged. Customers' tier-change notifications are
+not alerts: they go to ``tierwise_webhook`` / ``tierwise_smtp`` (:mod:`tierwise.publish`).
 """
 
 from __future__ import annotations
@@ -12,64 +17,72 @@ import json
 import logging
 import smtplib
 import urllib.request
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
 from tierwise.console import mask_pii
 from tierwise.settings import get_settings
 
+if TYPE_CHECKING:
+    from tierwise.publish.connections import Connection
+
 ALERTS_CONN_ID = "tierwise_alerts"
 ALERTS_CONN_ENV = "AIRFLOW_CONN_TIERWISE_ALERTS"
 log = logging.getLogger(__name__)
 
 
-def _alerts_uri() -> str | None:
-    """The `tierwise_alerts` connection as a URI, from Airflow's secrets backends or the env."""
-    import os
+def _alerts_connection(uri: str | None) -> Connection | None:
+    # Imported here: the DAG files import this module at parse time.
+    from tierwise.publish.connections import get_connection, parse_connection
 
-    try:
-        from airflow.sdk import Connection
-
-        return Connection.get(ALERTS_CONN_ID).get_uri()
-    except Exception:  # outside a task, or the connection is not defined
-        return os.environ.get(ALERTS_CONN_ENV) or None
+    return parse_connection(ALERTS_CONN_ID, uri) if uri else get_connection(ALERTS_CONN_ID)
 
 
 def send_alert(subject: str, text: str, uri: str | None = None) -> str:
     """Deliver one alert; returns the channel used ('webhook', 'smtp' or 'log')."""
-    target = uri or _alerts_uri()
+    connection = _alerts_connection(uri)
     safe_text = mask_pii(text)
-    if not target:
+    if connection is None:
         log.warning("alert (no %s configured): %s — %s", ALERTS_CONN_ENV, subject, safe_text)
         return "log"
-    parts = urlsplit(target)
-    if parts.scheme in {"http", "https"}:
-        body = json.dumps({"text": f"*{subject}*\n{safe_text}"}).encode()
-        request = urllib.request.Request(target, data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+    if connection.conn_type in {"http", "https"}:
+        _post(connection, f"*{subject}*\n{safe_text}")
         return "webhook"
-    if parts.scheme in {"smtp", "smtps"}:
-        _send_mail(parts, subject, safe_text)
+    if connection.conn_type in {"smtp", "smtps"}:
+        _send_mail(connection, subject, safe_text)
         return "smtp"
-    raise ValueError(f"{ALERTS_CONN_ENV} has unsupported scheme {parts.scheme!r} (use https or smtp)")
+    raise ValueError(f"{ALERTS_CONN_ENV} has unsupported scheme {connection.conn_type!r} (use https or smtp)")
 
 
-def _send_mail(parts: Any, subject: str, text: str) -> None:
-    recipients = parse_qs(parts.query).get("to", [])
+def _post(connection: Connection, text: str) -> None:
+    from tierwise.publish.connections import base_url
+
+    headers = {"Content-Type": "application/json"}
+    if connection.password:
+        headers["Authorization"] = f"Bearer {connection.password}"
+    body = json.dumps({"text": text}).encode()
+    request = urllib.request.Request(base_url(connection), data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def _send_mail(connection: Connection, subject: str, text: str) -> None:
+    from email.message import EmailMessage
+
+    recipients = str(connection.extra.get("to") or "")
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = parse_qs(parts.query).get("from", ["tierwise@localhost"])[0]
-    message["To"] = ", ".join(recipients)
+    message["From"] = str(
+        connection.extra.get("from_email") or connection.extra.get("from") or "tierwise@localhost"
+    )
+    message["To"] = recipients
     message.set_content(text)
-    with smtplib.SMTP(parts.hostname or "localhost", parts.port or 25, timeout=10) as client:
-        if parts.username:
+    with smtplib.SMTP(connection.host or "localhost", connection.port or 25, timeout=10) as client:
+        if connection.login:
             client.starttls()
-            client.login(parts.username, parts.password or "")
+            client.login(connection.login, connection.password or "")
         client.send_message(message)
 
 
@@ -95,11 +108,23 @@ def _remember(dag_id: str, state: str) -> None:
 class TierwiseAlert(BaseNotifier):
     """Notifier for task failures and DAG recoveries (success after a failure)."""
 
-    template_fields = ("event",)
+    # The event is a fixed word, not a template: nothing to render.
+    template_fields = ()
 
     def __init__(self, event: str) -> None:
         super().__init__()
         self.event = event
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render only when there is something to render.
+
+        ``airflow dags test`` hands DAG-level callbacks a SerializedDAG, which has no template
+        environment, so BaseNotifier's unconditional rendering fails there with "'SerializedDAG'
+        object has no attribute 'get_template_env'" (apache/airflow#64649); the DAG processor,
+        which runs them in a deployment, hands them the DAG itself.
+        """
+        if self.template_fields:
+            super().render_template_fields(context, jinja_env)
 
     def notify(self, context: dict[str, Any]) -> None:
         dag_id = context["dag"].dag_id
@@ -115,7 +140,17 @@ class TierwiseAlert(BaseNotifier):
 
 
 def deadline_missed(**kwargs: Any) -> None:
-    """Deadline callback: the monthly review has not finished in time."""
+    """Deadline callback (``SyncCallback``): the monthly review has not finished in time.
+
+    Airflow 3.3 calls it with ``context={"dag_run": <the run as the REST API shows it>,
+    "deadline": {"id": ..., "deadline_time": ...}}`` (``Deadline.handle_miss``).
+    """
     context = kwargs.get("context") or {}
     dag_run = context.get("dag_run") or {}
-    send_alert("Tierwise: monthly tier review missed its deadline", f"run {dag_run}")
+    deadline = context.get("deadline") or {}
+    run = f"{dag_run.get('dag_id', 'tierwise_monthly_review')} run {dag_run.get('dag_run_id', '?')}"
+    state = dag_run.get("state", "?")
+    send_alert(
+        "Tierwise: monthly tier review missed its deadline",
+        f"{run} (state {state}) had not finished by {deadline.get('deadline_time', 'its deadline')}",
+    )

@@ -9,8 +9,8 @@ dropped or edited mart forces a build); a build is skipped only when the fingerp
 the one recorded after the last successful build. It is conservative: a file loaded again
 with the same rows changes ``_loaded_at`` and so forces a build.
 
-Never skipped: a run without an explicit evaluation date (the date would depend on the data),
-``full_refresh``, or ``TIERWISE_BUILD_SKIP_UNCHANGED=0``.
+Never skipped: ``full_refresh``, or ``TIERWISE_BUILD_SKIP_UNCHANGED=0``. A run without an
+evaluation date is checked for the date dbt would take (:mod:`tierwise.evaluation`).
 """
 
 from __future__ import annotations

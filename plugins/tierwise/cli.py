@@ -7,15 +7,19 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tierwise.exceptions import TierwiseError
+
+if TYPE_CHECKING:
+    from tierwise.pipeline import RunContext
 
 
 def _date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _context(args: argparse.Namespace, prefix: str) -> object:
+def _context(args: argparse.Namespace, prefix: str) -> RunContext:
     from tierwise.pipeline import RunContext
 
     interval = None
@@ -27,6 +31,7 @@ def _context(args: argparse.Namespace, prefix: str) -> object:
         interval=interval,
         full_refresh=getattr(args, "full_refresh", False),
         dry_run=getattr(args, "dry_run", False),
+        gate_override=getattr(args, "override_gate", None),
     )
 
 
@@ -92,11 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tierwise.summary import write_summary
 
     ctx = _context(args, "cli_run")
-    results = [pipeline.ingest(ctx, source) for source in pipeline.SOURCES]
-    results.append(pipeline.validate(ctx, "raw"))
-    results.append(pipeline.build(ctx))
-    results.append(pipeline.validate(ctx, "marts"))
-    results.append(pipeline.publish(ctx))
+    results = pipeline.run_all(ctx)
     print(write_summary(ctx, results).read_text(encoding="utf-8"))
     return 0
 
@@ -149,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("--full-refresh", action="store_true")
     bld.set_defaults(func=cmd_build)
 
-    val = sub.add_parser("validate", help="run the Great Expectations quality gates")
+    val = sub.add_parser(
+        "validate", help="run the Great Expectations quality gates (passed marts refresh the BI snapshot)"
+    )
     _add_run_options(val)
     val.add_argument("--gate", choices=("raw", "marts", "all"), default="all")
     val.set_defaults(func=cmd_validate)
@@ -158,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(pub)
     pub.add_argument("--destination", action="append", help="files, database, crm, notifications")
     pub.add_argument("--dry-run", action="store_true", help="print the diff, send nothing")
+    pub.add_argument(
+        "--override-gate",
+        metavar="REASON",
+        help="publish although the marts gate did not pass (or did not run); recorded in ops.sync_runs",
+    )
     pub.set_defaults(func=cmd_publish)
 
     run = sub.add_parser("run", help="all stages in order, without a scheduler")

@@ -48,3 +48,7 @@ class CorruptFileError(IngestError):
 
 class WarehouseLockedError(TierwiseError):
     """Another process held the warehouse's DuckDB lock for longer than the lock timeout."""
+
+
+class GateNotPassedError(PublishError):
+    """Publishing refused: the marts gate failed on the current marts, or has not run on them."""

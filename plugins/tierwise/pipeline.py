@@ -2,6 +2,7 @@
 
 Each stage takes a :class:`RunContext`, does its work, reports one progress
 line and returns a small JSON-able dict (safe to pass through XCom).
+:data:`RUN_ORDER` is the order of a whole run, shared by ``tierwise run`` and the DAGs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RunContext:
     interval: tuple[date, date] | None = None
     full_refresh: bool = False
     dry_run: bool = False
+    gate_override: str | None = None  # publish past a marts gate that did not pass, for this reason
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -86,35 +88,58 @@ def ingest(ctx: RunContext, source: str | Path, data_dir: Path | None = None) ->
     return _run_stage("ingest", work)
 
 
+def _evaluation_date(ctx: RunContext) -> tuple[date | None, str]:
+    """The run's evaluation date, else the one dbt would take (the latest order date)."""
+    if ctx.as_of_date is not None:
+        return ctx.as_of_date, ""
+    from tierwise.evaluation import latest_order_date
+    from tierwise.warehouse import connect
+
+    if not get_settings().warehouse.exists():
+        return None, ""
+    with connect() as con:
+        found = latest_order_date(con)
+    return found, " (the latest order date)" if found else ""
+
+
 def build(ctx: RunContext) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise import build_state
         from tierwise.transform import run_dbt
 
-        skippable = get_settings().build_skip_unchanged and ctx.as_of_date and not ctx.full_refresh
-        valid = build_state.still_valid(ctx.as_of_date) if skippable and ctx.as_of_date else None
+        as_of, why = _evaluation_date(ctx)
+        skippable = get_settings().build_skip_unchanged and as_of and not ctx.full_refresh
+        valid = build_state.still_valid(as_of) if skippable and as_of else None
         if valid is not None:
             run_id, fingerprint = valid
             line = (
-                f"dbt build skipped: nothing the evaluation as of {ctx.as_of_date} reads has changed "
+                f"dbt build skipped: nothing the evaluation as of {as_of}{why} reads has changed "
                 f"since the build of run {run_id} (TIERWISE_BUILD_SKIP_UNCHANGED=0 forces a build)"
             )
             return line, {"skipped": True, "built_by": run_id, "fingerprint": fingerprint.digest}
-        report = run_dbt("build", as_of_date=ctx.as_of_date, full_refresh=ctx.full_refresh, run_id=ctx.run_id)
-        if ctx.as_of_date:
-            build_state.remember(ctx.as_of_date, ctx.run_id)
+        report = run_dbt("build", as_of_date=as_of, full_refresh=ctx.full_refresh, run_id=ctx.run_id)
+        if as_of:
+            build_state.remember(as_of, ctx.run_id)
         slowest = sorted(report.nodes, key=lambda node: node.seconds, reverse=True)[:10]
         details = {
+            "as_of_date": str(as_of) if as_of else None,
             "counts": report.counts,
             "elapsed": report.elapsed,
             "slowest": [(node.unique_id, round(node.seconds, 2)) for node in slowest],
         }
-        return report.summary_line(), details
+        return f"{report.summary_line()}; as of {as_of or 'today (no orders)'}{why}", details
 
     return _run_stage("build", work)
 
 
 def validate(ctx: RunContext, gate: str) -> StageResult:
+    """Run a quality gate; marts that pass are copied to the BI snapshot at once.
+
+    Every path that validates new marts (``tierwise validate --gate marts``, ``tierwise run``,
+    every DAG) goes through here, so the snapshot BI tools read is always the last validated
+    evaluation, never one that failed its gate.
+    """
+
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.quality import run_gate
 
@@ -122,14 +147,23 @@ def validate(ctx: RunContext, gate: str) -> StageResult:
         lines = report.summary_lines()
         return lines[0], {"lines": lines, "data_docs": str(report.data_docs_path)}
 
-    return _run_stage("validate", work)
+    result = _run_stage("validate", work)
+    if gate == "marts":
+        result["details"]["snapshot"] = snapshot(ctx)
+    return result
 
 
 def publish(ctx: RunContext, destinations: Sequence[str] = DEFAULT_DESTINATIONS) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.publish import publish as publish_to
 
-        report = publish_to(destinations, run_id=ctx.run_id, as_of_date=ctx.as_of_date, dry_run=ctx.dry_run)
+        report = publish_to(
+            destinations,
+            run_id=ctx.run_id,
+            as_of_date=ctx.as_of_date,
+            dry_run=ctx.dry_run,
+            gate_override=ctx.gate_override,
+        )
         return report.headline(), {"lines": report.summary_lines()}
 
     return _run_stage("publish", work)
@@ -158,3 +192,44 @@ def snapshot(ctx: RunContext) -> StageResult:
         return f"read-only BI snapshot of {tables} marts -> {path} in {elapsed:.1f}s", {"path": str(path)}
 
     return _run_stage("snapshot", work)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One task of a run: a stage of this module, its arguments, and its task id in the DAGs."""
+
+    name: str
+    stage: str
+    args: tuple[Any, ...] = ()
+
+
+INGEST = tuple(Step(f"ingest_{source}", "ingest", (source,)) for source in SOURCES)
+RAW_GATE = Step("raw_quality_gate", "validate", ("raw",))
+BUILD = Step("dbt_build", "build")
+MARTS_GATE = Step("marts_quality_gate", "validate", ("marts",))  # refreshes the BI snapshot
+PUBLISH = Step("publish", "publish")
+# A whole run, in order; the steps of one group do not depend on each other.
+RUN_ORDER: tuple[tuple[Step, ...], ...] = (INGEST, (RAW_GATE,), (BUILD,), (MARTS_GATE,), (PUBLISH,))
+# The monthly review: the new evaluation from the data already loaded, published, then notified.
+REVIEW_ORDER: tuple[tuple[Step, ...], ...] = (
+    (BUILD,),
+    (MARTS_GATE,),
+    (Step("publish", "publish", (("files", "database", "crm"),)),),
+    (Step("notify_tier_changes", "publish", (("notifications",),)),),
+)
+_STAGES: dict[str, Callable[..., StageResult]] = {
+    "ingest": ingest,
+    "validate": validate,
+    "build": build,
+    "publish": publish,
+    "snapshot": snapshot,
+}
+
+
+def run_step(ctx: RunContext, step: Step) -> StageResult:
+    return _STAGES[step.stage](ctx, *step.args)
+
+
+def run_all(ctx: RunContext, order: Sequence[Sequence[Step]] = RUN_ORDER) -> list[StageResult]:
+    """Every step of ``order`` one after the other; stops at the first failure."""
+    return [run_step(ctx, step) for group in order for step in group]

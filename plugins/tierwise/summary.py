@@ -10,6 +10,7 @@ from typing import Any
 
 from tierwise.pipeline import RunContext, StageResult
 from tierwise.settings import get_settings
+from tierwise.snapshot import snapshot_path
 from tierwise.warehouse import connect, table_exists
 
 
@@ -78,10 +79,20 @@ def _data_docs(results: Sequence[StageResult]) -> str | None:
     return next((path for path in reversed(paths) if path), None)
 
 
+def _stage_lines(results: Sequence[StageResult]) -> list[str]:
+    """One line per stage, and one for a stage another one ran (the marts gate's BI snapshot)."""
+    lines = []
+    for result in results:
+        nested = (result.get("details") or {}).get("snapshot")
+        for stage in (result, nested) if nested else (result,):
+            lines.append(f"  {stage['stage']:<9} {stage['line']}")
+    return lines
+
+
 def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any]) -> str:
     settings = get_settings()
     lines = [f"Tierwise run {ctx.run_id} — evaluation as of {facts.get('as_of_date', ctx.as_of_date)}", ""]
-    lines += [f"  {r['stage']:<9} {r['line']}" for r in results]
+    lines += _stage_lines(results)
     if facts:
         lines += [
             "",
@@ -98,6 +109,7 @@ def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any
         "Where the results are:",
         f"  warehouse     {settings.warehouse}  (schemas raw, quarantine, ops, staging, marts)",
         f"  published     {settings.publish_dir}",
+        f"  BI snapshot   {snapshot_path()}  (refreshed when the marts gate passes)",
         f"  data docs     {_data_docs(results) or 'not rendered'}",
         f"  logs          {settings.log_dir}",
     ]

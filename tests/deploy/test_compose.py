@@ -386,7 +386,57 @@ def test_airflow_components_share_one_set_of_secrets(compose: dict[str, Any]) ->
 def test_connections_reach_only_the_processes_that_run_dag_code(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         has_connections = any(key.startswith("AIRFLOW_CONN_") for key in environment_of(service))
-        assert has_connections == (name in {"worker", "triggerer", "dag-processor"}), name
+        assert has_connections == (name in DAG_CODE_SERVICES), name
+
+
+DAG_CODE_SERVICES = ("worker", "triggerer", "dag-processor")
+# A connection id the package reads: a module constant such as CRM_CONN = "tierwise_crm".
+CONN_CONSTANT = re.compile(r'^[A-Z_]*CONN(?:_ID)? = "([a-z][a-z0-9_]*)"$', re.M)
+
+
+def connection_ids_read_by_the_code(package: Path = REPO / "plugins" / "tierwise") -> set[str]:
+    """Every connection id the package reads, from its constants (read as text, not imported)."""
+    return {
+        conn_id
+        for path in package.rglob("*.py")
+        for conn_id in CONN_CONSTANT.findall(path.read_text(encoding="utf-8"))
+    }
+
+
+def connections_not_passed(compose: dict[str, Any], conn_ids: set[str]) -> set[str]:
+    """``service: AIRFLOW_CONN_<ID>`` for each connection a DAG-code service does not receive."""
+    return {
+        f"{service}: AIRFLOW_CONN_{conn_id.upper()}"
+        for service in DAG_CODE_SERVICES
+        for conn_id in conn_ids
+        if f"AIRFLOW_CONN_{conn_id.upper()}" not in environment_of(compose["services"][service])
+    }
+
+
+def test_every_connection_the_code_reads_reaches_the_workers(
+    compose: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    conn_ids = connection_ids_read_by_the_code()
+    expected = {"tierwise_postgres", "tierwise_crm", "tierwise_webhook", "tierwise_smtp", "tierwise_alerts"}
+    assert conn_ids == expected
+    assert connections_not_passed(compose, conn_ids) == set()
+    assert {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in conn_ids} <= set(env_example)
+    deploy_readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert {conn_id for conn_id in conn_ids if f"| `{conn_id}` |" not in deploy_readme} == set()
+
+
+def test_a_connection_the_workers_do_not_receive_is_found(tmp_path: Path) -> None:
+    (tmp_path / "alerts.py").write_text('ALERTS_CONN_ID = "tierwise_alerts"\nOTHER = "x"\n', encoding="utf-8")
+    (tmp_path / "service.py").write_text('SMTP_CONN = "tierwise_smtp"\n', encoding="utf-8")
+    assert connection_ids_read_by_the_code(tmp_path) == {"tierwise_alerts", "tierwise_smtp"}
+    env = {"environment": {"AIRFLOW_CONN_TIERWISE_ALERTS": ""}}
+    broken = {"services": {"worker": env, "triggerer": env, "dag-processor": {}}}
+    assert connections_not_passed(broken, {"tierwise_alerts", "tierwise_smtp"}) == {
+        "worker: AIRFLOW_CONN_TIERWISE_SMTP",
+        "triggerer: AIRFLOW_CONN_TIERWISE_SMTP",
+        "dag-processor: AIRFLOW_CONN_TIERWISE_ALERTS",
+        "dag-processor: AIRFLOW_CONN_TIERWISE_SMTP",
+    }
 
 
 def test_every_named_volume_is_declared(compose: dict[str, Any]) -> None:

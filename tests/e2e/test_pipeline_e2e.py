@@ -39,8 +39,9 @@ def _con(run: dict) -> duckdb.DuckDBPyConnection:
 
 
 def test_dag_run_succeeded(pipeline_run: dict) -> None:
-    tail = pipeline_run["log"].read_text(encoding="utf-8")[-4000:]
-    assert pipeline_run["ok"], tail
+    log = pipeline_run["log"].read_text(encoding="utf-8")
+    assert pipeline_run["ok"], log[-4000:]
+    assert "Executing on_success dag callback" in log and "Callback failed" not in log
     summary = (pipeline_run["root"] / "logs" / "last_run_summary.txt").read_text(encoding="utf-8")
     assert "evaluation as of 2025-12-31" in summary
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -16,10 +17,12 @@ from tierwise import alerts
 
 class _Receiver(BaseHTTPRequestHandler):
     received: ClassVar[list[dict]] = []
+    paths: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Receiver.received.append(json.loads(body))
+        _Receiver.paths.append(self.path)
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"ok")
@@ -34,6 +37,7 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Receiver.received = []
+    _Receiver.paths = []
     monkeypatch.setenv(alerts.ALERTS_CONN_ENV, f"http://127.0.0.1:{server.server_port}/hook")
     yield _Receiver.received
     server.shutdown()
@@ -68,3 +72,30 @@ def test_without_connection_alerts_are_logged(tierwise_env, monkeypatch, caplog)
 def test_unknown_scheme_is_an_error(tierwise_env) -> None:
     with pytest.raises(ValueError, match="unsupported scheme"):
         alerts.send_alert("s", "t", uri="ftp://example.org")
+
+
+@pytest.mark.parametrize("form", ["uri", "json"])
+def test_a_slack_webhook_url_is_posted_to_as_written(tierwise_env, webhook, monkeypatch, form: str) -> None:
+    """Slack's incoming-webhook URLs carry their secret in a path of several segments."""
+    url = os.environ[alerts.ALERTS_CONN_ENV].replace("/hook", "/services/T000/B000/XXXX")
+    value = url if form == "uri" else json.dumps({"conn_type": "http", "host": url})
+    monkeypatch.setenv(alerts.ALERTS_CONN_ENV, value)
+    assert alerts.send_alert("subject", "text") == "webhook"
+    assert _Receiver.paths == ["/services/T000/B000/XXXX"]
+
+
+def test_dag_callbacks_run_with_the_serialized_dag_of_airflow_dags_test(tierwise_env, webhook) -> None:
+    """`airflow dags test` hands DAG-level callbacks a SerializedDAG (no template environment)."""
+    import pendulum
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DAG("tierwise_pipeline", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"))
+    serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    context = {**_context(), "dag": serialized}
+    alerts.TierwiseAlert("failure")(context)  # BaseNotifier.__call__, as Airflow calls it
+    alerts.TierwiseAlert("recovery")(context)
+    assert [message["text"].split("\n")[0] for message in webhook] == [
+        "*Tierwise: tierwise_pipeline.dbt_build failed*",
+        "*Tierwise: tierwise_pipeline recovered*",
+    ]

@@ -70,6 +70,7 @@ class PublishReport:
     streams: tuple[StreamReport, ...] = ()
     skipped: tuple[str, ...] = field(default=())
     elapsed: float = 0.0
+    gate_override: str | None = None  # set when published past a marts gate that did not pass
 
     @property
     def paths(self) -> tuple[Path, ...]:
@@ -90,13 +91,15 @@ class PublishReport:
             for stream in self.streams
         ]
         mode = " (dry run)" if self.dry_run else ""
-        return f"as of {self.as_of_date}{mode}: " + "; ".join(parts) + f" in {self.elapsed:.1f}s"
+        override = "GATE OVERRIDDEN, " if self.gate_override else ""
+        return f"{override}as of {self.as_of_date}{mode}: " + "; ".join(parts) + f" in {self.elapsed:.1f}s"
 
     def summary_lines(self) -> list[str]:
         mode = " (dry run)" if self.dry_run else ""
         lines = [f"publish {self.as_of_date}{mode}: {len(self.streams)} streams in {self.elapsed:.1f}s"]
         lines += [stream.summary_line() for stream in self.streams]
         lines += [f"skipped {reason}" for reason in self.skipped]
+        lines += [f"WARNING {self.gate_override}"] if self.gate_override else []
         if self.dry_run:
             lines += [
                 f"  {stream.stream} {kind} {key}" for stream in self.streams for kind, key in stream.diff

@@ -1,9 +1,10 @@
 """The publish entry point: which destinations, which streams, one warehouse connection.
 
 ``publish()`` opens the warehouse once (read-only for a dry run), checks that the marts
-hold this run's evaluation, then runs each destination's streams through the sync engine.
-The streams of tier changes (the database outbox, notifications) read the revision log,
-reconciled with ``marts.tier_changes`` once per publish (:attr:`PublishContext.events`).
+hold this run's evaluation and that they passed the marts gate (:mod:`tierwise.publish.gate`),
+then runs each destination's streams through the sync engine. The streams of tier changes (the
+database outbox, notifications) read the revision log, reconciled with ``marts.tier_changes``
+once per publish (:attr:`PublishContext.events`).
 Destinations without a configured connection are skipped with a log line, except
 ``files`` and the local ``database`` default, which always work.
 """
@@ -21,7 +22,7 @@ import duckdb
 
 from tierwise.exceptions import PublishError
 from tierwise.masking import get_logger, mask
-from tierwise.publish import revisions, sources
+from tierwise.publish import gate, revisions, sources
 from tierwise.publish.config import CrmConfig, PublishConfig, load_publish_config
 from tierwise.publish.connections import Connection, base_url, env_var_name, get_connection, secret_of
 from tierwise.publish.engine import Destination, Source, SyncOptions, sync
@@ -199,8 +200,13 @@ def publish(
     dry_run: bool = False,
     full_resync: bool = False,
     config: PublishConfig | None = None,
+    gate_override: str | None = None,
 ) -> PublishReport:
-    """Publish this run's tiers to ``destinations``; raises PublishFailedError if one of them failed."""
+    """Publish this run's tiers to ``destinations``; raises PublishFailedError if one of them failed.
+
+    Refuses (GateNotPassedError) marts that did not pass the marts gate, unless ``gate_override``
+    gives the reason to publish them anyway.
+    """
     started = time.perf_counter()
     names = _check_names(destinations)
     settings = get_settings()
@@ -216,6 +222,7 @@ def publish(
     with connect(path, read_only=dry_run) as con:
         con.execute("set enable_progress_bar = false")
         as_of = sources.resolve_as_of_date(con, as_of_date)
+        overridden = gate.require_passed(con, run_id=run_id, override=gate_override, dry_run=dry_run)
         if not dry_run:
             ensure_tables(con)
         ctx = PublishContext(con, as_of, run_id, cfg, settings.publish_dir, dry_run)
@@ -224,7 +231,7 @@ def publish(
             streams += reports
             skipped += [skip] if skip else []
     report = PublishReport(
-        run_id, as_of, dry_run, tuple(streams), tuple(skipped), time.perf_counter() - started
+        run_id, as_of, dry_run, tuple(streams), tuple(skipped), time.perf_counter() - started, overridden
     )
     for line in report.summary_lines():
         log.info("%s", line)

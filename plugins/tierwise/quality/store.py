@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -107,3 +108,48 @@ def previous_row_count(con: duckdb.DuckDBPyConnection, suite: str, run_id: str) 
         [suite, f"{suite.split('.', 1)[1]}.volume", run_id],
     ).fetchone()
     return int(row[0]) if row and row[0] is not None else None
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """One recorded run of a gate: when, for which evaluation, and what closed it."""
+
+    run_id: str
+    validated_at: datetime
+    as_of_date: date | None
+    failed: tuple[str, ...]  # failed critical checks, with what was observed
+    errors: tuple[str, ...]  # checks that could not run
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed and not self.errors
+
+
+def _problems(con: duckdb.DuckDBPyConnection, gate: str, run_id: str, outcome: str) -> tuple[str, ...]:
+    rows = con.execute(
+        f"select check_name, observed_value from {TABLE}"
+        " where gate = ? and run_id = ? and outcome = ? order by suite, check_name",
+        [gate, run_id, outcome],
+    ).fetchall()
+    return tuple(f"{check} (observed {observed})" if observed else str(check) for check, observed in rows)
+
+
+def latest_run(con: duckdb.DuckDBPyConnection, gate: str, *, after: datetime | None) -> GateRun | None:
+    """The last run of ``gate`` validated after ``after`` (any time when None), or None.
+
+    A run's rows share one ``validated_at`` (a retried task replaces its rows), so the
+    newest row names the newest run.
+    """
+    if not table_exists(con, "ops", "quality_results"):
+        return None
+    row = con.execute(
+        f"select run_id, validated_at, as_of_date from {TABLE}"
+        " where gate = ? and (cast(? as timestamp) is null or validated_at > ?)"
+        " order by validated_at desc limit 1",
+        [gate, after, after],
+    ).fetchone()
+    if row is None:
+        return None
+    run_id, validated_at, as_of_date = row
+    failed = _problems(con, gate, run_id, "failed")
+    return GateRun(str(run_id), validated_at, as_of_date, failed, _problems(con, gate, run_id, "error"))

@@ -1,0 +1,126 @@
+"""Publishing refuses marts whose latest marts gate did not pass, or has not run since the build."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
+    sys.path.insert(0, str(ROOT))
+
+from tests.fakes.support import isolate  # noqa: E402
+from tests.fakes.warehouse import build_marts, execute, record_passed_gate  # noqa: E402
+
+from tierwise import build_state  # noqa: E402
+from tierwise.exceptions import GateNotPassedError  # noqa: E402
+from tierwise.publish import publish  # noqa: E402
+from tierwise.quality.report import FAILED, ExpectationResult  # noqa: E402
+from tierwise.quality.store import write_results  # noqa: E402
+from tierwise.settings import reset_settings  # noqa: E402
+from tierwise.warehouse import connect  # noqa: E402
+
+AS_OF = date(2024, 1, 31)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    isolate(tmp_path, monkeypatch)
+    return build_marts(tmp_path / "warehouse.duckdb", customers=60)
+
+
+def fail_gate(warehouse: Path, run_id: str = "gate-2") -> None:
+    failed = ExpectationResult(
+        "marts.customer_tiers",
+        "customer_tiers.a_share_in_bounds",
+        "unexpected_rows_expectation",
+        None,
+        "critical",
+        FAILED,
+        False,
+        observed_value="0.97",
+    )
+    with connect(warehouse) as con:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        write_results(con, [failed], run_id=run_id, validated_at=now, as_of_date=AS_OF, gate="marts")
+
+
+def published(warehouse: Path) -> list[object]:
+    files = warehouse.parent / "publish" / "files"
+    return sorted(files.iterdir()) if files.exists() else []
+
+
+def test_marts_that_passed_their_gate_are_published(warehouse: Path) -> None:
+    report = publish(["files", "database"], run_id="run-1", warehouse=warehouse)
+    assert report.gate_override is None
+    assert published(warehouse)
+
+
+def test_a_failed_gate_stops_publishing_and_names_the_failed_checks(warehouse: Path) -> None:
+    fail_gate(warehouse)
+    with pytest.raises(GateNotPassedError) as refused:
+        publish(["files", "database"], run_id="run-1", warehouse=warehouse)
+    message = str(refused.value)
+    assert "customer_tiers.a_share_in_bounds (observed 0.97)" in message
+    assert "gate run gate-2" in message and "--override-gate" in message
+    assert published(warehouse) == []
+    assert not (warehouse.parent / "publish" / "operational.sqlite").exists()
+    assert execute(
+        warehouse, "select count(*) from information_schema.tables where table_name = 'sync_runs'"
+    ) == [(0,)]
+
+
+def test_a_later_passed_gate_opens_it_again(warehouse: Path) -> None:
+    fail_gate(warehouse)
+    with connect(warehouse) as con:
+        record_passed_gate(con, AS_OF, run_id="gate-3")
+    assert publish(["files"], run_id="run-1", warehouse=warehouse).gate_override is None
+
+
+@pytest.mark.parametrize("gate_ran_before", [True, False], ids=["gate-before-build", "no-gate-at-all"])
+def test_no_gate_since_the_last_build_stops_publishing(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, gate_ran_before: bool
+) -> None:
+    if not gate_ran_before:
+        execute(warehouse, "delete from ops.quality_results")
+    monkeypatch.setenv("TIERWISE_WAREHOUSE", str(warehouse))
+    reset_settings()
+    build_state.invalidate("build-after-the-gate")  # what a dbt build records before it writes the marts
+    with pytest.raises(GateNotPassedError, match=r"has not run on the marts.*tierwise validate --gate marts"):
+        publish(["files"], run_id="run-1", warehouse=warehouse)
+    assert published(warehouse) == []
+
+
+def test_an_override_publishes_loudly_and_is_recorded(
+    warehouse: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fail_gate(warehouse)
+    with caplog.at_level(logging.WARNING):
+        report = publish(
+            ["files", "database"],
+            run_id="run-1",
+            warehouse=warehouse,
+            gate_override="known outlier, approved",
+        )
+    assert published(warehouse)
+    assert report.headline().startswith("GATE OVERRIDDEN")
+    assert any("a_share_in_bounds" in line for line in report.summary_lines() if line.startswith("WARNING"))
+    assert "known outlier, approved" in caplog.text
+    rows = execute(
+        warehouse,
+        "select status, error from ops.sync_runs where run_id = 'run-1' and destination = 'marts_gate'",
+    )
+    assert len(rows) == 1 and rows[0][0] == "overridden"
+    assert "known outlier, approved" in str(rows[0][1]) and "a_share_in_bounds" in str(rows[0][1])
+
+
+def test_a_dry_run_only_warns(warehouse: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fail_gate(warehouse)
+    with caplog.at_level(logging.WARNING):
+        report = publish(["files"], run_id="dry", warehouse=warehouse, dry_run=True)
+    assert report.dry_run and "a real publish would refuse" in caplog.text
+    assert published(warehouse) == []
