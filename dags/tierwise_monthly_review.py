@@ -39,6 +39,6 @@ with DeadlineDAG(
     ),
     tags=["tierwise", "review"],
     doc_md=__doc__,
-    params=params("as_of_date", "full_refresh", "dry_run_publish"),
+    params=params("as_of_date", "full_refresh", "dry_run_publish", "dbt_vars"),
 ):
     step_tasks(REVIEW_ORDER, outlets={MARTS_GATE.name: [MARTS_SNAPSHOT]})

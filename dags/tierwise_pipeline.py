@@ -30,7 +30,7 @@ from tierwise.pipeline import RUN_ORDER
     **dag_defaults(),
     tags=["tierwise", "pipeline"],
     doc_md=__doc__,
-    params=params("as_of_date", "full_refresh", "dry_run_publish"),
+    params=params("as_of_date", "full_refresh", "dry_run_publish", "dbt_vars"),
 )
 def tierwise_pipeline() -> None:
     @task

@@ -24,7 +24,7 @@ from tierwise.pipeline import BUILD, MARTS_GATE, RAW_GATE
     **dag_defaults(),
     tags=["tierwise", "transform", "quality"],
     doc_md=__doc__,
-    params=params("as_of_date", "full_refresh"),
+    params=params("as_of_date", "full_refresh", "dbt_vars"),
 )
 def tierwise_transform() -> None:
     step_tasks(

@@ -143,17 +143,18 @@ def record(con: duckdb.DuckDBPyConnection, fp: Fingerprint, run_id: str, built_a
     )
 
 
-def _extra() -> dict[str, Any]:
+def _extra(dbt_vars: dict[str, Any] | None) -> dict[str, Any]:
     from importlib.metadata import version
 
-    return {"dbt": version("dbt-core"), "dbt_duckdb": version("dbt-duckdb")}
+    # Rules given on the command line (--vars) shape the marts like an edited dbt_project.yml.
+    return {"dbt": version("dbt-core"), "dbt_duckdb": version("dbt-duckdb"), "vars": dbt_vars or {}}
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def still_valid(as_of_date: date) -> tuple[str, Fingerprint] | None:
+def still_valid(as_of_date: date, dbt_vars: dict[str, Any] | None = None) -> tuple[str, Fingerprint] | None:
     """The run whose build already produced what a build as of ``as_of_date`` would, if any."""
     settings = get_settings()
     if not settings.warehouse.exists():
@@ -162,11 +163,12 @@ def still_valid(as_of_date: date) -> tuple[str, Fingerprint] | None:
         last = last_build(con)
         if last is None:
             return None
-        current = fingerprint(con, as_of_date, settings.dbt_project_dir, _extra())
+        current = fingerprint(con, as_of_date, settings.dbt_project_dir, _extra(dbt_vars))
     digest, run_id = last
     return (run_id, current) if current.digest == digest else None
 
 
-def remember(as_of_date: date, run_id: str) -> None:
+def remember(as_of_date: date, run_id: str, dbt_vars: dict[str, Any] | None = None) -> None:
     with connect() as con:
-        record(con, fingerprint(con, as_of_date, get_settings().dbt_project_dir, _extra()), run_id, _now())
+        current = fingerprint(con, as_of_date, get_settings().dbt_project_dir, _extra(dbt_vars))
+        record(con, current, run_id, _now())

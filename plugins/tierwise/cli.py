@@ -21,6 +21,7 @@ def _date(text: str) -> date:
 
 def _context(args: argparse.Namespace, prefix: str) -> RunContext:
     from tierwise.pipeline import RunContext
+    from tierwise.transform import parse_dbt_vars
 
     interval = None
     if getattr(args, "interval_start", None) and getattr(args, "interval_end", None):
@@ -32,6 +33,7 @@ def _context(args: argparse.Namespace, prefix: str) -> RunContext:
         full_refresh=getattr(args, "full_refresh", False),
         dry_run=getattr(args, "dry_run", False),
         gate_override=getattr(args, "override_gate", None),
+        dbt_vars=parse_dbt_vars(getattr(args, "vars", None)),
     )
 
 
@@ -97,7 +99,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tierwise.summary import write_summary
 
     ctx = _context(args, "cli_run")
-    results = pipeline.run_all(ctx)
+    sources = [Path(path) for path in args.config or []] or None
+    destinations = tuple(args.destination) if args.destination else None
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    results = pipeline.run_all(ctx, pipeline.run_order(sources, destinations, data_dir))
     print(write_summary(ctx, results).read_text(encoding="utf-8"))
     return 0
 
@@ -119,6 +124,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", type=_date, help="evaluation date (default: latest order date)")
+
+
+def _add_vars_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vars",
+        metavar="YAML",
+        help="rules for this run, over dbt_project.yml's vars, in dbt's syntax, e.g. "
+        "'{evaluation_window_months: all, abc_method: rank}'",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bld = sub.add_parser("build", help="dbt build: models, seeds, snapshots and tests")
     _add_run_options(bld)
+    _add_vars_option(bld)
     bld.add_argument("--full-refresh", action="store_true")
     bld.set_defaults(func=cmd_build)
 
@@ -170,7 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="all stages in order, without a scheduler")
     _add_run_options(run)
+    _add_vars_option(run)
     run.add_argument("--full-refresh", action="store_true")
+    run.add_argument(
+        "--config",
+        action="append",
+        help="source config files to ingest (repeatable; default: config/sources)",
+    )
+    run.add_argument("--data-dir", help="folder the source patterns are relative to")
+    run.add_argument(
+        "--destination", action="append", help="publish to these (repeatable; default: files, database)"
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="sample data + the main DAG through Airflow (airflow dags test)")

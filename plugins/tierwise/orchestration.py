@@ -55,6 +55,11 @@ _PARAM_SPECS: dict[str, tuple[Any, Any, str]] = {
         ["null", "string"],
         "Publish although the marts gate did not pass: the reason (recorded in ops.sync_runs)",
     ),
+    "dbt_vars": (
+        {},
+        "object",
+        'Rules for this run over dbt_project.yml\'s vars, e.g. {"evaluation_window_months": "all"}',
+    ),
 }
 
 
@@ -79,6 +84,7 @@ def data_interval(context: Mapping[str, Any]) -> tuple[date, date]:
 def run_context(context: Mapping[str, Any], *, interval: bool = False) -> Any:
     """Build the pipeline's RunContext from an Airflow task context (at run time only)."""
     from tierwise.pipeline import RunContext, evaluation_date_for
+    from tierwise.transform import parse_dbt_vars
 
     params = context.get("params") or {}
     chosen = params.get("as_of_date")
@@ -92,6 +98,7 @@ def run_context(context: Mapping[str, Any], *, interval: bool = False) -> Any:
         full_refresh=bool(params.get("full_refresh", False)),
         dry_run=bool(params.get("dry_run_publish", False)),
         gate_override=params.get("override_marts_gate") or None,
+        dbt_vars=parse_dbt_vars(params.get("dbt_vars")),
     )
 
 

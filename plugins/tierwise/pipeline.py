@@ -11,7 +11,7 @@ import calendar
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ class RunContext:
     full_refresh: bool = False
     dry_run: bool = False
     gate_override: str | None = None  # publish past a marts gate that did not pass, for this reason
+    dbt_vars: dict[str, Any] = field(default_factory=dict)
+    """Rules for this run only (dbt vars), over dbt_project.yml's; recorded in the build state."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -102,14 +104,23 @@ def _evaluation_date(ctx: RunContext) -> tuple[date | None, str]:
     return found, " (the latest order date)" if found else ""
 
 
+def _ensure_raw_tables() -> None:
+    from tierwise.ingest.tables import ensure_every_entity
+    from tierwise.warehouse import connect
+
+    with connect() as con:
+        ensure_every_entity(con)
+
+
 def build(ctx: RunContext) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise import build_state
         from tierwise.transform import run_dbt
 
+        _ensure_raw_tables()
         as_of, why = _evaluation_date(ctx)
         skippable = get_settings().build_skip_unchanged and as_of and not ctx.full_refresh
-        valid = build_state.still_valid(as_of) if skippable and as_of else None
+        valid = build_state.still_valid(as_of, ctx.dbt_vars) if skippable and as_of else None
         if valid is not None:
             run_id, fingerprint = valid
             line = (
@@ -117,12 +128,15 @@ def build(ctx: RunContext) -> StageResult:
                 f"since the build of run {run_id} (TIERWISE_BUILD_SKIP_UNCHANGED=0 forces a build)"
             )
             return line, {"skipped": True, "built_by": run_id, "fingerprint": fingerprint.digest}
-        report = run_dbt("build", as_of_date=as_of, full_refresh=ctx.full_refresh, run_id=ctx.run_id)
+        report = run_dbt(
+            "build", as_of_date=as_of, full_refresh=ctx.full_refresh, run_id=ctx.run_id, dbt_vars=ctx.dbt_vars
+        )
         if as_of:
-            build_state.remember(as_of, ctx.run_id)
+            build_state.remember(as_of, ctx.run_id, ctx.dbt_vars)
         slowest = sorted(report.nodes, key=lambda node: node.seconds, reverse=True)[:10]
         details = {
             "as_of_date": str(as_of) if as_of else None,
+            "vars": ctx.dbt_vars,
             "counts": report.counts,
             "elapsed": report.elapsed,
             "slowest": [(node.unique_id, round(node.seconds, 2)) for node in slowest],
@@ -224,6 +238,21 @@ _STAGES: dict[str, Callable[..., StageResult]] = {
     "publish": publish,
     "snapshot": snapshot,
 }
+
+
+def run_order(
+    sources: Sequence[Path] | None = None,
+    destinations: Sequence[str] | None = None,
+    data_dir: Path | None = None,
+) -> tuple[tuple[Step, ...], ...]:
+    """:data:`RUN_ORDER` with other source configs, a data folder or destinations (``tierwise run``)."""
+    ingest_steps = (
+        tuple(Step(f"ingest_{path.stem}", "ingest", (path, data_dir)) for path in sources)
+        if sources
+        else tuple(Step(step.name, step.stage, (*step.args, data_dir)) for step in INGEST)
+    )
+    publish_step = Step("publish", "publish", (tuple(destinations),)) if destinations else PUBLISH
+    return (ingest_steps, (RAW_GATE,), (BUILD,), (MARTS_GATE,), (publish_step,))
 
 
 def run_step(ctx: RunContext, step: Step) -> StageResult:

@@ -39,6 +39,45 @@ def _abc_rows(con: Any) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+# The rule behind each reason a customer is not eligible: what to change to grade them.
+REASON_SETTINGS = {
+    "no_crm_record": "var eligibility_without_crm_record: eligible",
+    "deleted": "deleted in the CRM",
+    "excluded_account_type": "var eligibility_excluded_account_types",
+    "status_not_allowed": "var eligibility_allowed_statuses",
+    "not_verified": "var eligibility_require_verified: false",
+    "tenure_below_minimum": "var eligibility_min_tenure_months",
+}
+
+
+def _unrated_rows(con: Any) -> list[tuple[Any, ...]]:
+    """(reason, customers) of the unrated: each ineligibility reason, and eligible but below the ladder."""
+    return con.execute(
+        """
+        select coalesce(ineligibility_reason, 'below_lowest_tier') as reason, count(*) as customers
+        from marts.customer_tiers
+        -- The unrated tier is the lowest rank of the ladder (var unrated_tier_code, checked by dbt).
+        where tier_rank = (select min(tier_rank) from staging.tier_ladder)
+        group by 1
+        order by 2 desc, 1
+        """
+    ).fetchall()
+
+
+def unrated_line(rows: Sequence[Sequence[Any]]) -> str:
+    """How many customers are unrated and why, with the setting that changes each reason."""
+    total = sum(int(count) for _, count in rows)
+    if not total:
+        return "  unrated: none"
+    parts = []
+    for reason, count in rows:
+        setting = REASON_SETTINGS.get(
+            str(reason), "the lowest rated tier's min_value in seeds/tier_ladder.csv"
+        )
+        parts.append(f"{reason} {int(count):,} ({setting})")
+    return f"  unrated: {total:,} customers: " + "; ".join(parts)
+
+
 def _clv_fit_rows(con: Any) -> list[tuple[Any, ...]]:
     if not table_exists(con, "marts", "clv_fit_diagnostics"):
         return []
@@ -66,6 +105,7 @@ def warehouse_facts(warehouse: Path | None = None) -> dict[str, Any]:
             return {}
         facts: dict[str, Any] = {"tiers": _tier_rows(con), "abc": _abc_rows(con)}
         facts["clv_fits"] = _clv_fit_rows(con)
+        facts["unrated"] = _unrated_rows(con)
         for table in ("customer_value", "customer_tiers"):
             facts[f"{table}_rows"] = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
         facts["as_of_date"] = str(
@@ -103,6 +143,7 @@ def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any
             + "; ".join(f"{cls}: {n:,}, {pc}%, {pv}%" for cls, n, pc, pv in facts["abc"])
         ]
         lines += ["  tiers: " + ", ".join(f"{tier} {n:,}" for tier, n, _ in facts["tiers"])]
+        lines += [unrated_line(facts.get("unrated") or [])]
         lines += [clv_line(facts["clv_fits"])] if facts.get("clv_fits") else []
     lines += [
         "",

@@ -7,17 +7,18 @@ for one dbt start, not one per model; its console output goes to
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tierwise.exceptions import BuildError
+from tierwise.exceptions import BuildError, ConfigError
 from tierwise.settings import get_settings
 from tierwise.warehouse import is_lock_conflict, probe, wait_for_lock
 
@@ -69,7 +70,9 @@ AS_OF_ENV = "TIERWISE_AS_OF_DATE"
 RUN_ID_ENV = "TIERWISE_RUN_ID"
 
 
-def dbt_args(command: str, *, full_refresh: bool, select: Sequence[str]) -> list[str]:
+def dbt_args(
+    command: str, *, full_refresh: bool, select: Sequence[str], dbt_vars: Mapping[str, Any] | None = None
+) -> list[str]:
     settings = get_settings()
     log_path = settings.log_dir / "dbt"
     args = [
@@ -93,6 +96,9 @@ def dbt_args(command: str, *, full_refresh: bool, select: Sequence[str]) -> list
         args.append("--full-refresh")
     for selector in select:
         args += ["--select", selector]
+    if dbt_vars:
+        # JSON is YAML, dbt's --vars syntax; a changed value makes dbt re-parse what reads it.
+        args += ["--vars", json.dumps(dict(dbt_vars), sort_keys=True, default=str)]
     return args
 
 
@@ -170,6 +176,7 @@ def run_dbt(
     select: Sequence[str] = (),
     warehouse: Path | None = None,
     run_id: str = "manual",
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> BuildReport:
     """Run one dbt command against the warehouse; raise BuildError if anything failed.
 
@@ -181,7 +188,8 @@ def run_dbt(
     os.environ[RUN_ID_ENV] = run_id
     set_as_of_date(as_of_date)
     started = time.perf_counter()
-    outcome = _invoke_when_free(dbt_args(command, full_refresh=full_refresh, select=select), target)
+    args = dbt_args(command, full_refresh=full_refresh, select=select, dbt_vars=dbt_vars)
+    outcome = _invoke_when_free(args, target)
     report = BuildReport(
         command=command,
         success=bool(outcome.success),
@@ -195,3 +203,31 @@ def run_dbt(
         details = "; ".join(f"{n.unique_id}: {n.status} {n.message}".strip() for n in report.failed[:10])
         raise BuildError(f"dbt {command} failed: {details or 'see logs/dbt/dbt.log'}")
     return report
+
+
+def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path | None = None) -> dict[str, Any]:
+    """Rules given for one run (``--vars`` in dbt's YAML syntax, or a DAG param), checked by name.
+
+    dbt accepts any name silently, so a misspelt rule would change nothing: every name must be
+    a var of dbt_project.yml. Values are checked by dbt's on-run-start (tierwise_validate_vars).
+    """
+    import yaml  # type: ignore[import-untyped]
+
+    if isinstance(given, str):
+        try:
+            given = yaml.safe_load(given) if given.strip() else None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--vars is not valid YAML: {error}") from None
+    if not given:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"--vars must be a mapping such as '{{tier_measure: net_revenue}}', got {given!r}")
+    project_file = (project_dir or get_settings().dbt_project_dir) / "dbt_project.yml"
+    known = set((yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}).get("vars") or {})
+    unknown = sorted(str(name) for name in given if name not in known)
+    if unknown:
+        rules = ", ".join(sorted(known))
+        raise ConfigError(
+            f"--vars: unknown rule {unknown[0]!r}; the rules are the vars of dbt_project.yml: {rules}"
+        )
+    return {str(name): value for name, value in given.items()}

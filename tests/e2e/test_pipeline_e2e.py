@@ -140,3 +140,27 @@ def test_a_late_version_before_the_cutoff_forces_a_build(pipeline_run: dict) -> 
     with _con(pipeline_run) as con:
         after = con.execute(customer_value, [customer_id]).fetchone()[0]
     assert float(after) == pytest.approx(float(before) - float(net_eur), abs=0.01)
+
+
+def test_rules_from_the_command_line_change_the_marts_and_are_remembered(
+    pipeline_run: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tierwise.cli import main
+
+    project = (REPO / "dbt_project" / "dbt_project.yml").read_bytes()
+    rule = ["--as-of", "2025-12-31", "--vars", "{abc_method: rank, abc_rank_cutoffs: {a: 0.10, b: 0.30}}"]
+    assert main(["build", *rule]) == 0
+    with _con(pipeline_run) as con:
+        methods = con.execute("select distinct abc_method from marts.customer_tiers").fetchall()
+        top, positive = con.execute(
+            "select count(*) filter (where abc_class = 'A'), count(*) filter (where measure_value > 0) "
+            "from marts.customer_tiers"
+        ).fetchone()
+    # By rank, A is the top 10 % of the customers with a positive measure (ties share the class).
+    assert methods == [("rank",)] and 0.09 * positive <= top <= 0.12 * positive
+    assert main(["build", *rule]) == 0
+    assert "dbt build skipped" in capsys.readouterr().out
+    # Without the vars the project's own rules apply again: a different fingerprint, a new build.
+    assert main(["build", "--as-of", "2025-12-31"]) == 0
+    assert "dbt build skipped" not in capsys.readouterr().out
+    assert (REPO / "dbt_project" / "dbt_project.yml").read_bytes() == project

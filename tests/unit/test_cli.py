@@ -53,3 +53,14 @@ def test_ingest_a_config_file(tierwise_env: Path) -> None:
 def test_stage_error_exits_non_zero(tierwise_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", "--source", "no_such_source"]) == 1
     assert "no source config named 'no_such_source'" in capsys.readouterr().err
+
+
+def test_vars_are_checked_by_name_before_anything_runs(
+    tierwise_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build", "--vars", "{evaluation_window_month: all}"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown rule 'evaluation_window_month'" in err and "evaluation_window_months" in err
+    assert main(["build", "--vars", "[1, 2]"]) == 1
+    assert "--vars must be a mapping" in capsys.readouterr().err
+    assert not (tierwise_env / "warehouse" / "tierwise.duckdb").exists()

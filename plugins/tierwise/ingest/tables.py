@@ -6,7 +6,7 @@ import duckdb
 
 from tierwise.exceptions import IngestError
 from tierwise.ingest.sql import ident
-from tierwise.schema import Entity
+from tierwise.schema import ENTITIES, Entity
 
 METADATA_COLUMNS = (
     ("_source_file", "VARCHAR"),
@@ -87,6 +87,15 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     _create(con, quarantine_table(entity), list(QUARANTINE_COLUMNS))
     _create(con, MANIFEST, list(MANIFEST_COLUMNS))
     _create(con, EXTRA, list(EXTRA_COLUMNS))
+
+
+def ensure_every_entity(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty raw tables for the entities no source loads (a shop without a CRM export).
+
+    dbt reads every raw source; an entity never ingested then reads as no rows, not as an error.
+    """
+    for entity in ENTITIES.values():
+        ensure_tables(con, entity)
 
 
 def _create(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]) -> None:
