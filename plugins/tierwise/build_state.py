@@ -1,13 +1,14 @@
 """Skip a ``dbt build`` whose inputs have not changed since the last successful build.
 
 An evaluation as of date D reads only what was known at the end of D: record versions whose
-version timestamp is before the cut-off, the dbt project (models, macros, seeds, vars) and
-the tier history of earlier months (downgrade grace). A daily run that evaluates the same
-month end again after new exports arrived gets the same marts, so rebuilding them is wasted
-work. The fingerprint below covers every one of those inputs, plus the marts themselves (a
-dropped or edited mart forces a build); a build is skipped only when the fingerprint equals
-the one recorded after the last successful build. It is conservative: a file loaded again
-with the same rows changes ``_loaded_at`` and so forces a build.
+version timestamp is before the cut-off, the dbt project (models, macros, seeds, vars), the FX
+rates file that var ``fx_rates_file`` names, and the tier history of earlier months (downgrade
+grace). A daily run that evaluates the same month end again after new exports arrived gets the
+same marts, so rebuilding them is wasted work. The fingerprint below covers every one of those
+inputs, plus the marts themselves (a dropped or edited mart forces a build); a build is skipped
+only when the fingerprint equals the one recorded after the last successful build. It is
+conservative: a file loaded again with the same rows changes ``_loaded_at`` and so forces a
+build.
 
 Never skipped: ``full_refresh``, or ``TIERWISE_BUILD_SKIP_UNCHANGED=0``. A run without an
 evaluation date is checked for the date dbt would take (:mod:`tierwise.evaluation`).
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml  # type: ignore[import-untyped]  # no stubs in the dev group
 
 from tierwise.settings import get_settings
 from tierwise.warehouse import connect, table_exists
@@ -66,6 +68,20 @@ def project_digest(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def rates_file_digest(project_dir: Path, dbt_vars: dict[str, Any] | None = None) -> str | None:
+    """sha256 of the FX rates file that var fx_rates_file names: it lives outside the project.
+
+    The run's own vars (--vars) come before dbt_project.yml's. A relative path is read from the
+    current directory, as dbt reads it in this process.
+    """
+    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    name = {**(config.get("vars") or {}), **(dbt_vars or {})}.get("fx_rates_file")
+    if not name:
+        return None
+    path = Path(str(name))
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else f"missing {path}"
+
+
 def _raw_inputs(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> dict[str, list[Any]]:
     parts: dict[str, list[Any]] = {}
     for entity, version_at in VERSION_TIMESTAMPS.items():
@@ -106,6 +122,7 @@ def fingerprint(
     parts = {
         "as_of_date": as_of_date.isoformat(),
         "project": project_digest(project_dir),
+        "fx_rates_file": rates_file_digest(project_dir, extra.get("vars")),
         "raw": _raw_inputs(con, cutoff),
         "marts": _marts(con),
         **extra,

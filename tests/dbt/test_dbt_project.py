@@ -9,21 +9,12 @@ ones rebuild only what depends on the tier ladder, to keep the module fast.
 
 from __future__ import annotations
 
-import gc
 import json
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
+from tests.dbt.support import AS_OF, Build, Workspace, make_workspace, release_warehouse
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT = REPO / "dbt_project"
-FIXTURE_SQL = Path(__file__).parent / "fixtures" / "raw_fixture.sql"
-AS_OF = "2025-12-31"
 LADDER = """tier_code,tier_name,tier_rank,min_value,min_orders
 platinum,Platinum,4,5000.00,4
 gold,Gold,3,2000.00,3
@@ -35,83 +26,13 @@ unrated,Unrated,0,0.00,0
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def release_warehouse() -> None:
-    """Drop the DuckDB database dbt-duckdb keeps open in this process after a run."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
-
-
-@dataclass
-class Build:
-    success: bool
-    failures: list[str]
-    exception: BaseException | None
-
-
-@dataclass
-class Workspace:
-    project: Path
-    warehouse: Path
-
-    def dbt(self, *args: str) -> Build:
-        from dbt.cli.main import dbtRunner
-
-        outcome = dbtRunner().invoke(
-            [
-                "--log-level",
-                "none",
-                "--log-path",
-                str(self.project / "logs"),
-                *args,
-                "--project-dir",
-                str(self.project),
-                "--profiles-dir",
-                str(self.project),
-                "--target-path",
-                str(self.project / "target"),
-                "--vars",
-                json.dumps({"as_of_date": AS_OF}),
-            ]
-        )
-        release_warehouse()
-        results = getattr(outcome.result, "results", None) or []
-        failures = [
-            f"{item.node.unique_id}: {item.status} {item.message}"
-            for item in results
-            if str(getattr(item.status, "value", item.status)) in {"error", "fail", "runtime error"}
-        ]
-        return Build(bool(outcome.success), failures, outcome.exception)
-
-    def rebuild_tiers(self) -> Build:
-        return self.dbt("build", "--select", "tier_ladder+", "--exclude-resource-type", "test", "unit_test")
-
-    def write_ladder(self, text: str) -> None:
-        (self.project / "seeds" / "tier_ladder.csv").write_text(text, encoding="utf-8")
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-    def scalar(self, sql: str) -> Any:
-        return self.query(sql)[0][0]
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    root = tmp_path_factory.mktemp("dbt")
-    project = root / "dbt_project"
-    shutil.copytree(
-        PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml")
-    )
-    warehouse = root / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute(FIXTURE_SQL.read_text(encoding="utf-8"))
+    workspace = make_workspace(tmp_path_factory.mktemp("dbt"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TIERWISE_WAREHOUSE", str(warehouse))
+        patch.setenv("TIERWISE_WAREHOUSE", str(workspace.warehouse))
         patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        yield Workspace(project, warehouse)
+        yield workspace
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ select
     'C' || lpad((i % 50)::varchar, 4, '0') as customer_id,
     timestamp '2024-05-01' + to_hours(i * 3) as ordered_at,
     case when i % 10 = 0 then 'cancelled' else 'completed' end as status,
-    case when i % 3 = 0 then 'GBP' else 'EUR' end as currency,
+    case when i % 3 = 0 then 'GBP' when i % 7 = 0 then 'BRL' else 'EUR' end as currency,
     (50 + i)::decimal(18, 2) as gross_amount,
     5::decimal(18, 2) as discount_amount,
     0::decimal(18, 2) as refunded_amount,
@@ -101,7 +101,7 @@ select 'earlier-run' as run_id, timestamp '2024-05-01' as validated_at, null::da
 insert into raw.orders
     select * replace (_source_line + 1000 as _source_line) from raw.orders where order_id = 'O00001';
 update raw.orders set status = 'shipped' where order_id = 'O00011';
-update raw.orders set currency = 'JPY' where order_id = 'O00012';
+update raw.orders set currency = 'EURO' where order_id = 'O00012';
 update raw.orders set gross_amount = 20000000 where order_id = 'O00013';
 update raw.orders set ordered_at = timestamp '1999-12-31' where order_id = 'O00014';
 update raw.orders set ordered_at = _file_date + interval 5 day where order_id = 'O00015';
@@ -334,7 +334,7 @@ def test_raw_gate_fails_each_check_for_its_reason(raw_bad: Run) -> None:
 def test_raw_failure_message_names_check_observed_value_and_rows(raw_bad: Run) -> None:
     message = str(raw_bad.error)
     assert "orders.currency_allowed (expect_column_values_to_be_in_set on raw.orders.currency)" in message
-    assert '"currency": "JPY"' in message and '"_source_line": 14' in message
+    assert '"currency": "EURO"' in message and '"_source_line": 14' in message
     assert "orders.volume" in message and "observed 201" in message
     # Warnings are logged and stored, never part of the gate failure.
     assert "phone_format_warn" not in message

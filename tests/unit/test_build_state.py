@@ -95,6 +95,20 @@ def test_another_date_or_a_changed_rule_changes_it(con, project) -> None:
     assert digest(con, project) != before
 
 
+def test_an_edited_rates_file_changes_it(con, project, tmp_path: Path) -> None:
+    rates = tmp_path / "fx_rates.csv"
+    rates.write_text("currency,valid_from,rate_to_eur\nBRL,2016-01-01,0.25932937\n", encoding="utf-8")
+    settings = project / "dbt_project.yml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace("fx_rates_file: null", f"fx_rates_file: {rates}"),
+        encoding="utf-8",
+    )
+    before = digest(con, project)
+    assert digest(con, project) == before
+    rates.write_text(rates.read_text(encoding="utf-8").replace("0.25932937", "0.26"), encoding="utf-8")
+    assert digest(con, project) != before
+
+
 def test_dbt_artifacts_do_not_change_it(con, project) -> None:
     before = digest(con, project)
     (project / "target").mkdir(exist_ok=True)

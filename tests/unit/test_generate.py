@@ -24,6 +24,7 @@ import pytest
 
 from tierwise.exceptions import ConfigError
 from tierwise.generate import DIRTY_KINDS, PASSING_KINDS, GenerationResult, generate
+from tierwise.generate.vocab import CURRENCIES as SAMPLE_CURRENCIES
 from tierwise.schema import (
     ACCOUNT_TYPES,
     CONTACT_STATUSES,
@@ -245,7 +246,7 @@ def _net_by_currency(rows: list[dict[str, str]]) -> dict[str, str]:
         key = (row["order_id"], row["line_no"])
         if key not in latest or row["updated_at"] > latest[key]["updated_at"]:
             latest[key] = row
-    totals = dict.fromkeys(CURRENCIES, Decimal("0.00"))
+    totals = dict.fromkeys(SAMPLE_CURRENCIES, Decimal("0.00"))
     for row in latest.values():
         if row["status"] != "cancelled":
             net = (
@@ -381,7 +382,7 @@ def test_manifest_truth_matches_the_written_files(
 ) -> None:
     totals = dict(con.execute("select currency, sum(net)::varchar from latest group by 1").fetchall())
     manifest = _manifest(clean_run)
-    assert manifest["truth"]["net_revenue"] == {c: totals.get(c, "0.00") for c in CURRENCIES}
+    assert manifest["truth"]["net_revenue"] == {c: totals.get(c, "0.00") for c in SAMPLE_CURRENCIES}
     counts = con.execute(
         "select count(distinct order_id), count(distinct customer_id) from latest"
     ).fetchone()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from tierwise.schema import (
     ACCOUNT_TYPES,
     CONTACT_STATUSES,
-    CURRENCIES,
     ORDER_STATUSES,
     PAYMENT_METHODS,
     TICKET_CATEGORIES,
@@ -45,6 +44,8 @@ COUNTRIES = (
     ("GB", "44", "UK & Ireland", "GBP", 0.13),
     ("US", "1", "North America", "USD", 0.09),
 )
+# The sample's currencies: a few of the ISO 4217 codes ingestion accepts, all in the FX seed.
+CURRENCIES = ("EUR", "GBP", "USD")
 COUNTRY_CODES = tuple(c[0] for c in COUNTRIES)
 CALLING_CODES = tuple(c[1] for c in COUNTRIES)
 REGIONS = tuple(dict.fromkeys(c[2] for c in COUNTRIES))

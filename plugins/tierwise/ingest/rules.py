@@ -33,6 +33,11 @@ ALLOWED_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
 UPPERCASE_CODES = frozenset({"currency"})
 """Enumerated fields whose canonical spelling is upper case (ISO codes)."""
 
+NAMED_SETS: dict[tuple[str, str], str] = {
+    ("orders", "currency"): "an ISO 4217 currency code in current use (BRL, EUR, GBP, USD...)",
+}
+"""Allowed sets too long to list in a message (178 currency codes), described instead."""
+
 FALLBACKS: dict[str, dict[str, str]] = {
     # schema.py: updated_at "defaults to ordered_at" / "defaults to opened_at".
     "orders": {"updated_at": "ordered_at"},
@@ -51,6 +56,14 @@ DEFAULT_FALSE_VALUES = ("false", "f", "no", "n", "0")
 
 def allowed_values(entity: Entity, field_name: str) -> tuple[str, ...] | None:
     return ALLOWED_VALUES.get(entity.name, {}).get(field_name)
+
+
+def describe_allowed(entity: Entity, field_name: str) -> str:
+    """What a value must be, for messages: ``one of: a, b`` or the name of a long set."""
+    named = NAMED_SETS.get((entity.name, field_name))
+    if named:
+        return named
+    return "one of: " + ", ".join(allowed_values(entity, field_name) or ())
 
 
 def is_identifier(field: Field) -> bool:

@@ -1,6 +1,9 @@
 -- Order lines placed on or before as_of_date, in the version known at the
--- cut-off, with the contract's net amount and EUR amounts (fx_rates seed: the
--- rate in force on the order date; before a currency's first rate, its first).
+-- cut-off, with the contract's net amount and EUR amounts at the rate in force
+-- on the order date (int_fx_rates_validated: the fx_rates seed and the rates
+-- file). An order day without a rate in force (a currency with no rate, or a
+-- day before its first valid_from) fails the build naming the currency and
+-- the first such day: a guessed rate would misstate revenue silently.
 -- customer_id is the surviving customer of a merged contact.
 
 with evaluation as (
@@ -23,13 +26,7 @@ contacts as (
 
 fx_rates as (
 
-    select
-        currency,
-        valid_from,
-        rate_to_eur,
-        lead(valid_from) over (partition by currency order by valid_from) as valid_to,
-        row_number() over (partition by currency order by valid_from) as rate_number
-    from {{ ref('fx_rates') }}
+    select * from {{ ref('int_fx_rates_validated') }}
 
 ),
 
@@ -61,15 +58,63 @@ day_rates as (
     select
         order_days.currency_code,
         order_days.ordered_on,
-        coalesce(dated_rate.rate_to_eur, first_rate.rate_to_eur) as fx_rate_to_eur
+        dated_rate.rate_to_eur
     from order_days
     left join fx_rates as dated_rate
         on order_days.currency_code = dated_rate.currency
             and order_days.ordered_on >= dated_rate.valid_from
             and (dated_rate.valid_to is null or order_days.ordered_on < dated_rate.valid_to)
-    left join fx_rates as first_rate
-        on order_days.currency_code = first_rate.currency
-            and first_rate.rate_number = 1
+
+),
+
+-- Order days without a rate, counted per currency and named in one message
+-- (windows over the day table: the order lines are not read again).
+day_rates_counted as (
+
+    select
+        currency_code,
+        ordered_on,
+        rate_to_eur,
+        min(case when rate_to_eur is null then ordered_on end)
+            over (partition by currency_code) as first_missing_on,
+        count(case when rate_to_eur is null then 1 end)
+            over (partition by currency_code) as missing_days
+    from day_rates
+
+),
+
+day_rates_named as (
+
+    select
+        currency_code,
+        ordered_on,
+        rate_to_eur,
+        string_agg(
+            case
+                when rate_to_eur is null and ordered_on = first_missing_on
+                    then coalesce(currency_code, '(empty currency)') || ' on '
+                        || cast(ordered_on as {{ dbt.type_string() }})
+                        || ' (order days without a rate: '
+                        || cast(missing_days as {{ dbt.type_string() }}) || ')'
+            end,
+            '; ' order by currency_code
+        ) over () as missing_rates
+    from day_rates_counted
+
+),
+
+-- coalesce evaluates the error only for a day without a rate.
+day_rates_checked as (
+
+    select
+        currency_code,
+        ordered_on,
+        coalesce(rate_to_eur, {{ tierwise_raise_error(
+            "'No FX rate in force for ' || missing_rates || '. Add the rates to "
+            ~ "dbt_project/seeds/fx_rates.csv or to the rates file of var fx_rates_file "
+            ~ "(docs/ingestion.md, Currencies).'"
+        ) }}) as fx_rate_to_eur
+    from day_rates_named
 
 ),
 
@@ -83,7 +128,7 @@ with_money as (
             else orders_as_of.gross_amount - orders_as_of.discount_amount - orders_as_of.refunded_amount
         end as net_amount
     from orders_as_of
-    left join day_rates
+    left join day_rates_checked as day_rates
         on orders_as_of.currency_code = day_rates.currency_code
             and orders_as_of.ordered_on = day_rates.ordered_on
 
