@@ -559,7 +559,7 @@ def _parse_defaults(reader: _Reader, entity: Entity) -> dict[str, str]:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         allowed = rules.allowed_values(entity, name)
         if allowed and rules.normalise_code(name, text) not in allowed:
-            raise reader.error(name, f"{text!r} is not one of: {', '.join(allowed)}")
+            raise reader.error(name, f"{text!r} is not {rules.describe_allowed(entity, name)}")
         defaults[name] = text
     return defaults
 
@@ -575,18 +575,21 @@ def _parse_values(
             enumerated = ", ".join(rules.ALLOWED_VALUES[entity.name])
             raise reader.error(name, f"value mappings apply to enumerated fields only: {enumerated}")
         section = reader.section(name, frozenset({"map", "rules"}))
-        value_map = _parse_value_map(section.section("map", None), name, allowed)
-        value_rules = _parse_value_rules(section, name, allowed, con, parsed)
+        described = rules.describe_allowed(entity, name)
+        value_map = _parse_value_map(section.section("map", None), name, allowed, described)
+        value_rules = _parse_value_rules(section, name, (allowed, described), con, parsed)
         values[name] = ValueMapping(map=value_map, rules=value_rules)
     return values, parsed
 
 
-def _parse_value_map(reader: _Reader, name: str, allowed: tuple[str, ...]) -> dict[str, str]:
+def _parse_value_map(
+    reader: _Reader, name: str, allowed: tuple[str, ...], described: str
+) -> dict[str, str]:
     result = {}
     for source, target in reader.items():
         canonical = rules.normalise_code(name, str(target))
         if canonical not in allowed:
-            raise reader.error(source, f"maps to {target!r}, which is not one of: {', '.join(allowed)}")
+            raise reader.error(source, f"maps to {target!r}, which is not {described}")
         result[rules.normalise_code(name, source)] = canonical
     return result
 
@@ -594,10 +597,12 @@ def _parse_value_map(reader: _Reader, name: str, allowed: tuple[str, ...]) -> di
 def _parse_value_rules(
     reader: _Reader,
     name: str,
-    allowed: tuple[str, ...],
+    allowed: tuple[tuple[str, ...], str],
     con: duckdb.DuckDBPyConnection,
     parsed: list[ParsedExpression],
 ) -> tuple[ValueRule, ...]:
+    """``allowed``: the allowed codes, and how a message names them."""
+    codes, described = allowed
     raw = reader.data.get("rules") or []
     if not isinstance(raw, list):
         raise reader.error("rules", "must be a list of {when: <SQL condition>, then: <value>}")
@@ -606,8 +611,8 @@ def _parse_value_rules(
         rule = _Reader(reader.origin, item, f"{reader.prefix}rules[{index}].", frozenset({"when", "then"}))
         when = rule.text("when", required=True) or ""
         then = rules.normalise_code(name, rule.text("then", required=True) or "")
-        if then not in allowed:
-            raise rule.error("then", f"{then!r} is not one of: {', '.join(allowed)}")
+        if then not in codes:
+            raise rule.error("then", f"{then!r} is not {described}")
         try:
             parsed.append(parse_expression(con, when))
         except ValueError as error:

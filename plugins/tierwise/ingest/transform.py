@@ -28,7 +28,7 @@ from tierwise.ingest import rules
 from tierwise.ingest.config import ParseHints, SourceConfig, ValueRule
 from tierwise.ingest.readers import LINED, STAGE
 from tierwise.ingest.sql import ident, literal, literal_list, parse_expression
-from tierwise.schema import Field
+from tierwise.schema import Entity, Field
 
 TYPED = "_tw_typed"
 _CARRIED = (
@@ -64,6 +64,7 @@ class FieldPlan:
     value_map: dict[str, str]
     allowed: tuple[str, ...] | None
     fallback: str | None
+    entity: Entity
 
     @property
     def name(self) -> str:
@@ -267,6 +268,7 @@ def _plan(config: SourceConfig, field: Field, expr: str | None, expr_type: str, 
         value_map=value_mapping.map if value_mapping else {},
         allowed=rules.allowed_values(config.schema, field.name),
         fallback=rules.FALLBACKS.get(config.entity, {}).get(field.name),
+        entity=config.schema,
     )
 
 
@@ -451,12 +453,12 @@ def field_checks(plan: FieldPlan) -> list[Check]:
             Check(f"missing_{name}", f"{text} is null", literal(f"{name} is empty ({plan.origin})"))
         )
     if plan.allowed:
-        allowed = ", ".join(plan.allowed)
+        allowed = rules.describe_allowed(plan.entity, name)
         checks.append(
             Check(
                 f"unknown_{name}",
                 f"{value} not in ({', '.join(map(literal, plan.allowed))})",
-                f"{literal(name + ': ')} || {shown} || {literal(' is not one of ' + allowed)}",
+                f"{literal(name + ': ')} || {shown} || {literal(' is not ' + allowed)}",
             )
         )
     elif plan.field.type != "VARCHAR":
