@@ -64,7 +64,19 @@ def run_example(name: str, root: Path) -> Example:
 
 # --- figures computed from the files, without the project's code --------------------------------
 
-ABC_SQL = """
+ABC_RANK_SQL = """
+with positive as (
+    select rank() over (order by value desc) as value_rank, count(*) over () as customers
+    from per_customer where value > 0
+)
+select class, count(*) from (
+    select case when (value_rank - 1) * 1.0 / customers < 0.05 then 'A'
+                when (value_rank - 1) * 1.0 / customers < 0.20 then 'B' else 'C' end as class
+    from positive
+    union all select 'C' from per_customer where value <= 0
+) group by 1 order by 1
+"""
+ABC_SHARE_SQL = """
 with positive as (
     select customer_id, value,
         sum(value) over (order by value desc range between unbounded preceding and current row) as through,
@@ -81,7 +93,7 @@ select class, count(*) from (
 """
 
 
-def independent(lines_sql: str, params: list[object]) -> dict[str, object]:
+def independent(lines_sql: str, params: list[object], abc_sql: str) -> dict[str, object]:
     """Customers, net revenue (EUR), purchases and ABC counts of order lines in EUR cents.
 
     ``lines_sql`` yields customer_id, order_id, net_eur: one row per order line.
@@ -97,7 +109,7 @@ def independent(lines_sql: str, params: list[object]) -> dict[str, object]:
             "select count(*) from (select customer_id, order_id from lines group by all "
             "having sum(net_eur) > 0)"
         ).fetchone()[0]
-        abc = dict(con.execute(ABC_SQL).fetchall())
+        abc = dict(con.execute(abc_sql).fetchall())
     return {"customers": customers, "revenue": revenue, "purchases": purchases, "abc": abc}
 
 
@@ -139,7 +151,9 @@ def test_online_retail_passes_both_gates_and_publishes(online_retail: Example) -
 
 def test_online_retail_marts_equal_an_independent_reading(online_retail: Example) -> None:
     # GBP is converted at the seed's rate in force in 2010-2011 (1.16 EUR per GBP), line by line.
-    expected = independent(ONLINE_RETAIL_LINES, [str(online_retail.data / "online_retail.csv.gz")])
+    expected = independent(
+        ONLINE_RETAIL_LINES, [str(online_retail.data / "online_retail.csv.gz")], ABC_SHARE_SQL
+    )
     assert marts_figures(online_retail) == expected
     assert expected["customers"] == 4_372 and isinstance(expected["revenue"], Decimal)
 
@@ -155,3 +169,84 @@ def test_online_retail_window_covers_the_whole_export(online_retail: Example) ->
     assert online_retail.query(
         "select distinct window_start_date::varchar, as_of_date::varchar from marts.customer_value"
     ) == [("2010-12-01", "2011-12-09")]
+
+
+# --- Olist ---------------------------------------------------------------------------------------
+
+OLIST_LINES = """
+with orders as (select * from read_csv($orders, all_varchar = true)),
+customers as (select * from read_csv($customers, all_varchar = true)),
+items as (
+    select order_id, sum(cast(price as decimal(18, 2)) + cast(freight_value as decimal(18, 2))) as amount
+    from read_csv($items, all_varchar = true) group by 1
+),
+payments as (
+    select order_id, sum(cast(payment_value as decimal(18, 2))) as paid
+    from read_csv($payments, all_varchar = true) group by 1
+),
+rates as (select * from read_csv($rates, all_varchar = true)),
+priced as (
+    select customers.customer_unique_id as customer_id, orders.order_id,
+        cast(orders.order_purchase_timestamp as date) as ordered_on,
+        case when orders.order_status in ('canceled', 'unavailable') then 0
+             else cast(coalesce(items.amount, payments.paid) as decimal(18, 2)) end as net
+    from orders
+    join customers on customers.customer_id = orders.customer_id
+    left join items on items.order_id = orders.order_id
+    left join payments on payments.order_id = orders.order_id
+)
+select customer_id, order_id, cast(net * cast(rate_to_eur as decimal(18, 8)) as decimal(18, 2)) as net_eur
+from priced
+join rates on year(cast(rates.valid_from as date)) = year(priced.ordered_on)
+"""
+
+
+@pytest.fixture(scope="module")
+def olist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    yield run_example("olist", tmp_path_factory.mktemp("olist"))
+
+
+def test_olist_passes_both_gates_and_accounts_for_every_row(olist: Example) -> None:
+    assert "raw gate passed" in olist.output and "marts gate passed" in olist.output
+    manifest = olist.query(
+        "select file_path, status, rows_read, rows_loaded, rows_quarantined from ops.load_manifest "
+        "where is_current order by source, file_path"
+    )
+    owned = [row for row in manifest if row[1] != "lookup"]
+    # Every file of the export is owned by one source and every row of it is used or quarantined.
+    assert sorted(path.rsplit("/", 1)[-1] for path, *_ in owned) == sorted(
+        f"olist_{name}_dataset.csv.gz"
+        for name in ("orders", "customers", "order_items", "order_payments", "order_reviews")
+    )
+    assert all(read == loaded + quarantined for _, _, read, loaded, quarantined in owned)
+
+
+def test_olist_marts_equal_an_independent_reading(olist: Example) -> None:
+    files = {
+        name: str(olist.data / f"olist_{name}_dataset.csv.gz")
+        for name in ("orders", "customers", "order_items", "order_payments")
+    }
+    rates = str(REPO / "examples" / "olist" / "fx_rates.csv")
+    sql = OLIST_LINES.replace("$orders", "?", 1)
+    for _ in ("customers", "items", "payments", "rates"):
+        sql = sql.replace("$" + _, "?", 1)
+    params = [files["orders"], files["customers"], files["order_items"], files["order_payments"], rates]
+    expected = independent(sql, params, ABC_RANK_SQL)
+    assert marts_figures(olist) == expected
+    assert expected["customers"] == 8_016
+
+
+def test_olist_reviews_become_complaints_of_the_person(olist: Example) -> None:
+    complaints = olist.query("select sum(complaints_count) from marts.customer_value")[0][0]
+    with duckdb.connect() as con:
+        scored = con.execute(
+            "select count(*) from read_csv(?, all_varchar = true) where cast(review_score as integer) <= 2",
+            [str(olist.data / "olist_order_reviews_dataset.csv.gz")],
+        ).fetchone()[0]
+    # The window covers the whole export: every 1- or 2-star review up to the evaluation counts.
+    assert complaints == scored == 3_020
+
+
+def test_olist_has_a_tier_mix(olist: Example) -> None:
+    tiers = dict(olist.query("select tier_code, count(*) from marts.customer_tiers group by 1"))
+    assert tiers.get("bronze", 0) > 0 and tiers["unrated"] < sum(tiers.values())
