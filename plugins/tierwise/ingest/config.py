@@ -582,9 +582,7 @@ def _parse_values(
     return values, parsed
 
 
-def _parse_value_map(
-    reader: _Reader, name: str, allowed: tuple[str, ...], described: str
-) -> dict[str, str]:
+def _parse_value_map(reader: _Reader, name: str, allowed: tuple[str, ...], described: str) -> dict[str, str]:
     result = {}
     for source, target in reader.items():
         canonical = rules.normalise_code(name, str(target))
