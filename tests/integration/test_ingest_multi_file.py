@@ -246,3 +246,27 @@ def test_duplicate_lines_can_be_kept_as_genuine_repeats(tmp_path: Path) -> None:
     kept = load(tmp_path, parse_source_config(keep, origin="o.yml", default_name="o"))
     assert (kept.rows_loaded, kept.rows_quarantined) == (2, 0)
     assert query(tmp_path, "select line_no from raw.orders order by 1") == [(1,), (2,)]
+
+
+def test_a_failed_derivation_leaves_the_previous_one_in_place(tmp_path: Path, monkeypatch) -> None:
+    from datetime import date
+
+    from tierwise.ingest import derived
+
+    data = tmp_path / "data"
+    shop_export(data)
+    load(tmp_path, run_id="first")
+    before = query(tmp_path, "select * from raw.orders order by all")
+    write(data, "payments.csv", PAYMENTS + "O2,1,99.00\n")
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(derived, "_account_joined", broken)
+    for interval in (None, (date(2024, 1, 1), date(2024, 1, 2))):
+        with pytest.raises(RuntimeError, match="disk full"):
+            ingest_source(
+                shop_config(), warehouse=tmp_path / "w.duckdb", data_dir=data, interval=interval, run_id="x"
+            )
+        assert query(tmp_path, "select * from raw.orders order by all") == before
+        assert query(tmp_path, "select count(*) from ops.load_manifest where run_id = 'x'") == [(0,)]

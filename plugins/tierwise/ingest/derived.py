@@ -28,7 +28,6 @@ source, which accounts for them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -112,7 +111,9 @@ def load_multi_file(
         return [
             FileResult(e.file.path, UNCHANGED, e.file.file_date, e.stat.checksum) for e in listed
         ], warnings
-    with nullcontext() if run.interval else transaction(con):
+    # Landing and derivation in one transaction, interval run or not: a source is derived
+    # as a whole, so a failure leaves the previous derivation in place.
+    with transaction(con):
         for item in run.config.inputs:
             _land(con, run, [entry for entry in listed if entry.item is item and entry.changed], warnings)
         results = _derive(con, run, warnings, {entry.file.path: entry.stat.size for entry in listed})
