@@ -3,8 +3,10 @@
     the run before the first seed is loaded or model built, with a compilation
     error whose message names every problem found.
     - tierwise_validate_vars(): project vars;
-    - tierwise_validate_seeds(): the rule seeds (tier_ladder, fx_rates,
-      rfm_segments), read from their CSV files as dbt will load them.
+    - tierwise_validate_seeds(): the rule seeds tier_ladder and rfm_segments,
+      read from their CSV files as dbt will load them;
+    - tierwise_validate_fx_rates(tierwise_seed_csv('fx_rates')) (macros/fx_rates.sql):
+      the fx_rates seed's file and the rates file of var fx_rates_file.
 #}
 
 {% macro tierwise_is_fraction(value, allow_zero=false) -%}
@@ -97,6 +99,17 @@
         | selectattr('name', 'equalto', seed_name) | first) -}}
 {%- endmacro %}
 
+{% macro tierwise_seed_csv(seed_name) -%}
+    {#- A seed's CSV file as a relation of text columns (the FX rates check reads it this way);
+        none while dbt parses, when the graph is not there yet. -#}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set node = tierwise_seed_node(seed_name) -%}
+    {%- set file = (node.root_path ~ '/' ~ node.original_file_path) | replace("'", "''") -%}
+    {{- return("read_csv('" ~ file ~ "', header = true, all_varchar = true)") -}}
+{%- endmacro %}
+
 {% macro tierwise_seed_rows(node, problems) -%}
     {#- The seed's rows typed with its column_types; a missing column or a value that does not
         convert is added to problems (the value is null in the rows returned). -#}
@@ -187,14 +200,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro tierwise_fx_rates_problems(rows, problems) -%}
-    {%- do tierwise_check_required(rows, ['currency', 'valid_from', 'rate_to_eur'], problems) -%}
-    {%- do tierwise_check_unique(rows, ['currency', 'valid_from'], problems) -%}
-    {%- for row in rows if row.rate_to_eur is not none and row.rate_to_eur <= 0 -%}
-        {%- do problems.append(row.currency ~ " from " ~ row.valid_from ~ ": rate_to_eur must be above 0, got " ~ row.rate_to_eur) -%}
-    {%- endfor -%}
-{%- endmacro %}
-
 {% macro tierwise_rfm_segments_problems(rows, problems) -%}
     {#- Scores are quintiles 1-5 (int_customers_scored); every (r_score, fm_score) pair needs a segment. -#}
     {%- set bounds = ['r_min', 'r_max', 'fm_min', 'fm_max'] -%}
@@ -232,7 +237,6 @@
     {%- if execute -%}
         {%- set checks = {
             'tier_ladder': tierwise_tier_ladder_problems,
-            'fx_rates': tierwise_fx_rates_problems,
             'rfm_segments': tierwise_rfm_segments_problems,
         } -%}
         {%- set reports = [] -%}

@@ -52,12 +52,26 @@ REASON_SETTINGS = {
 
 def _unrated_rows(con: Any) -> list[tuple[Any, ...]]:
     """(reason, customers) of the unrated: each ineligibility reason, and eligible but below the ladder."""
+    columns = {
+        str(row[0])
+        for row in con.execute(
+            "select column_name from duckdb_columns() "
+            "where schema_name = 'marts' and table_name = 'customer_tiers'"
+        ).fetchall()
+    }
+    if not {"tier_rank", "ineligibility_reason"} <= columns:
+        return []  # marts of an older build
+    # The unrated tier is the ladder's lowest rank (var unrated_tier_code, checked by dbt).
+    lowest = (
+        "(select min(tier_rank) from staging.tier_ladder)"
+        if table_exists(con, "staging", "tier_ladder")
+        else "(select min(tier_rank) from marts.customer_tiers)"
+    )
     return con.execute(
-        """
+        f"""
         select coalesce(ineligibility_reason, 'below_lowest_tier') as reason, count(*) as customers
         from marts.customer_tiers
-        -- The unrated tier is the lowest rank of the ladder (var unrated_tier_code, checked by dbt).
-        where tier_rank = (select min(tier_rank) from staging.tier_ladder)
+        where tier_rank = {lowest}
         group by 1
         order by 2 desc, 1
         """

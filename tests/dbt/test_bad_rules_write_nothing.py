@@ -108,7 +108,7 @@ def test_an_unreadable_tier_ladder_writes_nothing_and_names_the_file(project: Pa
 def test_a_bad_fx_rate_writes_nothing_and_names_the_rate(project: Path) -> None:
     message = _build_rejected(project, "fx_rates", ("USD,2024-01-01,0.92000000", "USD,2024-01-01,-0.92"))
     assert "seeds/fx_rates.csv" in message
-    assert "USD from 2024-01-01: rate_to_eur must be above 0, got -0.92" in message
+    assert "seeds/fx_rates.csv (USD from 2024-01-01): rate_to_eur must be positive" in message
 
 
 def test_a_bad_rfm_segment_writes_nothing_and_names_the_segment(project: Path) -> None:

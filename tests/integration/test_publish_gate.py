@@ -16,7 +16,6 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 from tests.fakes.support import isolate  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute, record_passed_gate  # noqa: E402
 
-from tierwise import build_state  # noqa: E402
 from tierwise.exceptions import GateNotPassedError  # noqa: E402
 from tierwise.publish import publish  # noqa: E402
 from tierwise.quality.report import FAILED, ExpectationResult  # noqa: E402
@@ -89,7 +88,13 @@ def test_no_gate_since_the_last_build_stops_publishing(
         execute(warehouse, "delete from ops.quality_results")
     monkeypatch.setenv("TIERWISE_WAREHOUSE", str(warehouse))
     reset_settings()
-    build_state.invalidate("build-after-the-gate")  # what a dbt build records before it writes the marts
+    # What a writing dbt run records before it changes the marts (macros/build_state.sql).
+    execute(
+        warehouse,
+        "create schema if not exists ops; create table if not exists ops.build_state (as_of_date date, "
+        "digest varchar, parts json, run_id varchar, built_at timestamp); insert into ops.build_state "
+        "(run_id, built_at) values ('build-after-the-gate', timezone('UTC', now()))",
+    )
     with pytest.raises(GateNotPassedError, match=r"has not run on the marts.*tierwise validate --gate marts"):
         publish(["files"], run_id="run-1", warehouse=warehouse)
     assert published(warehouse) == []
