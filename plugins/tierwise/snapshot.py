@@ -21,7 +21,7 @@ import duckdb
 
 from tierwise.masking import PERSONAL_COLUMNS
 from tierwise.settings import PersonalData, get_settings
-from tierwise.warehouse import attach, connect
+from tierwise.warehouse import attach, connect, is_lock_conflict
 
 SNAPSHOT_SCHEMAS = ("marts",)
 # How a personal value is normalised before hashing: as publish/identifiers.py does for the CRM.
@@ -53,6 +53,22 @@ def _select_list(con: duckdb.DuckDBPyConnection, relation: str, personal_data: P
     return f"* exclude ({', '.join(_quoted(column) for column in personal)})"
 
 
+def _remove_abandoned(target: Path) -> None:
+    """Delete the staging files of snapshot writers that died mid-copy (``kill -9``, the OOM killer).
+
+    Each would stay forever, as large as the part of the marts it got to. A writer still at work
+    holds DuckDB's lock on its file, so only a file that DuckDB can open is abandoned.
+    """
+    for staging in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            duckdb.connect(str(staging), read_only=True).close()
+        except duckdb.Error as error:
+            if is_lock_conflict(error):
+                continue
+        staging.unlink(missing_ok=True)
+        staging.with_name(f"{staging.name}.wal").unlink(missing_ok=True)
+
+
 def publish_snapshot(
     warehouse: Path | None = None, target: Path | None = None, personal_data: PersonalData | None = None
 ) -> tuple[Path, int, float]:
@@ -60,8 +76,8 @@ def publish_snapshot(
     started = time.perf_counter()
     target = target or snapshot_path()
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(target)
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    staging.unlink(missing_ok=True)
     source = warehouse or get_settings().warehouse
     personal_data = personal_data or get_settings().snapshot_personal_data
     # Attached under its own name: dbt's views name their tables with it (tierwise.intermediate.…).

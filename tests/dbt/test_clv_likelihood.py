@@ -67,3 +67,16 @@ def test_expected_purchases_per_distinct_pair_equal_those_per_customer(scoring: 
         for i in range(0, len(frequency), 97)
     ]
     assert together[::97] == pytest.approx(one_by_one, rel=1e-12)
+
+
+def test_the_gamma_gamma_row_does_not_depend_on_the_order_of_customers(clv: ModuleType) -> None:
+    """The summary's rows come in whatever order DuckDB's parallel aggregation left them."""
+    import pandas as pd
+
+    frequency, monetary = simulate_gamma_gamma(6.0, 4.0, 15.0, 2_000)
+    summary = pd.DataFrame({"frequency": frequency, "monetary_value": monetary})
+    rows = [
+        clv.fit_gamma_gamma(summary.sample(frac=1, random_state=seed), 20, 2000, "2025-12-31")
+        for seed in range(5)
+    ]
+    assert all(row == rows[0] for row in rows[1:]), [row["frequency_monetary_correlation"] for row in rows]

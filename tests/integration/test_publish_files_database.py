@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sqlite3
+import subprocess
 import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -77,6 +80,34 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
         write_atomically(target, half_then_crash)
     assert target.read_text() == "old complete content\n"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_a_write_killed_midway_leaves_no_temporary_file(warehouse: Path) -> None:
+    """kill -9 runs no cleanup: the half-written temporary file stays until the next publish removes it."""
+    files = publish_dir(warehouse) / "files"
+    files.mkdir(parents=True)
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from tierwise.publish.files import write_atomically
+
+        def half_then_killed(temp):
+            temp.write_text("customer_id,tier_code\\nC0000001,go")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        write_atomically(Path({str(files / "customer_tiers_latest.csv")!r}), half_then_killed)
+        """
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == -signal.SIGKILL
+    left = [path.name for path in files.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".customer_tiers_latest.csv."), left
+    publish(["files"], run_id="run-1", as_of_date=AS_OF, warehouse=warehouse)
+    assert sorted(path.name for path in files.iterdir()) == [
+        "customer_tiers_2024-01-31.csv",
+        "customer_tiers_2024-01-31.parquet",
+        "customer_tiers_latest.csv",
+    ]
 
 
 def test_sqlite_mirrors_the_mart_and_a_rerun_sends_nothing(warehouse: Path) -> None:

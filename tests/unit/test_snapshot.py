@@ -66,6 +66,50 @@ def test_reader_keeps_old_snapshot_while_next_run_swaps_in(tierwise_env: Path) -
     assert not list(target.parent.glob(".*.tmp"))
 
 
+def _staging_writer(staging: Path) -> subprocess.Popen:
+    """Another snapshot writer: its staging file open for writing, a table written, WAL not checkpointed."""
+    code = textwrap.dedent(
+        f"""
+        import duckdb, sys
+        con = duckdb.connect({str(staging)!r})
+        con.execute("create table customer_tiers as select range as i from range(1000)")
+        print("writing", flush=True)
+        sys.stdin.readline()
+        """
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout.readline().strip() == "writing"
+    return writer
+
+
+def test_a_writer_killed_mid_copy_leaves_no_staging_file(tierwise_env: Path) -> None:
+    """kill -9 during a snapshot leaves its half-written staging file: the next snapshot removes it,
+    not the file of a writer still at work (it holds DuckDB's lock)."""
+    warehouse = tierwise_env / "wh.duckdb"
+    target = tierwise_env / "bi" / "marts.duckdb"
+    _warehouse(warehouse, 10)
+    target.parent.mkdir(parents=True)
+    killed = _staging_writer(target.with_name(f".{target.name}.1000001.tmp"))
+    killed.kill()
+    killed.wait()
+    working = _staging_writer(target.with_name(f".{target.name}.1000002.tmp"))
+    try:
+        assert sorted(path.name for path in target.parent.iterdir()) == [
+            ".marts.duckdb.1000001.tmp",
+            ".marts.duckdb.1000001.tmp.wal",
+            ".marts.duckdb.1000002.tmp",
+            ".marts.duckdb.1000002.tmp.wal",
+        ]
+        publish_snapshot(warehouse, target)
+        left = sorted(path.name for path in target.parent.iterdir())
+    finally:
+        working.kill()
+        working.wait()
+    assert left == [".marts.duckdb.1000002.tmp", ".marts.duckdb.1000002.tmp.wal", "marts.duckdb"]
+
+
 def test_views_become_tables_in_the_snapshot(tierwise_env: Path) -> None:
     """dbt-duckdb's views name their tables with the warehouse's database name, as here."""
     warehouse = tierwise_env / "tierwise.duckdb"

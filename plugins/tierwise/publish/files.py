@@ -13,6 +13,7 @@ A rebuilt evaluation (late data, a changed ladder) rewrites all three.
 from __future__ import annotations
 
 import filecmp
+import glob
 import os
 import shutil
 import time
@@ -51,7 +52,14 @@ def _fsync(path: Path) -> None:
 
 
 def write_atomically(target: Path, produce: Callable[[Path], None]) -> None:
-    """Call ``produce(temp_path)`` and move the result onto ``target`` in one step."""
+    """Call ``produce(temp_path)`` and move the result onto ``target`` in one step.
+
+    A temporary file of ``target`` found first was left by a writer killed mid-write (``kill -9``
+    runs no ``finally``) and is removed: publishing holds the warehouse's write lock, so no
+    other writer of these files is at work.
+    """
+    for abandoned in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        abandoned.unlink(missing_ok=True)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         produce(temp)

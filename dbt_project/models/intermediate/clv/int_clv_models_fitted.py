@@ -322,8 +322,11 @@ def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
     objective = gamma_gamma_negative_log_likelihood
     result = minimise(objective, start, args, max_iterations, jac=True, bounds=search_bounds(scales))
     reason = degenerate_reason("gamma_gamma", GAMMA_GAMMA_PARAMETERS, scales, objective, result.x, args)
+    # Sorted first: its sums round differently in another row order, and the summary's rows come
+    # in whatever order DuckDB's parallel aggregation left them (two builds would disagree).
+    ordered = repeaters.sort_values(["frequency", "monetary_value"])
     with np.errstate(all="ignore"):  # no spread in spend (or counts): no correlation, not a warning
-        correlation = float(np.corrcoef(repeaters["frequency"], repeaters["monetary_value"])[0, 1])
+        correlation = float(np.corrcoef(ordered["frequency"], ordered["monetary_value"])[0, 1])
     extra = {"frequency_monetary_correlation": correlation if np.isfinite(correlation) else None}
     return fit_row("gamma_gamma", GAMMA_GAMMA_PARAMETERS, result, len(repeaters), as_of_date, reason, extra)
 
