@@ -5,8 +5,8 @@
     Rates come from the fx_rates seed and, when var fx_rates_file names a CSV
     with the seed's columns (currency, valid_from, rate_to_eur), from that
     file: a currency the file lists takes all its rates from the file, the
-    seed supplies the others. int_fx_rates_validated checks both before any
-    model reads a rate (tierwise_validate_fx_rates) and stops the build with
+    seed supplies the others. The on-run-start hook tierwise_validate_fx_rates
+    checks both before anything is loaded or built and stops the build with
     a message naming the file, line, currency and problem.
 
     Engine-specific SQL sits behind adapter.dispatch: reading a local CSV
@@ -203,7 +203,8 @@
 
 {#
     Stop the build when the seed or the rates file breaks a rule, with every
-    problem (up to 50) in the message. Called by int_fx_rates_validated.
+    problem (up to 50) in the message. An on-run-start hook of dbt_project.yml,
+    given the seed's CSV file (tierwise_seed_csv).
 #}
 {% macro tierwise_validate_fx_rates(seed_relation) -%}
     {%- if not execute -%}

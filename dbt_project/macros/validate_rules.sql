@@ -100,22 +100,21 @@
 {%- endmacro %}
 
 {% macro tierwise_seed_csv(seed_name) -%}
-    {#- A seed's CSV file as a relation of text columns (the FX rates check reads it this way);
-        none while dbt parses, when the graph is not there yet. -#}
+    {#- A seed's CSV file as a relation of text columns, read as dbt will load it (header,
+        delimiter); none while dbt parses, when the graph is not there yet. -#}
     {%- if not execute -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set node = tierwise_seed_node(seed_name) -%}
     {%- set file = (node.root_path ~ '/' ~ node.original_file_path) | replace("'", "''") -%}
-    {{- return("read_csv('" ~ file ~ "', header = true, all_varchar = true)") -}}
+    {{- return("read_csv('" ~ file ~ "', header = true, all_varchar = true, delim = '"
+        ~ (node.config.delimiter or ',') ~ "')") -}}
 {%- endmacro %}
 
 {% macro tierwise_seed_rows(node, problems) -%}
     {#- The seed's rows typed with its column_types; a missing column or a value that does not
         convert is added to problems (the value is null in the rows returned). -#}
-    {%- set file = (node.root_path ~ '/' ~ node.original_file_path) | replace("'", "''") -%}
-    {%- set source = "read_csv('" ~ file ~ "', header = true, all_varchar = true, delim = '"
-        ~ (node.config.delimiter or ',') ~ "')" -%}
+    {%- set source = tierwise_seed_csv(node.name) -%}
     {%- set found = run_query('select * from ' ~ source ~ ' limit 0').column_names -%}
     {%- set types = node.config.column_types -%}
     {%- set missing = types.keys() | reject('in', found) | list -%}

@@ -1,15 +1,10 @@
 -- The rates every amount is converted to EUR with: the fx_rates seed, merged
 -- with the rates file of var fx_rates_file (a currency the file lists takes all
--- its rates from the file). Both are checked before anything reads a rate (ISO
--- 4217 codes, dates, positive rates, EUR at 1, one rate per currency and
--- valid_from); a bad rate stops the build here with a message naming the file,
--- line, currency and problem. A rate is in force from valid_from until the
--- currency's next valid_from.
+-- its rates from the file). Both files were checked by the on-run-start hook
+-- tierwise_validate_fx_rates before anything was built (ISO 4217 codes, dates,
+-- positive rates, EUR at 1, one rate per currency and valid_from). A rate is in
+-- force from valid_from until the currency's next valid_from.
 {%- set rates_file = tierwise_fx_rates_file() %}
-{#- A unit test runs this SQL on inline rows: the checks read the real seed and file. #}
-{%- if execute and model.resource_type == 'model' %}
-    {%- do tierwise_validate_fx_rates(load_relation(ref('fx_rates'))) %}
-{%- endif %}
 
 with seed_rates as (
 
