@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,18 @@ def damaged_gzip() -> bytes:
     data = bytearray(gzip.compress(rows("orders", good("orders", 7)), mtime=0))
     data[-8] ^= 0x01
     return bytes(data)
+
+
+def zstd(content: bytes) -> bytes:
+    """``content`` compressed with zstd, by DuckDB (the standard library has no zstd)."""
+    with tempfile.TemporaryDirectory() as folder, duckdb.connect() as con:
+        target = Path(folder) / "out.csv.zst"
+        con.execute(
+            f"copy (select unnest(?::varchar[]) as line) to '{target}' "
+            "(format csv, header false, quote '', escape '', delim '\x01', compression zstd)",
+            [content.decode().splitlines()],
+        )
+        return target.read_bytes()
 
 
 ORDER_JSON = {"order_id": "O7", "customer_id": "C7", "ordered_at": "2024-01-01 10:00:00"}
@@ -222,6 +235,20 @@ CASES = [
     ),
     Case("damaged gzip", damaged_gzip(), suffix=".csv.gz", error=r"the gzip data is damaged"),
     Case(
+        "zstd export with a stray quote",
+        zstd(
+            rows(
+                "orders",
+                good("orders", 7).replace(",EUR,", ',"EUR,'),
+                *[good("orders", n) for n in range(8, 14)],
+            )
+        ),
+        suffix=".csv.zst",
+        read=7,
+        loaded=6,
+        reasons={"malformed_line": 1},
+    ),
+    Case(
         "a 1 MB field",
         rows("orders", good("orders", 7) + ',"' + "x" * 1_000_000 + '"'),
         read=1,
@@ -372,6 +399,8 @@ def _write_clean(data: Path, case: Case) -> Path:
         )
     elif case.suffix.endswith(".gz"):
         content = gzip.compress(content)
+    elif case.suffix.endswith(".zst"):
+        content = zstd(content)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -40,8 +39,7 @@ from tierwise.ingest.config import InputConfig, SourceConfig
 from tierwise.ingest.files import (
     FileStat,
     SourceFile,
-    counts_lines,
-    is_gzipped,
+    inspect_content,
     list_files,
     resolve_pattern,
     stat_file,
@@ -104,19 +102,24 @@ def landing_table(source: str, item: str) -> str:
 def load_multi_file(
     con: duckdb.DuckDBPyConnection, run: LoadRun, root: Path
 ) -> tuple[list[FileResult], list[str]]:
-    """Land what changed and derive the source's canonical rows again; unchanged: nothing to do."""
+    """Land what changed and derive the source's canonical rows again; unchanged: nothing to do.
+
+    The derivation follows the files listed now: a file no longer listed (deleted, or moved
+    with the data folder) leaves the landing tables too, so its rows cannot be derived twice.
+    """
     warnings: list[str] = []
     listed = list(_list_all(con, run, root))
-    if not any(entry.changed for entry in listed):
+    gone = _no_longer_listed(con, run, listed)
+    if not gone and not any(entry.changed for entry in listed):
         return [
             FileResult(e.file.path, UNCHANGED, e.file.file_date, e.stat.checksum) for e in listed
         ], warnings
     # Landing and derivation in one transaction, interval run or not: a source is derived
     # as a whole, so a failure leaves the previous derivation in place.
     with transaction(con):
-        for item in run.config.inputs:
-            _land(con, run, [entry for entry in listed if entry.item is item and entry.changed], warnings)
-        results = _derive(con, run, warnings, {entry.file.path: entry.stat.size for entry in listed})
+        _forget_gone(con, run, gone, warnings)
+        _land(con, run, [entry for entry in listed if entry.changed], warnings)
+        results = _derive(con, run, warnings, listed)
     return results, warnings
 
 
@@ -125,16 +128,30 @@ def _list_all(con: duckdb.DuckDBPyConnection, run: LoadRun, root: Path) -> Itera
         narrowed = run.config.for_input(item)
         storage.prepare(con, narrowed, resolve_pattern(narrowed, root))
         for source_file in list_files(con, narrowed, root):
-            stat = stat_file(
-                con,
-                source_file,
-                gzipped=is_gzipped(item.format, source_file.path),
-                count_lines=counts_lines(item.format),
-            )
+            stat = stat_file(con, source_file)
             if stat is None:
                 raise IngestError(f"{source_file.path}: disappeared before it could be read; nothing loaded")
             changed = not manifest.already_loaded(con, run.key(source_file.path, stat.checksum))
             yield _Listed(item, source_file, stat, changed)
+
+
+def _no_longer_listed(con: duckdb.DuckDBPyConnection, run: LoadRun, listed: list[_Listed]) -> list[str]:
+    current = {entry.file.path for entry in listed}
+    rows = con.execute(
+        f"select distinct file_path from {manifest.MANIFEST} where source = ? and is_current order by 1",
+        [run.config.name],
+    ).fetchall()
+    return [str(path) for (path,) in rows if str(path) not in current]
+
+
+def _forget_gone(con: duckdb.DuckDBPyConnection, run: LoadRun, gone: list[str], warnings: list[str]) -> None:
+    for path in gone:
+        for item in run.config.inputs:
+            table = landing_table(run.config.name, item.name)
+            _ensure_landing(con, table, ())
+            con.execute(f"delete from {table} where _source_file = ?", [path])
+        manifest.supersede(con, run.config.name, path)
+        warnings.append(f"{path}: no longer listed; its rows are no longer derived")
 
 
 # --- land -------------------------------------------------------------------------------------------
@@ -146,15 +163,12 @@ def _land(con: duckdb.DuckDBPyConnection, run: LoadRun, entries: list[_Listed], 
         _ensure_landing(con, table, ())
         con.execute(f"delete from {table} where _source_file = ?", [entry.file.path])
         narrowed = run.config.for_input(entry.item)
+        lines = inspect_content(entry.file, entry.item.format)  # a damaged gzip fails the source
         columns = columns_of(con, narrowed, entry.file.path) if entry.stat.size else None
         if columns is None:
             _empty_file(narrowed, entry, warnings)
             continue
-        batch = [
-            BatchFile(
-                0, entry.file.path, entry.stat.checksum, entry.file.file_date, None, False, entry.stat.lines
-            )
-        ]
+        batch = [BatchFile(0, entry.file.path, entry.stat.checksum, entry.file.file_date, None, False, lines)]
         staged = stage_batch(con, narrowed, batch, columns)
         if run.config.duplicates == "quarantine":
             mark_duplicates(con, staged.columns)
@@ -211,7 +225,7 @@ def _insert_landed(
 
 
 def _derive(
-    con: duckdb.DuckDBPyConnection, run: LoadRun, warnings: list[str], sizes: dict[str, int]
+    con: duckdb.DuckDBPyConnection, run: LoadRun, warnings: list[str], listed: list[_Listed]
 ) -> list[FileResult]:
     config = run.config
     grain, joined = config.inputs[0], config.inputs[1:]
@@ -233,14 +247,18 @@ def _derive(
     for item in joined:
         if not item.lookup:
             _account_joined(con, run, grain, item)
-    return _results(con, run, sizes)
+    return _results(con, run, listed)
 
 
 def _forget_derived(con: duckdb.DuckDBPyConnection, run: LoadRun) -> None:
     """Everything the source derived before goes: the derivation writes it all again."""
-    grain = landing_table(run.config.name, run.config.inputs[0].name)
     raw, quarantine = raw_table(run.config.schema), quarantine_table(run.config.schema)
-    con.execute(f"delete from {raw} where _source_file in (select distinct _source_file from {grain})")
+    # Every file the source ever recorded: a grain file no longer listed goes with the others.
+    con.execute(
+        f"delete from {raw} where _source_file in "
+        f"(select file_path from {manifest.MANIFEST} where source = ?)",
+        [run.config.name],
+    )
     con.execute(f"delete from {quarantine} where source = ?", [run.config.name])
     con.execute(f"delete from {EXTRA} where source = ?", [run.config.name])
 
@@ -268,9 +286,21 @@ def _input_view(con: duckdb.DuckDBPyConnection, config: SourceConfig, item: Inpu
         checks.append(f"when {text} is not null and {parsed} is null then {literal(_reason(column))}")
     bad = f"case {' '.join(checks)} end" if checks else "null::varchar"
     con.execute(
-        f"create or replace temp view {_view(item)} as select {', '.join([*selected, 'rowid as _tw_row'])}, "
+        f"create or replace temp view {_view(item)} as select *, {_lookup_rank(item)} as _tw_rank from ("
+        f"select {', '.join([*selected, 'rowid as _tw_row'])}, "
         f"_source_file, _source_line, _file_checksum, _file_date, {bad} as _tw_bad "
-        f"from {table} where _problem is null"
+        f"from {table} where _problem is null)"
+    )
+
+
+def _lookup_rank(item: InputConfig) -> str:
+    """A lookup row's place among the usable rows of its key, in file order (1: the one that joins)."""
+    if item.join is None or item.join.aggregate:
+        return "null::bigint"
+    keys = ", ".join(ident(column) for column, _ in item.join.on)
+    return (
+        "case when _tw_bad is null then row_number() over ("
+        f"partition by {keys}, _tw_bad is null order by _source_file, _source_line) end"
     )
 
 
@@ -294,7 +324,8 @@ def _grain_files(con: duckdb.DuckDBPyConnection, run: LoadRun, grain: InputConfi
         f"select distinct _source_file, _file_checksum, _file_date from {table} order by 1"
     ).fetchall()
     return [
-        BatchFile(index, str(path), str(checksum), file_date, future_cutoff(file_date, run.interval), False)
+        # Derived as a whole: only the file's own date bounds it, never the run's interval.
+        BatchFile(index, str(path), str(checksum), file_date, future_cutoff(file_date, None), False)
         for index, (path, checksum, file_date) in enumerate(rows)
     ]
 
@@ -353,11 +384,7 @@ def _join_sql(
         return struct, key_values, f"left join {relation} as {alias} on {on}"
     columns = _data_columns(con, config.name, item.name)
     struct = "struct_pack(" + ", ".join(f"{ident(c)} := {alias}.{ident(c)}" for c in columns) + ")"
-    partition = ", ".join(keys)
-    relation = (
-        f"(select * from {view} where _tw_bad is null "
-        f"qualify row_number() over (partition by {partition} order by _tw_row) = 1)"
-    )
+    relation = f"(select * from {view} where _tw_rank = 1)"
     return (
         struct,
         [f"{alias}._tw_row as {ident(f'_tw_row__{item.name}')}"],
@@ -410,13 +437,7 @@ def _unused_reason(grain: InputConfig, item: InputConfig) -> tuple[str, str]:
     key_text = " || ', ' || ".join(
         f"{literal(c + ' = ')} || coalesce(cast(x.{ident(c)} as varchar), 'null')" for c, _ in item.join.on
     )
-    same_key = " and ".join(f"other.{ident(c)} = x.{ident(c)}" for c, _ in item.join.on)
-    duplicate = (
-        "false"
-        if item.join.aggregate
-        else f"exists (select 1 from {_view(item)} as other where {same_key} and other._tw_row < x._tw_row "
-        "and other._tw_bad is null)"
-    )
+    duplicate = "coalesce(x._tw_rank > 1, false)"
     reason = (
         f"case when x._tw_bad is not null then x._tw_bad when {duplicate} then 'duplicate_key' "
         "when refs._tw_row is null then 'unmatched' when refs.all_quarantined then 'parent_quarantined' end"
@@ -453,39 +474,46 @@ def _references(item: InputConfig) -> str:
     )
 
 
-def _results(con: duckdb.DuckDBPyConnection, run: LoadRun, sizes: dict[str, int]) -> list[FileResult]:
-    """Per landed file: rows read, used (loaded) and quarantined; recorded in the manifest."""
+def _results(con: duckdb.DuckDBPyConnection, run: LoadRun, listed: list[_Listed]) -> list[FileResult]:
+    """Per listed file: rows read, used (loaded) and quarantined; recorded in the manifest.
+
+    A file that landed no row (a header only, an empty file skipped) is recorded with zeros, so
+    that the next run sees it as loaded. A lookup's rows belong to the source that owns its file:
+    it is recorded as read for its values (status lookup), with no counts of its own.
+    """
+    counts = {item.name: _file_counts(con, run, item) for item in run.config.inputs}
+    loaded = _loaded_per_file(con, run)
     results = []
-    for index, item in enumerate(run.config.inputs):
-        for path, checksum, file_date, read, quarantined, reasons in _file_counts(con, run, item):
-            used = read - quarantined
-            if index == 0:
-                used = _loaded(con, run, path)
-                if used + quarantined != read:
-                    raise IngestError(
-                        f"{path}: {read:,} rows read but {used:,} loaded + {quarantined:,} quarantined; "
-                        "nothing was written"
-                    )
-            status = LOOKUP if item.lookup else LOADED
-            result = FileResult(
-                path,
-                status,
-                file_date,
-                checksum,
-                read,
-                0 if item.lookup else used,
-                0 if item.lookup else quarantined,
-                {} if item.lookup else reasons,
+    for entry in listed:
+        read, quarantined, reasons = counts[entry.item.name].get(entry.file.path, (0, 0, {}))
+        used = loaded.get(entry.file.path, 0) if entry.item is run.config.inputs[0] else read - quarantined
+        if entry.item.lookup:
+            result = FileResult(entry.file.path, LOOKUP, entry.file.file_date, entry.stat.checksum)
+        elif used + quarantined != read:
+            raise IngestError(
+                f"{entry.file.path}: {read:,} rows read but {used:,} loaded + {quarantined:,} quarantined; "
+                "nothing was written"
             )
-            _record(con, run, result, sizes.get(path, 0))
-            results.append(result)
+        else:
+            result = FileResult(
+                entry.file.path,
+                LOADED,
+                entry.file.file_date,
+                entry.stat.checksum,
+                read,
+                used,
+                quarantined,
+                reasons,
+            )
+        _record(con, run, result, entry.stat.size)
+        results.append(result)
     return results
 
 
 def _file_counts(
     con: duckdb.DuckDBPyConnection, run: LoadRun, item: InputConfig
-) -> list[tuple[str, str, date | None, int, int, dict[str, int]]]:
-    """Per landed file of an input: checksum, date, rows read, rows quarantined and why."""
+) -> dict[str, tuple[int, int, dict[str, int]]]:
+    """Per landed file of an input: rows read, rows quarantined and why."""
     landed = landing_table(run.config.name, item.name)
     reasons: dict[str, dict[str, int]] = {}
     for path, reason, count in con.execute(
@@ -495,20 +523,19 @@ def _file_counts(
         [run.config.name],
     ).fetchall():
         reasons.setdefault(str(path), {})[str(reason)] = int(count)
-    files = con.execute(
-        f"select _source_file, any_value(_file_checksum), any_value(_file_date), count(*) from {landed} "
-        "group by 1 order by 1"
+    files = con.execute(f"select _source_file, count(*) from {landed} group by 1").fetchall()
+    return {
+        str(p): (int(n), sum(reasons.get(str(p), {}).values()), reasons.get(str(p), {})) for p, n in files
+    }
+
+
+def _loaded_per_file(con: duckdb.DuckDBPyConnection, run: LoadRun) -> dict[str, int]:
+    grain = landing_table(run.config.name, run.config.inputs[0].name)
+    rows = con.execute(
+        f"select _source_file, count(*) from {raw_table(run.config.schema)} where _source_file in "
+        f"(select _source_file from {grain}) group by 1"
     ).fetchall()
-    return [
-        (str(p), str(c), d, int(n), sum(reasons.get(str(p), {}).values()), reasons.get(str(p), {}))
-        for p, c, d, n in files
-    ]
-
-
-def _loaded(con: duckdb.DuckDBPyConnection, run: LoadRun, path: str) -> int:
-    row = con.execute(f"select count(*) from {raw_table(run.config.schema)} where _source_file = ?", [path])
-    found = row.fetchone()
-    return int(found[0]) if found else 0
+    return {str(path): int(count) for path, count in rows}
 
 
 def _record(con: duckdb.DuckDBPyConnection, run: LoadRun, result: FileResult, size: int) -> None:

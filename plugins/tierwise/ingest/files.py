@@ -10,14 +10,12 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
-import io
 import os
 import re
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import duckdb
 import numpy as np
@@ -45,7 +43,7 @@ class FileStat:
     size: int
     checksum: str
     lines: int | None = None
-    """Non-empty physical lines of a local text file (None: not counted)."""
+    """Non-empty physical lines of a local text file (None: not counted; see inspect_content)."""
 
 
 def is_remote(path: str) -> bool:
@@ -58,9 +56,13 @@ def is_gzipped(fmt: FormatOptions, path: str) -> bool:
     )
 
 
-def counts_lines(fmt: FormatOptions) -> bool:
-    """Whether a file's physical lines are counted when it is hashed (CSV in a byte-per-newline encoding)."""
-    return fmt.type == "csv" and fmt.encoding != "utf-16"
+def is_zstd(fmt: FormatOptions, path: str) -> bool:
+    return fmt.compression == "zstd" or (fmt.compression == "auto" and path.lower().endswith(".zst"))
+
+
+def counts_lines(fmt: FormatOptions, path: str) -> bool:
+    """Whether Python counts a local file's physical lines: CSV, plain or gzip, one byte per LF."""
+    return fmt.type == "csv" and fmt.encoding != "utf-16" and not is_zstd(fmt, path) and not is_remote(path)
 
 
 def resolve_pattern(config: SourceConfig, data_dir: Path) -> str:
@@ -111,30 +113,45 @@ def file_date_of(path: str, config: SourceConfig) -> date | None:
         return None
 
 
-def stat_file(
-    con: duckdb.DuckDBPyConnection, source: SourceFile, *, gzipped: bool = False, count_lines: bool = False
-) -> FileStat | None:
-    """Size and sha256 of a file (and its non-empty lines), or None when it vanished after it was listed.
-
-    A local gzip file is decompressed in the same pass, so that a damaged one (bad CRC, cut
-    short) is a CorruptFileError here: DuckDB's reader does not check the gzip trailer and
-    would load the altered bytes. ``count_lines`` counts the text's non-empty lines in the same
-    pass (:class:`LineCounter`); remote files are counted later, by DuckDB.
-    """
+def stat_file(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FileStat | None:
+    """Size and sha256 of a file, or None when it vanished after it was listed."""
     if source.remote:
         return _stat_remote(con, source.path)
-    counter = LineCounter() if count_lines else None
+    digest = hashlib.sha256()
+    size = 0
     try:
         with open(source.path, "rb") as handle:
-            reader = _HashingReader(handle, None if gzipped else counter)
-            if gzipped:
-                _check_gzip(reader, source.path, counter)
-            while reader.read(_CHUNK):
-                pass
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
     except FileNotFoundError:
         return None
-    lines = counter.non_empty() if counter else None
-    return FileStat(size=reader.size, checksum=reader.digest.hexdigest(), lines=lines)
+    return FileStat(size=size, checksum=digest.hexdigest())
+
+
+def inspect_content(source: SourceFile, fmt: FormatOptions) -> int | None:
+    """A file about to be loaded: its non-empty physical lines, after checking a gzip's CRC.
+
+    Only files that are new or changed get here, so an unchanged history is hashed, never
+    decompressed again. A damaged gzip (bad CRC, cut short) is a CorruptFileError: DuckDB's
+    reader does not check the gzip trailer and would load the altered bytes. Lines are
+    counted (:class:`LineCounter`) for local CSV that Python can read byte by byte; None
+    otherwise (remote, UTF-16 or zstd files are counted by DuckDB when they are staged).
+    """
+    gzipped = is_gzipped(fmt, source.path)
+    counter = LineCounter() if counts_lines(fmt, source.path) else None
+    if source.remote or (counter is None and not gzipped):
+        return None
+    try:
+        with gzip.open(source.path, "rb") if gzipped else open(source.path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                if counter:
+                    counter.update(chunk)
+    except FileNotFoundError:
+        return None
+    except (OSError, EOFError, zlib.error) as error:
+        raise CorruptFileError(source.path, f"the gzip data is damaged ({error})") from None
+    return counter.non_empty() if counter else None
 
 
 class LineCounter:
@@ -181,34 +198,6 @@ class LineCounter:
     def non_empty(self) -> int:
         unterminated = self.last not in (b"", b"\n") and self.tail != b"\n\r"
         return self.lines + (1 if unterminated else 0) - self.empty
-
-
-class _HashingReader(io.RawIOBase):
-    """A read-only file wrapper that hashes every byte read through it (and counts plain text's lines)."""
-
-    def __init__(self, handle: BinaryIO, counter: LineCounter | None = None) -> None:
-        self.handle, self.digest, self.size, self.counter = handle, hashlib.sha256(), 0, counter
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.handle.read(size)
-        self.digest.update(chunk)
-        self.size += len(chunk)
-        if self.counter:
-            self.counter.update(chunk)
-        return chunk
-
-
-def _check_gzip(reader: _HashingReader, path: str, counter: LineCounter | None) -> None:
-    try:
-        with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
-            while chunk := unzipped.read(_CHUNK):
-                if counter:
-                    counter.update(chunk)
-    except (OSError, EOFError, zlib.error) as error:
-        raise CorruptFileError(path, f"the gzip data is damaged ({error})") from None
 
 
 def _stat_remote(con: duckdb.DuckDBPyConnection, path: str) -> FileStat | None:

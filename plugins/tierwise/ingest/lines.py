@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import duckdb
 
 from tierwise.ingest.config import FormatOptions
-from tierwise.ingest.files import is_gzipped, is_remote
+from tierwise.ingest.files import counts_lines, is_gzipped
 from tierwise.ingest.sql import literal
 
 MAX_RECORD_LINES = 1000
@@ -60,6 +60,12 @@ def line_mode_options(fmt: FormatOptions) -> str:
     return "columns = {'line': 'VARCHAR'}, " + csv_options(line_fmt, header=False, skip=fmt.skip_rows)
 
 
+def _drop_line_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    # The rejects tables keep every scan of the connection: start each read with empty ones.
+    con.execute(f"drop table if exists {_LINE_REJECTS}")
+    con.execute(f"drop table if exists {_LINE_REJECT_SCANS}")
+
+
 def _line_rejects_options() -> str:
     return f"store_rejects = true, rejects_table = '{_LINE_REJECTS}', rejects_scan = '{_LINE_REJECT_SCANS}'"
 
@@ -67,9 +73,10 @@ def _line_rejects_options() -> str:
 def count_lines(con: duckdb.DuckDBPyConnection, fmt: FormatOptions, paths: Sequence[str]) -> dict[str, int]:
     """Non-empty physical lines per remote file after ``skip_rows`` (a header line included).
 
-    Local files are counted while they are hashed (files.LineCounter), byte by byte; DuckDB's
-    line mode, used here for object storage only, also breaks lines at a lone CR.
+    Local CSV is counted in Python (files.inspect_content), byte by byte; DuckDB's line mode,
+    used here for the other files (object storage, UTF-16, zstd), also breaks lines at a lone CR.
     """
+    _drop_line_rejects(con)
     read = con.execute(
         f"select filename, count(line) filter (where line <> '') "
         f"from read_csv({path_list(paths)}, {line_mode_options(fmt)}, strict_mode = false, "
@@ -88,8 +95,9 @@ def preamble_non_empty(fmt: FormatOptions, path: str) -> int:
     """Non-empty lines among the ``skip_rows`` preamble lines of a local file."""
     if not fmt.skip_rows:
         return 0
-    physical = _local_lines(fmt, path)
-    return sum(1 for line in physical[: fmt.skip_rows] if line.strip(b"\r"))
+    with gzip.open(path, "rb") if is_gzipped(fmt, path) else open(path, "rb") as handle:
+        preamble = [handle.readline() for _ in range(fmt.skip_rows)]
+    return sum(1 for line in preamble if line.rstrip(b"\r\n"))
 
 
 def read_lines(
@@ -100,7 +108,7 @@ def read_lines(
     The second value maps the 1-based line number (after ``skip_rows``) of each line that could
     not be decoded to its text; those lines are missing from the first list.
     """
-    if is_remote(path) or fmt.encoding == "utf-16":
+    if not counts_lines(fmt, path):
         return _read_lines_duckdb(con, fmt, path)
     texts: list[str | None] = []
     undecodable: dict[int, str] = {}
@@ -125,12 +133,14 @@ def _local_lines(fmt: FormatOptions, path: str) -> list[bytes]:
 def _read_lines_duckdb(
     con: duckdb.DuckDBPyConnection, fmt: FormatOptions, path: str
 ) -> tuple[list[str | None], dict[int, str]]:
+    _drop_line_rejects(con)
     rows = con.execute(
         f"select line from read_csv({literal(path)}, {line_mode_options(fmt)}, strict_mode = false, "
         f"{_line_rejects_options()})"
     ).fetchall()
+    # DuckDB numbers rejected lines from the top of the file, the skipped preamble included.
     undecodable = {
-        int(line): str(text or "").strip("\r\n")
+        int(line) - fmt.skip_rows: str(text or "").strip("\r\n")
         for line, text in con.execute(
             f"select line, min(csv_line) from {_LINE_REJECTS} group by 1 order by 1"
         ).fetchall()

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -29,9 +29,8 @@ from tierwise.ingest.derived import load_multi_file
 from tierwise.ingest.files import (
     FileStat,
     SourceFile,
-    counts_lines,
     exists,
-    is_gzipped,
+    inspect_content,
     list_files,
     resolve_pattern,
     stat_file,
@@ -219,17 +218,8 @@ def _load_files(
 def _inspect(
     con: duckdb.DuckDBPyConnection, run: LoadRun, source_file: SourceFile, warnings: list[str]
 ) -> FileResult | _Candidate:
-    """Unchanged or vanished files end here; the others become candidates, with their header."""
-    try:
-        fmt = run.config.format
-        stat = stat_file(
-            con, source_file, gzipped=is_gzipped(fmt, source_file.path), count_lines=counts_lines(fmt)
-        )
-    except CorruptFileError as error:
-        # Not recorded in the manifest: the next run checks the file again and fails again
-        # until it is replaced; an earlier good version of it keeps its rows meanwhile.
-        warnings.append(str(error))
-        return FileResult(source_file.path, FAILED, source_file.file_date, error=str(error))
+    """Unchanged, moved, damaged or vanished files end here; the others become candidates."""
+    stat = stat_file(con, source_file)
     if stat is None:
         return _vanished(source_file, warnings)
     sliced = run.interval is not None and source_file.file_date is None
@@ -242,6 +232,13 @@ def _inspect(
             manifest.relocate(con, run.config.entity, moved, source_file.path)
         warnings.append(f"{source_file.path}: same content as {moved}, which is gone: moved, not reloaded")
         return FileResult(source_file.path, MOVED, source_file.file_date, stat.checksum)
+    try:
+        stat = replace(stat, lines=inspect_content(source_file, run.config.format))
+    except CorruptFileError as error:
+        # Not recorded in the manifest: the next run checks the file again and fails again
+        # until it is replaced; an earlier good version of it keeps its rows meanwhile.
+        warnings.append(str(error))
+        return FileResult(source_file.path, FAILED, source_file.file_date, error=str(error))
     try:
         columns = columns_of(con, run.config, source_file.path) if stat.size else None
     except (FileNotFoundError, duckdb.IOException):

@@ -65,6 +65,14 @@ def relocate(con: duckdb.DuckDBPyConnection, entity: str, old: str, new: str) ->
     con.execute(f"update {MANIFEST} set file_path = ? where file_path = ?", [new, old])
 
 
+def supersede(con: duckdb.DuckDBPyConnection, source: str, file_path: str) -> None:
+    """A file of ``source`` that is no longer listed: none of its loads stays current."""
+    con.execute(
+        f"update {MANIFEST} set is_current = false where source = ? and file_path = ? and is_current",
+        [source, file_path],
+    )
+
+
 def seen_before(con: duckdb.DuckDBPyConnection, file_path: str) -> bool:
     """Any earlier load of this path: only then can raw hold rows to replace."""
     row = con.execute(f"select count(*) from {MANIFEST} where file_path = ?", [file_path]).fetchone()

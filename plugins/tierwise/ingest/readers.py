@@ -28,7 +28,7 @@ import duckdb
 from tierwise.exceptions import IngestError
 from tierwise.ingest import lines
 from tierwise.ingest.config import FormatOptions, SourceConfig
-from tierwise.ingest.files import is_gzipped, is_remote
+from tierwise.ingest.files import is_gzipped, is_remote, is_zstd
 from tierwise.ingest.lines import csv_options, line_mode_options, path_list
 from tierwise.ingest.sql import ident, literal
 
@@ -97,7 +97,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, config: SourceConfig, path: str) 
 
 def _first_line(con: duckdb.DuckDBPyConnection, fmt: FormatOptions, path: str) -> str | None:
     """The first non-blank line after the preamble: the header, or the first record."""
-    if not is_remote(path) and fmt.compression in ("auto", "none", "gzip"):
+    if not is_remote(path) and not is_zstd(fmt, path):
         return _first_line_local(fmt, path)
     row = con.execute(
         f"select line from read_csv({literal(path)}, {line_mode_options(fmt)}, "
