@@ -63,7 +63,8 @@ SENSITIVE_FIELDS = frozenset(
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # Candidate phone numbers; _is_phone() keeps only those that look like one, so that dates,
 # decimals, durations and row counts in progress lines and gate messages survive.
-_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().\-/]{6,}\d(?![\w])")
+# Digits inside a path or file name (orders-20240101-123045.csv) are not a phone number.
+_PHONE = re.compile(r"(?<![\w./\-])\+?\(?\d[\d\s().\-/]{6,}\d(?![\w\-/]|\.\w)")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # One dot between two digit runs, not part of a longer dotted chain (06.12.34.56.78 is a phone).
 _DECIMAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")

@@ -152,3 +152,15 @@ def test_logger_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptur
             log.exception("failed")
     assert "someone@example.com" not in caplog.text
     assert "<email:" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/export-20240101-123045.csv",
+        "/data/orders-1700000000.csv",
+        "s3://bucket/2024/06/01/orders_0612345678.csv.gz",
+    ],
+)
+def test_file_paths_in_messages_are_not_taken_for_phones(path: str) -> None:
+    assert mask(f"{path}: the gzip data is damaged") == f"{path}: the gzip data is damaged"
