@@ -183,6 +183,9 @@ def mask(text: object) -> str:
     return _PHONE.sub(_phone, out)
 
 
+_TOKEN = re.compile(r"<[A-Za-z_]+:[0-9a-f]+>")
+
+
 def redact_personal(column: str, value: Any) -> Any:
     """A personal column's value replaced by ``<column:digest>`` (None and numbers kept as is).
 
@@ -190,8 +193,8 @@ def redact_personal(column: str, value: Any) -> Any:
     personal data is recognised by its column, not its shape. Equal values get equal tokens
     within a run, so sample counts still add up.
     """
-    if not isinstance(value, str):
-        return value
+    if not isinstance(value, str) or _TOKEN.fullmatch(value):
+        return value  # a token already: redacting it again would give the same value two tokens
     return f"<{column}:{_digest(value)}>"
 
 
