@@ -220,3 +220,22 @@ def test_a_rerun_with_no_change_keeps_the_files_as_they_are(warehouse: Path) -> 
     paths[2].unlink()
     assert publish(["files"], run_id="run-4", warehouse=warehouse).streams[0].sent == CUSTOMERS - 1
     assert paths[2].read_bytes() == paths[0].read_bytes()
+
+
+def test_a_column_of_another_type_rewrites_every_row(warehouse: Path) -> None:
+    first = publish(["files"], run_id="run-1", warehouse=warehouse).streams[0]
+    assert first.sent == CUSTOMERS
+    # Three decimals now: compared in the file's two decimals, 1.239 would pass for 1.24.
+    execute(warehouse, "alter table marts.customer_tiers alter measure_value type decimal(18, 3)")
+    execute(warehouse, "update marts.customer_tiers set measure_value = measure_value + 0.001")
+    again = publish(["files"], run_id="run-2", warehouse=warehouse).streams[0]
+    assert (again.changed, again.sent) == (CUSTOMERS, CUSTOMERS)
+
+
+def test_a_temporary_file_left_by_a_kill_goes_even_when_nothing_is_written(warehouse: Path) -> None:
+    first = publish(["files"], run_id="run-1", warehouse=warehouse)
+    files = first.paths[0].parent
+    abandoned = files / ".customer_tiers_latest.csv.0123abcd.tmp"
+    abandoned.write_text("customer_id,tier_code\nC0000001,go")
+    again = publish(["files"], run_id="run-2", warehouse=warehouse).streams[0]
+    assert again.sent == 0 and not abandoned.exists()

@@ -13,7 +13,6 @@ A rebuilt evaluation (late data, a changed ladder) rewrites all three.
 from __future__ import annotations
 
 import filecmp
-import glob
 import os
 import shutil
 import time
@@ -52,14 +51,7 @@ def _fsync(path: Path) -> None:
 
 
 def write_atomically(target: Path, produce: Callable[[Path], None]) -> None:
-    """Call ``produce(temp_path)`` and move the result onto ``target`` in one step.
-
-    A temporary file of ``target`` found first was left by a writer killed mid-write (``kill -9``
-    runs no ``finally``) and is removed: publishing holds the warehouse's write lock, so no
-    other writer of these files is at work.
-    """
-    for abandoned in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        abandoned.unlink(missing_ok=True)
+    """Call ``produce(temp_path)`` and move the result onto ``target`` in one step."""
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         produce(temp)
@@ -69,6 +61,16 @@ def write_atomically(target: Path, produce: Callable[[Path], None]) -> None:
         temp.unlink(missing_ok=True)
     # Persist the rename itself, so a power cut cannot bring back the old file.
     _fsync(target.parent)
+
+
+def _remove_abandoned(target_dir: Path) -> None:
+    """Temporary files left by a writer killed mid-write (``kill -9`` runs no ``finally``).
+
+    Publishing holds the warehouse's write lock, so no other writer of these files is at work;
+    every publish removes them, whether or not it writes a file itself.
+    """
+    for abandoned in target_dir.glob(".customer_tiers_*.tmp"):
+        abandoned.unlink(missing_ok=True)
 
 
 def _copy_to(
@@ -109,16 +111,25 @@ def _scan(path: Path) -> str:
     return "read_parquet('" + str(path).replace("'", "''") + "')"
 
 
-def _compared(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path) -> tuple[str, str, str]:
+def _same_columns(mart: list[tuple[str, str]], found: list[tuple[str, str]]) -> bool:
+    """The file holds the mart's columns in the mart's types (Parquet writes HUGEINT as DOUBLE)."""
+    written = [(name, "DOUBLE" if kind == "HUGEINT" else kind) for name, kind in mart]
+    return written == found
+
+
+def _compared(
+    con: duckdb.DuckDBPyConnection, mart: list[tuple[str, str]], path: Path
+) -> tuple[str, str, str]:
     """What to compare: the mart's select list, the file's rows, and when a row differs.
 
-    Parquet has no HUGEINT (DuckDB writes such a column as DOUBLE): the mart's values are
-    compared in the file's types, so that an unchanged mart equals the file it wrote.
-    Columns are compared one by one, several times faster than hashing both sides.
+    With the same columns in the same types, the mart's values are compared in the file's
+    types (only a HUGEINT differs: DOUBLE in Parquet), column by column, several times faster
+    than hashing both sides. Any other difference, a type included, changes every row.
     """
+    columns = [name for name, _ in mart]
     found = _file_columns(con, path)
     names = [name for name, _ in found]
-    if names == columns:
+    if _same_columns(mart, found):
         casts = ", ".join(f"{state.quote(name)}::{kind} as {state.quote(name)}" for name, kind in found)
         differs = " or ".join(
             f"cur.{state.quote(name)} is distinct from pub.{state.quote(name)}"
@@ -133,9 +144,11 @@ def _compared(con: duckdb.DuckDBPyConnection, columns: list[str], path: Path) ->
     return plain, f"(select customer_id::varchar as customer_id from {_scan(path)})", "true"
 
 
-def _diff(con: duckdb.DuckDBPyConnection, columns: list[str], as_of: date, path: Path) -> dict[str, int]:
+def _diff(
+    con: duckdb.DuckDBPyConnection, mart: list[tuple[str, str]], as_of: date, path: Path
+) -> dict[str, int]:
     """Rows of the mart against the published Parquet file, by customer_id: counts per kind."""
-    select, published, differs = _compared(con, columns, path)
+    select, published, differs = _compared(con, mart, path)
     row = con.execute(
         f"""
         select count(*) filter (pub.customer_id is null),
@@ -172,10 +185,12 @@ def export_files(
 ) -> StreamReport:
     started = time.perf_counter()
     paths = snapshot_paths(target_dir, as_of)
-    columns = [name for name, _ in tier_columns(con)]
-    select = ", ".join(state.quote(name) for name in columns)
+    mart = tier_columns(con)
+    select = ", ".join(state.quote(name) for name, _ in mart)
     query = f"select {select} from marts.customer_tiers where as_of_date = ? order by customer_id"
-    counts = _diff(con, columns, as_of, paths[1])
+    if not dry_run:
+        _remove_abandoned(target_dir)
+    counts = _diff(con, mart, as_of, paths[1])
     rows = counts["new"] + counts["changed"] + counts["unchanged"]
     write = not _in_place(paths, counts)
     attempt = None if dry_run else state.start_run(con, run_id, STREAM)
