@@ -19,27 +19,29 @@ from pathlib import Path
 
 import duckdb
 
+from tierwise.ingest.sql import ident, literal
 from tierwise.masking import PERSONAL_COLUMNS
+from tierwise.publish.identifiers import normalise_email, normalise_phone, sha256_hex
 from tierwise.settings import PersonalData, get_settings
 from tierwise.warehouse import attach, connect, is_lock_conflict
 
 SNAPSHOT_SCHEMAS = ("marts",)
-# How a personal value is normalised before hashing: as publish/identifiers.py does for the CRM.
-_NORMALISED = {"phone": "nullif(regexp_replace({}, '[^0-9]', '', 'g'), '')"}
-_DEFAULT_NORMALISED = "nullif(lower(trim({})), '')"
+_DIGEST = "tierwise_identifier_sha256"
 
 
 def snapshot_path() -> Path:
     return get_settings().publish_dir / "bi" / "marts.duckdb"
 
 
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
+def identifier_digest(column: str, value: str) -> str | None:
+    """The CRM's hashed identifier of a personal value: the rules of publish/identifiers.py, once."""
+    normalised = normalise_phone(value) if column.lower() == "phone" else normalise_email(value)
+    return sha256_hex(normalised) if normalised else None
 
 
 def _hashed(column: str) -> str:
-    normalised = _NORMALISED.get(column.lower(), _DEFAULT_NORMALISED).format(f"{_quoted(column)}::varchar")
-    return f"sha256({normalised}) as {_quoted(column)}"
+    return f"{_DIGEST}({literal(column)}, {ident(column)}::varchar) as {ident(column)}"
+
 
 
 def _select_list(con: duckdb.DuckDBPyConnection, relation: str, personal_data: PersonalData) -> str:
@@ -50,7 +52,7 @@ def _select_list(con: duckdb.DuckDBPyConnection, relation: str, personal_data: P
         return "*"
     if personal_data is PersonalData.HASH:
         return f"* replace ({', '.join(_hashed(column) for column in personal)})"
-    return f"* exclude ({', '.join(_quoted(column) for column in personal)})"
+    return f"* exclude ({', '.join(ident(column) for column in personal)})"
 
 
 def _remove_abandoned(target: Path) -> None:
@@ -85,6 +87,8 @@ def publish_snapshot(
     schemas = ", ".join(repr(s) for s in SNAPSHOT_SCHEMAS)
     with connect(staging) as con:
         con.execute("set preserve_insertion_order = false")
+        # Python, not SQL: DuckDB's trim() keeps tabs and NBSP that the CRM's normalising drops.
+        con.create_function(_DIGEST, identifier_digest, ["VARCHAR", "VARCHAR"], "VARCHAR")
         attach(con, source, name)
         relations = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = ? "
