@@ -43,7 +43,6 @@ def _hashed(column: str) -> str:
     return f"{_DIGEST}({literal(column)}, {ident(column)}::varchar) as {ident(column)}"
 
 
-
 def _select_list(con: duckdb.DuckDBPyConnection, relation: str, personal_data: PersonalData) -> str:
     """``*``, with the relation's personal columns excluded or hashed as the setting says."""
     columns = [row[0] for row in con.execute(f"select * from {relation} limit 0").description]

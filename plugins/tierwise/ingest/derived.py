@@ -59,7 +59,7 @@ from tierwise.ingest.readers import (
     stage_batch,
 )
 from tierwise.ingest.report import LOADED, LOOKUP, UNCHANGED, FileResult
-from tierwise.ingest.runs import LoadRun, transaction
+from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.sql import ident, literal
 from tierwise.ingest.tables import EXTRA, quarantine_table, raw_table
 from tierwise.ingest.transform import (
@@ -73,6 +73,7 @@ from tierwise.ingest.transform import (
     trimmed,
 )
 from tierwise.ingest.writes import insert_rows
+from tierwise.warehouse import transaction
 
 LANDING = "landing"
 _META = (

@@ -47,7 +47,7 @@ from tierwise.ingest.report import (
     FileResult,
     IngestReport,
 )
-from tierwise.ingest.runs import LoadRun, transaction
+from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.tables import ensure_tables
 from tierwise.ingest.transform import (
     create_result,
@@ -58,7 +58,7 @@ from tierwise.ingest.transform import (
 )
 from tierwise.ingest.writes import Counts, delete_previous, insert_rows
 from tierwise.settings import get_settings
-from tierwise.warehouse import connect
+from tierwise.warehouse import connect, transaction
 
 log = logging.getLogger(__name__)
 BATCH_BYTES = 256 * 1024 * 1024

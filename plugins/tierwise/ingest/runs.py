@@ -1,4 +1,4 @@
-"""One load run of a source: who it is, where its rows go, and its transaction.
+"""One load run of a source: who it is and where its rows go.
 
 Shared by the single-file loader and the multi-file derivation, which both write
 through the same raw/quarantine writers and the same manifest.
@@ -6,12 +6,8 @@ through the same raw/quarantine writers and the same manifest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-
-import duckdb
 
 from tierwise.ingest.config import SourceConfig
 from tierwise.ingest.manifest import LoadKey
@@ -39,14 +35,3 @@ class LoadRun:
 
     def key(self, path: str, checksum: str, sliced: bool = False) -> LoadKey:
         return LoadKey(self.config.name, path, checksum, self.config_hash, self.interval if sliced else None)
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")

@@ -26,8 +26,8 @@ import duckdb
 
 from tierwise.exceptions import PublishError
 from tierwise.masking import get_logger
-from tierwise.publish.state import quote, transaction, utcnow
-from tierwise.warehouse import table_exists
+from tierwise.publish.state import quote, utcnow
+from tierwise.warehouse import table_exists, transaction
 
 log = get_logger(__name__)
 

@@ -14,16 +14,15 @@ into messages under new keys.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from tierwise.exceptions import PublishError
-from tierwise.warehouse import table_exists
+from tierwise.warehouse import table_exists, transaction
 
 if TYPE_CHECKING:
     from tierwise.publish.engine import Batch, Record, RecordResult, Source
@@ -83,18 +82,6 @@ _EMPTY_STATE = (
 def utcnow() -> datetime:
     """Naive UTC for TIMESTAMP columns (the warehouse stores no time zones)."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-@contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """All statements inside or none: a kill before the commit leaves the state as it was."""
-    con.begin()
-    try:
-        yield
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

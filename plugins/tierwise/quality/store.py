@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from tierwise.warehouse import table_exists
+from tierwise.warehouse import table_exists, transaction
 
 if TYPE_CHECKING:
     from tierwise.quality.report import ExpectationResult
@@ -85,15 +85,10 @@ def write_results(
     """Replace this run's rows for the gate (a retried task writes its slice once)."""
     ensure_table(con)
     rows = [_row(result, run_id, validated_at, as_of_date, gate) for result in results]
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"delete from {TABLE} where run_id = ? and gate = ?", [run_id, gate])
         if rows:
             con.executemany(f"insert into {TABLE} ({_COLUMNS}) values ({', '.join('?' * 16)})", rows)
-        con.execute("commit")
-    except duckdb.Error:
-        con.execute("rollback")
-        raise
 
 
 def previous_row_count(con: duckdb.DuckDBPyConnection, suite: str, run_id: str) -> int | None:
