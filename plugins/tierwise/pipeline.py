@@ -104,22 +104,13 @@ def _evaluation_date(ctx: RunContext) -> tuple[date | None, str]:
     return found, " (the latest order date)" if found else ""
 
 
-def _ensure_raw_tables() -> None:
-    from tierwise.ingest.tables import ensure_every_entity
-    from tierwise.warehouse import connect
-
-    with connect() as con:
-        ensure_every_entity(con)
-
-
 def build(ctx: RunContext) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise import build_state
         from tierwise.transform import run_dbt
 
-        _ensure_raw_tables()
         as_of, why = _evaluation_date(ctx)
-        skippable = get_settings().build_skip_unchanged and as_of and not ctx.full_refresh
+        skippable = get_settings().build_skip_unchanged and not ctx.full_refresh
         valid = build_state.still_valid(as_of, ctx.dbt_vars) if skippable and as_of else None
         if valid is not None:
             run_id, fingerprint = valid
@@ -151,7 +142,9 @@ def validate(ctx: RunContext, gate: str) -> StageResult:
 
     Every path that validates new marts (``tierwise validate --gate marts``, ``tierwise run``,
     every DAG) goes through here, so the snapshot BI tools read is always the last validated
-    evaluation, never one that failed its gate.
+    evaluation, never one that failed its gate. A snapshot that cannot be written (disk full,
+    permissions) does not undo the gate's verdict: the stage reports it, BI tools keep the
+    previous snapshot, and publishing goes on.
     """
 
     def work() -> tuple[str, dict[str, Any]]:
@@ -163,8 +156,18 @@ def validate(ctx: RunContext, gate: str) -> StageResult:
 
     result = _run_stage("validate", work)
     if gate == "marts":
-        result["details"]["snapshot"] = snapshot(ctx)
+        result["details"]["snapshot"] = _refresh_snapshot(ctx)
     return result
+
+
+def _refresh_snapshot(ctx: RunContext) -> StageResult:
+    import duckdb
+
+    try:
+        return snapshot(ctx)
+    except (TierwiseError, OSError, duckdb.Error) as error:  # reported by _run_stage already
+        line = f"FAILED: {error}; BI tools keep the previous snapshot"
+        return {"stage": "snapshot", "line": line, "elapsed": 0.0, "details": {"error": str(error)}}
 
 
 def publish(ctx: RunContext, destinations: Sequence[str] = DEFAULT_DESTINATIONS) -> StageResult:

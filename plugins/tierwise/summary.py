@@ -59,19 +59,16 @@ def _unrated_rows(con: Any) -> list[tuple[Any, ...]]:
             "where schema_name = 'marts' and table_name = 'customer_tiers'"
         ).fetchall()
     }
-    if not {"tier_rank", "ineligibility_reason"} <= columns:
-        return []  # marts of an older build
+    if not {"tier_rank", "ineligibility_reason"} <= columns or not table_exists(
+        con, "staging", "tier_ladder"
+    ):
+        return []  # marts of an older build, or not built by dbt
     # The unrated tier is the ladder's lowest rank (var unrated_tier_code, checked by dbt).
-    lowest = (
-        "(select min(tier_rank) from staging.tier_ladder)"
-        if table_exists(con, "staging", "tier_ladder")
-        else "(select min(tier_rank) from marts.customer_tiers)"
-    )
     return con.execute(
-        f"""
+        """
         select coalesce(ineligibility_reason, 'below_lowest_tier') as reason, count(*) as customers
         from marts.customer_tiers
-        where tier_rank = {lowest}
+        where tier_rank = (select min(tier_rank) from staging.tier_ladder)
         group by 1
         order by 2 desc, 1
         """

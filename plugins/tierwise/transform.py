@@ -224,6 +224,12 @@ def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path | No
         raise ConfigError(f"--vars must be a mapping such as '{{tier_measure: net_revenue}}', got {given!r}")
     project_file = (project_dir or get_settings().dbt_project_dir) / "dbt_project.yml"
     known = set((yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}).get("vars") or {})
+    if "as_of_date" in given:
+        # The date reaches dbt through the run (--as-of, DAG param as_of_date), which the build
+        # state, the stage line and publishing read too; a var would override it for dbt alone.
+        raise ConfigError(
+            "--vars: as_of_date is not a rule; give the evaluation date as --as-of (DAG param as_of_date)"
+        )
     unknown = sorted(str(name) for name in given if name not in known)
     if unknown:
         rules = ", ".join(sorted(known))

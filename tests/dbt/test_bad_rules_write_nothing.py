@@ -131,3 +131,24 @@ def test_the_good_rules_build_again(project: Path) -> None:
     # The build forgot the previous state before writing and recorded its own after.
     run_ids = [row[3] for row in sorted(contents["ops.build_state"], key=lambda row: row[4])]
     assert run_ids[-2:] == ["second_good_build", "second_good_build"]
+
+
+def test_bad_rules_create_no_table_in_a_new_warehouse(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tierwise.pipeline import RunContext, build
+
+    fresh = tmp_path / "fresh.duckdb"
+    monkeypatch.setenv("TIERWISE_WAREHOUSE", str(fresh))
+    reset_settings()
+    try:
+        with pytest.raises(BuildError, match="abc_method"):
+            build(
+                RunContext(run_id="bad_vars", as_of_date=date(2025, 12, 31), dbt_vars={"abc_method": "foo"})
+            )
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    if fresh.exists():
+        with duckdb.connect(str(fresh), read_only=True) as con:
+            assert con.execute("select count(*) from duckdb_tables()").fetchone() == (0,)

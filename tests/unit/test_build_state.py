@@ -116,7 +116,7 @@ def test_dbt_artifacts_do_not_change_it(con, project) -> None:
     assert digest(con, project) == before
 
 
-def test_a_build_is_valid_until_dbt_writes_again(con, project) -> None:
+def test_an_empty_row_after_a_build_means_no_valid_build(con, project) -> None:
     assert build_state.last_build(con) is None
     fp = build_state.fingerprint(con, AS_OF, project, {})
     build_state.record(con, fp, "run-1", datetime(2026, 1, 2, 6))

@@ -63,4 +63,6 @@ def test_vars_are_checked_by_name_before_anything_runs(
     assert "unknown rule 'evaluation_window_month'" in err and "evaluation_window_months" in err
     assert main(["build", "--vars", "[1, 2]"]) == 1
     assert "--vars must be a mapping" in capsys.readouterr().err
+    assert main(["build", "--as-of", "2025-12-31", "--vars", "{as_of_date: 2025-06-30}"]) == 1
+    assert "give the evaluation date as --as-of" in capsys.readouterr().err
     assert not (tierwise_env / "warehouse" / "tierwise.duckdb").exists()

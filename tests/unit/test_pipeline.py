@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,26 @@ def test_stage_result_is_small_and_jsonable(tierwise_env) -> None:
     result = pipeline._run_stage("build", lambda: ("3 models", {"counts": {"model:success": 3}}))
     assert result["stage"] == "build" and result["line"] == "3 models"
     assert result["elapsed"] >= 0
+
+
+def test_a_snapshot_that_cannot_be_written_does_not_close_a_passed_gate(
+    tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tierwise.quality
+    import tierwise.snapshot
+    from tierwise import pipeline
+
+    class Passed:
+        data_docs_path = None
+
+        def summary_lines(self) -> list[str]:
+            return ["marts gate passed"]
+
+    def disk_full() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tierwise.quality, "run_gate", lambda *args, **kwargs: Passed())
+    monkeypatch.setattr(tierwise.snapshot, "publish_snapshot", disk_full)
+    result = pipeline.validate(pipeline.RunContext(run_id="r", as_of_date=None), "marts")
+    assert result["line"] == "marts gate passed"
+    assert result["details"]["snapshot"]["line"].startswith("FAILED: [Errno 28] No space left on device")

@@ -48,7 +48,7 @@ from tierwise.ingest.report import (
     IngestReport,
 )
 from tierwise.ingest.runs import LoadRun
-from tierwise.ingest.tables import ensure_tables
+from tierwise.ingest.tables import ensure_every_entity
 from tierwise.ingest.transform import (
     create_result,
     create_typed_view,
@@ -113,7 +113,9 @@ def ingest_source(
     root = data_dir or get_settings().data_dir
     with connect(warehouse) as con:
         storage.prepare(con, source, resolve_pattern(source, root))
-        ensure_tables(con, source.schema)
+        # Every entity's tables, not only this source's: a shop without a CRM export never loads
+        # contacts or tickets, and dbt reads them all (as no rows).
+        ensure_every_entity(con)
         if source.multi_file:
             results, warnings = load_multi_file(con, run, root)
         else:

@@ -13,9 +13,9 @@ the marts it kept still counts. Then:
 An override (``tierwise publish --override-gate REASON``, DAG param ``override_marts_gate``)
 publishes anyway. It is loud: a warning in the console and the logs, the publish line says
 so, and one row in ``ops.sync_runs`` (destination ``marts_gate``, status ``overridden``) keeps
-the reason and the failed checks. A dry run sends nothing: it only warns. Marts changed
-outside Tierwise (the dbt CLI run directly) leave no trace in ``ops.build_state``: the gate
-run before them still counts, so run the gate after such a build.
+the reason and the failed checks. A dry run sends nothing: it only warns. A writing dbt
+command run by hand records its start in ``ops.build_state`` too (macros/build_state.sql),
+so the gate run before it no longer counts.
 """
 
 from __future__ import annotations
