@@ -440,3 +440,17 @@ def test_a_moved_data_directory_is_recognised_by_content_not_reloaded(tmp_path: 
         orders_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "moved", run_id="third"
     )
     assert {f.status for f in third.files} == {"unchanged"} and first.files_loaded == len(third.files)
+
+
+def test_a_new_day_with_the_content_of_a_deleted_one_is_loaded_not_moved(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    gone = write_day(tmp_path / "data", DAY, [])  # header only
+    load(tmp_path, run_id="first")
+    gone.unlink()
+    write_day(tmp_path / "data", DAY + timedelta(days=1), [])  # the same bytes, another day
+    report = load(tmp_path, run_id="second")
+    assert [f.status for f in report.files] == ["loaded"]
+    assert query(
+        tmp_path, "select count(*) from ops.load_manifest where file_date = ?".replace("?", f"'{DAY}'")
+    ) == [(1,)]

@@ -231,7 +231,7 @@ def _inspect(
     moved = None if source_file.remote else manifest.moved_from(con, key, _gone)
     if moved:
         with nullcontext() if run.interval else transaction(con):
-            manifest.relocate(con, run.config.entity, moved, source_file.path)
+            manifest.relocate(con, run.config.name, run.config.schema, moved, source_file.path)
         warnings.append(f"{source_file.path}: same content as {moved}, which is gone: moved, not reloaded")
         return FileResult(source_file.path, MOVED, source_file.file_date, stat.checksum)
     try:

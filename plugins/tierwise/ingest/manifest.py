@@ -15,7 +15,8 @@ from datetime import date, datetime
 import duckdb
 
 from tierwise.ingest.report import FileResult
-from tierwise.ingest.tables import EXTRA, MANIFEST
+from tierwise.ingest.tables import EXTRA, MANIFEST, quarantine_table, raw_table
+from tierwise.schema import Entity
 
 
 @dataclass(frozen=True)
@@ -43,26 +44,33 @@ def already_loaded(con: duckdb.DuckDBPyConnection, key: LoadKey) -> bool:
 def moved_from(con: duckdb.DuckDBPyConnection, key: LoadKey, gone: Callable[[str], bool]) -> str | None:
     """The path this content was loaded from before, when that file is gone: the file was moved.
 
-    Same source, checksum and config, current in the manifest, and no longer at its old path
-    (``gone``). Several candidates (identical files, e.g. header-only days) prefer the same file
-    name. A copy that still exists at its old path is a separate file, loaded on its own.
+    Same source, checksum, config and file name, current in the manifest, and no longer at its
+    old path (``gone``): a moved folder keeps its file names. A copy that still exists at its old
+    path, or a new day with the content of another (identical header-only days), is a file of
+    its own and is loaded.
     """
     rows = con.execute(
         f"select distinct file_path from {MANIFEST} where source = ? and is_current "
         "and file_checksum = ? and config_hash = ? and file_path <> ? order by 1",
         [key.source, key.checksum, key.config_hash, key.file_path],
     ).fetchall()
-    candidates = [str(row[0]) for row in rows if gone(str(row[0]))]
     name = os.path.basename(key.file_path)
-    same_name = [path for path in candidates if os.path.basename(path) == name]
-    return (same_name or candidates or [None])[0]
+    moved = [str(row[0]) for row in rows if os.path.basename(str(row[0])) == name and gone(str(row[0]))]
+    return moved[0] if moved else None
 
 
-def relocate(con: duckdb.DuckDBPyConnection, entity: str, old: str, new: str) -> None:
-    """Point everything loaded from ``old`` at ``new``, without reloading (in the caller's transaction)."""
-    for table in (f"raw.{entity}", f"quarantine.{entity}", EXTRA):
+def relocate(con: duckdb.DuckDBPyConnection, source: str, entity: Entity, old: str, new: str) -> None:
+    """Point everything ``source`` loaded from ``old`` at ``new``, without reloading.
+
+    In the caller's transaction. Only this source's rows move: another source may read the
+    same path (a lookup of a multi-file source).
+    """
+    for table in (raw_table(entity), quarantine_table(entity)):
         con.execute(f"update {table} set _source_file = ? where _source_file = ?", [new, old])
-    con.execute(f"update {MANIFEST} set file_path = ? where file_path = ?", [new, old])
+    con.execute(
+        f"update {EXTRA} set _source_file = ? where source = ? and _source_file = ?", [new, source, old]
+    )
+    con.execute(f"update {MANIFEST} set file_path = ? where source = ? and file_path = ?", [new, source, old])
 
 
 def supersede(con: duckdb.DuckDBPyConnection, source: str, file_path: str) -> None:

@@ -36,7 +36,7 @@ UPPERCASE_CODES = frozenset({"currency"})
 NAMED_SETS: dict[tuple[str, str], str] = {
     ("orders", "currency"): "an ISO 4217 currency code in current use (BRL, EUR, GBP, USD...)",
 }
-"""Allowed sets too long to list in a message (178 currency codes), described instead."""
+"""Allowed sets too long to list in a message (176 currency codes), described instead."""
 
 FALLBACKS: dict[str, dict[str, str]] = {
     # schema.py: updated_at "defaults to ordered_at" / "defaults to opened_at".
