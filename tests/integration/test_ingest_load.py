@@ -451,6 +451,4 @@ def test_a_new_day_with_the_content_of_a_deleted_one_is_loaded_not_moved(tmp_pat
     write_day(tmp_path / "data", DAY + timedelta(days=1), [])  # the same bytes, another day
     report = load(tmp_path, run_id="second")
     assert [f.status for f in report.files] == ["loaded"]
-    assert query(
-        tmp_path, "select count(*) from ops.load_manifest where file_date = ?".replace("?", f"'{DAY}'")
-    ) == [(1,)]
+    assert query(tmp_path, f"select count(*) from ops.load_manifest where file_date = '{DAY}'") == [(1,)]
