@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import smtplib
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,20 +68,19 @@ def _post(connection: Connection, text: str) -> None:
 
 
 def _send_mail(connection: Connection, subject: str, text: str) -> None:
+    """One alert e-mail, over the same SMTP settings as the tier-change notifications."""
     from email.message import EmailMessage
 
-    recipients = str(connection.extra.get("to") or "")
+    from tierwise.publish.config import NotificationConfig
+    from tierwise.publish.smtp import open_session, smtp_settings
+
+    settings = smtp_settings(connection, NotificationConfig())
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = str(
-        connection.extra.get("from_email") or connection.extra.get("from") or "tierwise@localhost"
-    )
-    message["To"] = recipients
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
     message.set_content(text)
-    with smtplib.SMTP(connection.host or "localhost", connection.port or 25, timeout=10) as client:
-        if connection.login:
-            client.starttls()
-            client.login(connection.login, connection.password or "")
+    with open_session(settings) as client:
         client.send_message(message)
 
 

@@ -99,3 +99,22 @@ def test_dag_callbacks_run_with_the_serialized_dag_of_airflow_dags_test(tierwise
         "*Tierwise: tierwise_pipeline.dbt_build failed*",
         "*Tierwise: tierwise_pipeline recovered*",
     ]
+
+
+def test_an_alert_by_mail_reads_the_connection_as_notifications_do() -> None:
+    from tests.fakes.smtp import FakeSmtp
+
+    from tierwise.alerts import send_alert
+
+    with FakeSmtp() as smtp:
+        uri = (
+            f"smtp://127.0.0.1:{smtp.port}?disable_ssl=true&disable_tls=true"
+            "&from_email=alerts@test.invalid&to=ops@test.invalid,oncall@test.invalid"
+        )
+        assert send_alert("tierwise_pipeline failed", "ingest_orders: IngestError", uri) == "smtp"
+    (message,) = smtp.messages
+    assert (message["From"], message["To"]) == (
+        "alerts@test.invalid",
+        "ops@test.invalid, oncall@test.invalid",
+    )
+    assert smtp.envelopes[0][1] == ["ops@test.invalid", "oncall@test.invalid"]

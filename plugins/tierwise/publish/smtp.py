@@ -55,6 +55,23 @@ def smtp_settings(connection: Connection, config: NotificationConfig) -> SmtpSet
     )
 
 
+def open_session(settings: SmtpSettings) -> smtplib.SMTP:
+    """A session ready to send: SMTPS, or SMTP with STARTTLS unless disabled; logged in if asked.
+
+    Shared by the tier-change notifications and the run alerts (tierwise.alerts).
+    """
+    context = ssl.create_default_context()
+    if settings.use_ssl:
+        session = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+    else:
+        session = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        if settings.use_tls:
+            session.starttls(context=context)
+    if settings.login:
+        session.login(settings.login, settings.password or "")
+    return session
+
+
 class EmailNotifier:
     """A Destination sending one email digest per batch of changes."""
 
@@ -100,8 +117,7 @@ class EmailNotifier:
 
     def _deliver(self, message: EmailMessage) -> None:
         try:
-            with self._open() as session:
-                self._prepare(session)
+            with open_session(self.settings) as session:
                 session.send_message(message)
         except smtplib.SMTPResponseException as error:
             if 400 <= error.smtp_code < 500:
@@ -115,16 +131,3 @@ class EmailNotifier:
             raise DestinationUnavailableError(f"{self.name}: all recipients refused") from error
         except (*_TRANSIENT, OSError) as error:
             raise RetryableError(f"{type(error).__name__}: {mask(error)}") from error
-
-    def _open(self) -> smtplib.SMTP:
-        s = self.settings
-        if s.use_ssl:
-            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
-        return smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-
-    def _prepare(self, session: smtplib.SMTP) -> None:
-        s = self.settings
-        if s.use_tls and not s.use_ssl:
-            session.starttls(context=ssl.create_default_context())
-        if s.login:
-            session.login(s.login, s.password or "")
