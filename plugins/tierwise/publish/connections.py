@@ -63,7 +63,9 @@ def env_var_name(conn_id: str) -> str:
 def get_connection(conn_id: str) -> Connection | None:
     """The connection ``conn_id``, or None when it is not configured anywhere we can see."""
     raw = os.environ.get(env_var_name(conn_id), "").strip()
-    connection = parse_connection(conn_id, raw) if raw else _from_airflow(conn_id)
+    if raw:
+        return parse_connection(conn_id, raw)
+    connection = _from_airflow(conn_id)
     if connection is not None:
         register_credentials(connection)
     return connection
@@ -78,11 +80,14 @@ def register_credentials(connection: Connection) -> None:
 
 
 def parse_connection(conn_id: str, raw: str) -> Connection:
+    """A connection from its URI or JSON; its credentials are masked from then on."""
     try:
-        return _parse_json(conn_id, raw) if raw.startswith("{") else _parse_uri(conn_id, raw)
-    except (ValueError, TypeError) as error:
+        connection = _parse_json(conn_id, raw) if raw.startswith("{") else _parse_uri(conn_id, raw)
+    except (ValueError, TypeError):
         # The value may hold a password: name the variable, never echo the value.
-        raise ConfigError(f"{env_var_name(conn_id)} is not a valid connection URI or JSON") from error
+        raise ConfigError(f"{env_var_name(conn_id)} is not a valid connection URI or JSON") from None
+    register_credentials(connection)
+    return connection
 
 
 def _parse_uri(conn_id: str, uri: str) -> Connection:

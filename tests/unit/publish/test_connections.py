@@ -105,3 +105,15 @@ def test_every_credential_of_a_connection_is_masked_once_read(
     echoed = mask(f"API said: {' / '.join(values.values())} while connecting to {connection.describe()}")
     assert [kind for kind, value in values.items() if value in echoed] == [], echoed
     assert not any(value in connection.describe() for value in values.values())
+
+
+def test_a_connection_given_as_a_value_is_masked_too() -> None:
+    # The alerts' connection can come as a URI string, not through get_connection.
+    import secrets as stdlib_secrets
+
+    from tierwise.masking import mask
+    from tierwise.publish.connections import parse_connection
+
+    token = f"tok-{stdlib_secrets.token_hex(8)}"
+    parse_connection("tierwise_alerts", f"https://:{token}@hooks.example/services/T1")
+    assert token not in mask(f"HTTP 401 for Bearer {token}")
