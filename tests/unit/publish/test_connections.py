@@ -116,4 +116,4 @@ def test_a_connection_given_as_a_value_is_masked_too() -> None:
 
     token = f"tok-{stdlib_secrets.token_hex(8)}"
     parse_connection("tierwise_alerts", f"https://:{token}@hooks.example/services/T1")
-    assert token not in mask(f"HTTP 401 for Bearer {token}")
+    assert token not in mask(f"HTTP 401: the body echoed {token}")
