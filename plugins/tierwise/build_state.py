@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml  # type: ignore[import-untyped]  # no stubs in the dev group
 
 from tierwise.settings import get_settings
+from tierwise.transform import project_vars
 from tierwise.warehouse import connect, table_exists
 
 STATE_TABLE = "ops.build_state"
@@ -74,8 +74,7 @@ def rates_file_digest(project_dir: Path, dbt_vars: dict[str, Any] | None = None)
     The run's own vars (--vars) come before dbt_project.yml's. A relative path is read from the
     current directory, as dbt reads it in this process.
     """
-    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
-    name = {**(config.get("vars") or {}), **(dbt_vars or {})}.get("fx_rates_file")
+    name = {**project_vars(project_dir), **(dbt_vars or {})}.get("fx_rates_file")
     if not name:
         return None
     path = Path(str(name))

@@ -205,6 +205,14 @@ def run_dbt(
     return report
 
 
+def project_vars(project_dir: Path) -> dict[str, Any]:
+    """The vars block of dbt_project.yml: every rule and its default."""
+    import yaml  # type: ignore[import-untyped]
+
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    return dict(project.get("vars") or {})
+
+
 def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path | None = None) -> dict[str, Any]:
     """Rules given for one run (``--vars`` in dbt's YAML syntax, or a DAG param), checked by name.
 
@@ -222,8 +230,7 @@ def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path | No
         return {}
     if not isinstance(given, Mapping):
         raise ConfigError(f"--vars must be a mapping such as '{{tier_measure: net_revenue}}', got {given!r}")
-    project_file = (project_dir or get_settings().dbt_project_dir) / "dbt_project.yml"
-    known = set((yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}).get("vars") or {})
+    known = set(project_vars(project_dir or get_settings().dbt_project_dir))
     if "as_of_date" in given:
         # The date reaches dbt through the run (--as-of, DAG param as_of_date), which the build
         # state, the stage line and publishing read too; a var would override it for dbt alone.
