@@ -13,11 +13,12 @@ Backfill a range of days:
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
-from tierwise.assets import RAW, SOURCES
-from tierwise.orchestration import WRITER_POOL, dag_defaults, run_stage
+from tierwise.assets import RAW
+from tierwise.orchestration import dag_defaults, step_tasks
+from tierwise.pipeline import INGEST
 
 
 @dag(
@@ -29,13 +30,7 @@ from tierwise.orchestration import WRITER_POOL, dag_defaults, run_stage
     doc_md=__doc__,
 )
 def tierwise_ingest_daily() -> None:
-    for source in SOURCES:
-
-        @task(task_id=f"ingest_{source}", pool=WRITER_POOL, outlets=[RAW[source]])
-        def ingest(name: str = source) -> dict:
-            return run_stage("ingest", name, interval=True)
-
-        ingest()
+    step_tasks((INGEST,), outlets={f"ingest_{name}": [asset] for name, asset in RAW.items()}, interval=True)
 
 
 tierwise_ingest_daily()

@@ -18,9 +18,12 @@ runs in the one-slot `duckdb_writer` pool: DuckDB has a single writer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import dag, task
 
-from tierwise.orchestration import dag_defaults, params, run_stage, step_tasks
+from tierwise.orchestration import dag_defaults, params, step_tasks
+from tierwise.orchestration import summarize as write_summary
 from tierwise.pipeline import RUN_ORDER
 
 
@@ -34,8 +37,8 @@ from tierwise.pipeline import RUN_ORDER
 )
 def tierwise_pipeline() -> None:
     @task
-    def summarize(stage_results: list[dict]) -> str:
-        return run_stage("summarize", stage_results)
+    def summarize(stage_results: list[dict[str, Any]]) -> str:
+        return write_summary(stage_results)
 
     summarize(step_tasks(RUN_ORDER))
 

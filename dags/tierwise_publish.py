@@ -11,12 +11,13 @@ Tier-change notifications go out with the monthly review only.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
 from tierwise.assets import MARTS_VALIDATED
-from tierwise.orchestration import WRITER_POOL, dag_defaults, params, run_stage
+from tierwise.orchestration import dag_defaults, params, step_tasks
+from tierwise.pipeline import Destination, publish_step
 
-DESTINATIONS = ("files", "database", "crm")
+DESTINATIONS = (Destination.FILES, Destination.DATABASE, Destination.CRM)
 
 
 @dag(
@@ -28,13 +29,7 @@ DESTINATIONS = ("files", "database", "crm")
     params=params("as_of_date", "dry_run_publish", "override_marts_gate"),
 )
 def tierwise_publish() -> None:
-    for destination in DESTINATIONS:
-
-        @task(task_id=f"publish_{destination}", pool=WRITER_POOL)
-        def publish(name: str = destination) -> dict:
-            return run_stage("publish", (name,))
-
-        publish()
+    step_tasks((tuple(publish_step(f"publish_{name}", (name,)) for name in DESTINATIONS),))
 
 
 tierwise_publish()

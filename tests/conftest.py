@@ -22,12 +22,9 @@ os.environ.setdefault("TIERWISE_TASK_RETRIES", "0")
 @pytest.fixture
 def tierwise_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point every Tierwise path (warehouse, data, publish, logs) into a temp folder."""
-    from tierwise.settings import reset_settings
 
     monkeypatch.setenv("TIERWISE_WAREHOUSE", str(tmp_path / "warehouse" / "tierwise.duckdb"))
     monkeypatch.setenv("TIERWISE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(tmp_path / "publish"))
     monkeypatch.setenv("TIERWISE_LOG_DIR", str(tmp_path / "logs"))
-    reset_settings()
     yield tmp_path
-    reset_settings()

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tierwise.context import RunContext
+    from tierwise.engine.duckdb import DuckDBEngine
+    from tierwise.settings import Settings
 
 
 def isolate_tierwise(root: Path) -> pytest.MonkeyPatch:
     """Point Tierwise and its local Airflow at folders below ``root`` (module-scoped fixtures).
 
-    The caller undoes the returned patch (and calls ``reset_settings``) when done.
+    The caller undoes the returned patch when done.
     """
-    from tierwise.settings import reset_settings
-
     patch = pytest.MonkeyPatch()
     for name, sub in {
         "TIERWISE_WAREHOUSE": "warehouse/tierwise.duckdb",
@@ -25,8 +30,31 @@ def isolate_tierwise(root: Path) -> pytest.MonkeyPatch:
         "TIERWISE_AIRFLOW_HOME": "airflow",
     }.items():
         patch.setenv(name, str(root / sub))
-    reset_settings()
     return patch
+
+
+def settings(warehouse: Path | None = None, **changes: Any) -> Settings:
+    """The settings the environment gives now, with the warehouse and any other field changed."""
+    from tierwise.settings import load_settings
+
+    current = load_settings()
+    if warehouse is not None:
+        changes["warehouse"] = Path(warehouse)
+    return replace(current, **changes)
+
+
+def engine_at(warehouse: Path | None = None, **changes: Any) -> DuckDBEngine:
+    """The DuckDB engine on ``warehouse`` (default: the environment's), as a run context makes it."""
+    from tierwise.engine.duckdb import DuckDBEngine
+
+    return DuckDBEngine(settings(warehouse, **changes))
+
+
+def run_context(run_id: str = "test", *, warehouse: Path | None = None, **options: Any) -> RunContext:
+    """A run context on the environment's settings (the isolated test home), or on ``warehouse``."""
+    from tierwise.context import RunContext
+
+    return RunContext.create(run_id, settings=settings(warehouse), **options)
 
 
 def shared_data(name: str) -> Path:

@@ -7,19 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tierwise.context import workspace
 from tierwise.exceptions import TierwiseError
 from tierwise.orchestration import WRITER_POOL
-from tierwise.settings import get_settings
 
 
 def airflow_home() -> Path:
-    settings = get_settings()
+    settings = workspace()
     return Path(os.environ.get("TIERWISE_AIRFLOW_HOME", settings.home / ".airflow")).resolve()
 
 
 def airflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for an Airflow subprocess bound to this repository."""
-    settings = get_settings()
+    settings = workspace()
     home = airflow_home()
     env = dict(os.environ)
     env.update(

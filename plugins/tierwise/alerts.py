@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseNotifier
 
 from tierwise.console import mask_pii
-from tierwise.settings import get_settings
 
 if TYPE_CHECKING:
     from tierwise.publish.connections import Connection
@@ -85,7 +84,9 @@ def _send_mail(connection: Connection, subject: str, text: str) -> None:
 
 
 def _state_file() -> Path:
-    return get_settings().log_dir / "alerts_state.json"
+    from tierwise.context import workspace
+
+    return workspace().log_dir / "alerts_state.json"
 
 
 def _last_state(dag_id: str) -> str | None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-SOURCES = ("orders", "contacts", "tickets")
+from tierwise.schema import ENTITIES
 
 RAW: dict[str, Asset] = {
     source: Asset(name=f"raw.{source}", uri=f"duckdb://tierwise/raw/{source}", group="tierwise")
-    for source in SOURCES
+    for source in ENTITIES
 }
 MARTS_VALIDATED = Asset(
     name="marts.validated", uri="duckdb://tierwise/marts/customer_tiers", group="tierwise"

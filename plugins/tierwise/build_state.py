@@ -21,13 +21,15 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from tierwise.settings import get_settings
 from tierwise.transform import project_vars
-from tierwise.warehouse import connect, table_exists
+
+if TYPE_CHECKING:
+    from tierwise.context import RunContext
+from tierwise.engine import table_exists
 
 STATE_TABLE = "ops.build_state"
 # Marts whose content is hashed too: the history feeds the next evaluation's downgrade grace,
@@ -159,32 +161,31 @@ def record(con: duckdb.DuckDBPyConnection, fp: Fingerprint, run_id: str, built_a
     )
 
 
-def _extra(dbt_vars: dict[str, Any] | None) -> dict[str, Any]:
+def _extra(ctx: RunContext) -> dict[str, Any]:
     from importlib.metadata import version
 
     # Rules given on the command line (--vars) shape the marts like an edited dbt_project.yml.
-    return {"dbt": version("dbt-core"), "dbt_duckdb": version("dbt-duckdb"), "vars": dbt_vars or {}}
+    return {"dbt": version("dbt-core"), "dbt_duckdb": version("dbt-duckdb"), "vars": dict(ctx.dbt_vars)}
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def still_valid(as_of_date: date, dbt_vars: dict[str, Any] | None = None) -> tuple[str, Fingerprint] | None:
+def still_valid(ctx: RunContext, as_of_date: date) -> tuple[str, Fingerprint] | None:
     """The run whose build already produced what a build as of ``as_of_date`` would, if any."""
-    settings = get_settings()
-    if not settings.warehouse.exists():
+    if not ctx.engine.exists():
         return None
-    with connect() as con:
+    with ctx.engine.connect() as con:
         last = last_build(con)
         if last is None:
             return None
-        current = fingerprint(con, as_of_date, settings.dbt_project_dir, _extra(dbt_vars))
+        current = fingerprint(con, as_of_date, ctx.settings.dbt_project_dir, _extra(ctx))
     digest, run_id = last
     return (run_id, current) if current.digest == digest else None
 
 
-def remember(as_of_date: date, run_id: str, dbt_vars: dict[str, Any] | None = None) -> None:
-    with connect() as con:
-        current = fingerprint(con, as_of_date, get_settings().dbt_project_dir, _extra(dbt_vars))
-        record(con, current, run_id, _now())
+def remember(ctx: RunContext, as_of_date: date) -> None:
+    with ctx.engine.connect() as con:
+        current = fingerprint(con, as_of_date, ctx.settings.dbt_project_dir, _extra(ctx))
+        record(con, current, ctx.run_id, _now())

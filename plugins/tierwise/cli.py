@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tierwise.exceptions import TierwiseError
 
 if TYPE_CHECKING:
-    from tierwise.pipeline import RunContext
+    from tierwise.context import RunContext
+    from tierwise.settings import Settings
 
 
 def _date(text: str) -> date:
@@ -20,20 +21,23 @@ def _date(text: str) -> date:
 
 
 def _context(args: argparse.Namespace, prefix: str) -> RunContext:
-    from tierwise.pipeline import RunContext
+    """The run context of a command: the workspace's settings and the command's options."""
+    from tierwise.context import RunContext, run_id_for
     from tierwise.transform import parse_dbt_vars
 
     interval = None
     if getattr(args, "interval_start", None) and getattr(args, "interval_end", None):
         interval = (args.interval_start, args.interval_end)
-    return RunContext(
-        run_id=f"{prefix}__{datetime.now().strftime('%Y%m%dT%H%M%S')}",
+    settings: Settings = args.settings
+    return RunContext.create(
+        run_id_for(prefix),
+        settings=settings,
         as_of_date=getattr(args, "as_of", None),
         interval=interval,
         full_refresh=getattr(args, "full_refresh", False),
         dry_run=getattr(args, "dry_run", False),
         gate_override=getattr(args, "override_gate", None),
-        dbt_vars=parse_dbt_vars(getattr(args, "vars", None)),
+        dbt_vars=parse_dbt_vars(getattr(args, "vars", None), settings.dbt_project_dir),
     )
 
 
@@ -61,10 +65,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tierwise import pipeline
+    from tierwise.schema import ENTITIES
 
     ctx = _context(args, "cli_ingest")
     data_dir = Path(args.data_dir) if args.data_dir else None
-    sources = [Path(path) for path in args.config or []] or args.source or list(pipeline.SOURCES)
+    sources = [Path(path) for path in args.config or []] or args.source or list(ENTITIES)
     for source in sources:
         pipeline.ingest(ctx, source, data_dir=data_dir)
     return 0
@@ -79,9 +84,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from tierwise import pipeline
+    from tierwise.names import Gate
 
     ctx = _context(args, "cli_validate")
-    for gate in ("raw", "marts") if args.gate == "all" else (args.gate,):
+    for gate in tuple(Gate) if args.gate == "all" else (Gate(args.gate),):
         pipeline.validate(ctx, gate)
     return 0
 
@@ -105,6 +111,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = pipeline.run_all(ctx, pipeline.run_order(sources, destinations, data_dir))
     print(write_summary(ctx, results).read_text(encoding="utf-8"))
     return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from tierwise.transform import dbt_passthrough
+
+    return dbt_passthrough(_context(args, "cli_dbt"), args.dbt_args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -136,6 +148,8 @@ def _add_vars_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tierwise.names import Destination, Gate
+
     parser = argparse.ArgumentParser(prog="tierwise", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging in logs/tierwise.log")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,12 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="run the Great Expectations quality gates (passed marts refresh the BI snapshot)"
     )
     _add_run_options(val)
-    val.add_argument("--gate", choices=("raw", "marts", "all"), default="all")
+    val.add_argument("--gate", choices=(*(gate.value for gate in Gate), "all"), default="all")
     val.set_defaults(func=cmd_validate)
 
     pub = sub.add_parser("publish", help="publish the tiers to the destinations")
     _add_run_options(pub)
-    pub.add_argument("--destination", action="append", help="files, database, crm, notifications")
+    pub.add_argument(
+        "--destination",
+        action="append",
+        type=Destination,
+        choices=list(Destination),
+        help="repeatable (default: files, database)",
+    )
     pub.add_argument("--dry-run", action="store_true", help="print the diff, send nothing")
     pub.add_argument(
         "--override-gate",
@@ -194,9 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data-dir", help="folder the source patterns are relative to")
     run.add_argument(
-        "--destination", action="append", help="publish to these (repeatable; default: files, database)"
+        "--destination",
+        action="append",
+        type=Destination,
+        choices=list(Destination),
+        help="publish to these (repeatable; default: files, database)",
     )
     run.set_defaults(func=cmd_run)
+
+    dbt = sub.add_parser(
+        "dbt",
+        help="run dbt on the project with the workspace's target, e.g. tierwise dbt -- docs generate",
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's arguments (after --)")
+    dbt.set_defaults(func=cmd_dbt)
 
     demo = sub.add_parser("demo", help="sample data + the main DAG through Airflow (airflow dags test)")
     demo.add_argument("--customers", type=int, default=5_000)
@@ -215,11 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from tierwise.console import configure_cli_logging
-    from tierwise.settings import get_settings
+    from tierwise.context import workspace
 
     args = build_parser().parse_args(argv)
-    configure_cli_logging(get_settings().log_dir, verbose=args.verbose)
     try:
+        args.settings = workspace()
+        configure_cli_logging(args.settings.log_dir, verbose=args.verbose)
         return int(args.func(args))
     except TierwiseError as error:
         print(f"tierwise {args.command}: {error}", file=sys.stderr)

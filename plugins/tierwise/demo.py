@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tierwise.airflow_local import airflow_command, airflow_env, setup_airflow
 from tierwise.console import progress
-from tierwise.settings import get_settings
+from tierwise.context import workspace
 
 DAG_ID = "tierwise_pipeline"
 SAMPLE_END = date(2025, 12, 31)
@@ -21,7 +21,7 @@ def ensure_sample(customers: int, orders: int, seed: int, dirty: float) -> Path:
     """Generate the sample exports unless the same sample is already there."""
     from tierwise.generate import generate
 
-    out = get_settings().data_dir
+    out = workspace().data_dir
     wanted = {"customers": customers, "orders": orders, "seed": seed, "dirty": dirty}
     manifest = out / "manifest.json"
     if manifest.exists():
@@ -53,7 +53,7 @@ def _follow(path: Path, stop: threading.Event) -> None:
 
 def run_dag(logical_date: datetime, log_file: Path) -> bool:
     """``airflow dags test`` the main DAG; True when the run wrote its summary."""
-    settings = get_settings()
+    settings = workspace()
     progress_file = settings.log_dir / "progress.log"
     progress_file.write_text("", encoding="utf-8")
     started_at = time.time()
@@ -77,7 +77,7 @@ def run_dag(logical_date: datetime, log_file: Path) -> bool:
 
 
 def run_demo(customers: int, orders: int, seed: int, dirty: float) -> int:
-    settings = get_settings()
+    settings = workspace()
     started = time.perf_counter()
     log_file = settings.log_dir / "airflow" / "demo.log"
     ensure_sample(customers, orders, seed, dirty)

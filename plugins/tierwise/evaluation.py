@@ -14,7 +14,7 @@ from datetime import date
 
 import duckdb
 
-from tierwise.warehouse import table_exists
+from tierwise.engine import table_exists
 
 # The latest version of each order line, newest first as ``lead()`` over the ascending order
 # (nulls last, DuckDB's default) leaves it last.

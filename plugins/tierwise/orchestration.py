@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from airflow.sdk import DAG
 from tierwise.alerts import TierwiseAlert
 
 if TYPE_CHECKING:
+    from tierwise.context import RunContext
     from tierwise.pipeline import Step
 
 WRITER_POOL = "duckdb_writer"
@@ -81,9 +83,10 @@ def data_interval(context: Mapping[str, Any]) -> tuple[date, date]:
     return start.date(), end.date()
 
 
-def run_context(context: Mapping[str, Any], *, interval: bool = False) -> Any:
-    """Build the pipeline's RunContext from an Airflow task context (at run time only)."""
-    from tierwise.pipeline import RunContext, evaluation_date_for
+def run_context(context: Mapping[str, Any], *, interval: bool = False) -> RunContext:
+    """The run context of an Airflow task (at run time only): its run id, date and params."""
+    from tierwise.context import RunContext
+    from tierwise.pipeline import evaluation_date_for
     from tierwise.transform import parse_dbt_vars
 
     params = context.get("params") or {}
@@ -91,54 +94,59 @@ def run_context(context: Mapping[str, Any], *, interval: bool = False) -> Any:
     # Asset-triggered runs have no logical date; they evaluate the month before they run.
     moment = context.get("logical_date") or context["dag_run"].run_after
     as_of = date.fromisoformat(chosen) if chosen else evaluation_date_for(moment)
-    return RunContext(
-        run_id=context["run_id"],
+    ctx = RunContext.create(
+        context["run_id"],
         as_of_date=as_of,
         interval=data_interval(context) if interval else None,
         full_refresh=bool(params.get("full_refresh", False)),
         dry_run=bool(params.get("dry_run_publish", False)),
         gate_override=params.get("override_marts_gate") or None,
-        dbt_vars=parse_dbt_vars(params.get("dbt_vars")),
     )
+    # The rules are checked against the workspace's dbt project, which the context knows.
+    return replace(ctx, dbt_vars=parse_dbt_vars(params.get("dbt_vars"), ctx.settings.dbt_project_dir))
 
 
-def run_stage(stage: str, *args: Any, interval: bool = False) -> dict[str, Any]:
-    """Run one pipeline stage inside an Airflow task, with the task's run context."""
-    from airflow.sdk import get_current_context
-
-    from tierwise import pipeline
-
-    return getattr(pipeline, stage)(run_context(get_current_context(), interval=interval), *args)
-
-
-def _step_task(step: Step, outlets: list[Any]) -> Any:
+def _step_task(step: Step, outlets: list[Any], interval: bool) -> Any:
     from airflow.sdk import task
 
     # The results of the tasks before only order this one after them (they are small dicts).
     @task(task_id=step.name, pool=WRITER_POOL, outlets=outlets)
-    def run(after: list[dict[str, Any]]) -> dict:
-        return run_step(step)
+    def run(after: list[dict[str, Any]]) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+
+        return step.run(run_context(get_current_context(), interval=interval)).to_dict()
 
     return run
 
 
-def step_tasks(order: Sequence[Sequence[Step]], outlets: Mapping[str, list[Any]] | None = None) -> list[Any]:
-    """One task per pipeline step, each group after the one before; returns every task's result."""
+def step_tasks(
+    order: Sequence[Sequence[Step]],
+    outlets: Mapping[str, list[Any]] | None = None,
+    *,
+    interval: bool = False,
+) -> list[Any]:
+    """One task per pipeline step, each group after the one before; returns every task's result.
+
+    ``interval``: the steps ingest only the files of the run's data interval (the daily DAG).
+    """
     made: list[Any] = []
     previous: list[Any] = []
     for group in order:
-        previous = [_step_task(step, list((outlets or {}).get(step.name, [])))(previous) for step in group]
+        previous = [
+            _step_task(step, list((outlets or {}).get(step.name, [])), interval)(previous) for step in group
+        ]
         made += previous
     return made
 
 
-def run_step(step: Step) -> dict[str, Any]:
-    """Run one pipeline step inside an Airflow task, with the task's run context."""
+def summarize(stage_results: Sequence[Mapping[str, Any]]) -> str:
+    """Write the run summary of the steps' results inside an Airflow task; returns its path."""
     from airflow.sdk import get_current_context
 
     from tierwise import pipeline
 
-    return pipeline.run_step(run_context(get_current_context()), step)
+    results = [pipeline.StageResult.from_dict(result) for result in stage_results]
+    return pipeline.summarize(run_context(get_current_context()), results)
 
 
 class DeadlineDAG(DAG):

@@ -1,8 +1,9 @@
 """The stages of a Tierwise run, callable from Airflow tasks, the CLI and tests.
 
-Each stage takes a :class:`RunContext`, does its work, reports one progress
-line and returns a small JSON-able dict (safe to pass through XCom).
-:data:`RUN_ORDER` is the order of a whole run, shared by ``tierwise run`` and the DAGs.
+Each stage takes the run's :class:`~tierwise.context.RunContext`, does its work, reports one
+progress line and returns a :class:`StageResult` (its :meth:`StageResult.to_dict` is what an
+Airflow task hands on through XCom). :func:`run_order` is the order of a whole run, shared by
+``tierwise run`` and the DAGs; :data:`REVIEW_ORDER` is the monthly review's.
 """
 
 from __future__ import annotations
@@ -10,34 +11,46 @@ from __future__ import annotations
 import calendar
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tierwise.console import progress
+from tierwise.context import RunContext
 from tierwise.exceptions import TierwiseError
-from tierwise.settings import get_settings
+from tierwise.names import DEFAULT_DESTINATIONS, Destination, Gate, StageName
+from tierwise.schema import ENTITIES
 
-SOURCES = ("orders", "contacts", "tickets")
-DEFAULT_DESTINATIONS = ("files", "database")
-StageResult = dict[str, Any]
+__all__ = ["DEFAULT_DESTINATIONS", "Destination", "Gate", "RunContext", "StageName", "StageResult", "Step"]
 
 
 @dataclass(frozen=True)
-class RunContext:
-    run_id: str
-    as_of_date: date | None
-    interval: tuple[date, date] | None = None
-    full_refresh: bool = False
-    dry_run: bool = False
-    gate_override: str | None = None  # publish past a marts gate that did not pass, for this reason
-    dbt_vars: dict[str, Any] = field(default_factory=dict)
-    """Rules for this run only (dbt vars), over dbt_project.yml's; recorded in the build state."""
+class StageResult:
+    """What a stage did: its one-line report, how long it took and details for the run summary."""
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), default=str)
+    stage: StageName
+    line: str
+    elapsed: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, for XCom and the run summary's JSON file."""
+        return {
+            "stage": self.stage.value,
+            "line": self.line,
+            "elapsed": self.elapsed,
+            "details": json.loads(json.dumps(self.details, default=_jsonable_value)),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageResult:
+        return cls(StageName(data["stage"]), str(data["line"]), float(data["elapsed"]), dict(data["details"]))
+
+
+def _jsonable_value(value: object) -> object:
+    return value.to_dict() if isinstance(value, StageResult) else str(value)
 
 
 def evaluation_date_for(moment: date | datetime) -> date:
@@ -50,7 +63,7 @@ def month_end(day: date) -> date:
     return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
 
 
-def _run_stage(stage: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> StageResult:
+def _run_stage(stage: StageName, work: Callable[[], tuple[str, dict[str, Any]]]) -> StageResult:
     started = time.perf_counter()
     try:
         line, details = work()
@@ -65,7 +78,7 @@ def _run_stage(stage: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> St
         raise
     elapsed = time.perf_counter() - started
     progress(stage, line)
-    return {"stage": stage, "line": line, "elapsed": round(elapsed, 3), "details": details}
+    return StageResult(stage, line, round(elapsed, 3), details)
 
 
 def ingest(ctx: RunContext, source: str | Path, data_dir: Path | None = None) -> StageResult:
@@ -74,7 +87,7 @@ def ingest(ctx: RunContext, source: str | Path, data_dir: Path | None = None) ->
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.ingest import ingest_source, load_source_config, load_source_configs
 
-        settings = get_settings()
+        settings = ctx.settings
         if isinstance(source, Path):
             config = load_source_config(source)
         else:
@@ -83,11 +96,15 @@ def ingest(ctx: RunContext, source: str | Path, data_dir: Path | None = None) ->
                 raise TierwiseError(f"no source config named {source!r} in config/sources")
             config = configs[source]
         report = ingest_source(
-            config, data_dir=data_dir or settings.data_dir, interval=ctx.interval, run_id=ctx.run_id
+            config,
+            engine=ctx.engine,
+            data_dir=data_dir or settings.data_dir,
+            interval=ctx.interval,
+            run_id=ctx.run_id,
         )
         return report.summary_line(), _jsonable(report)
 
-    return _run_stage("ingest", work)
+    return _run_stage(StageName.INGEST, work)
 
 
 def _evaluation_date(ctx: RunContext) -> tuple[date | None, str]:
@@ -95,11 +112,10 @@ def _evaluation_date(ctx: RunContext) -> tuple[date | None, str]:
     if ctx.as_of_date is not None:
         return ctx.as_of_date, ""
     from tierwise.evaluation import latest_order_date
-    from tierwise.warehouse import connect
 
-    if not get_settings().warehouse.exists():
+    if not ctx.engine.exists():
         return None, ""
-    with connect() as con:
+    with ctx.engine.connect() as con:
         found = latest_order_date(con)
     return found, " (the latest order date)" if found else ""
 
@@ -110,8 +126,8 @@ def build(ctx: RunContext) -> StageResult:
         from tierwise.transform import run_dbt
 
         as_of, why = _evaluation_date(ctx)
-        skippable = get_settings().build_skip_unchanged and not ctx.full_refresh
-        valid = build_state.still_valid(as_of, ctx.dbt_vars) if skippable and as_of else None
+        skippable = ctx.settings.build_skip_unchanged and not ctx.full_refresh
+        valid = build_state.still_valid(ctx, as_of) if skippable and as_of else None
         if valid is not None:
             run_id, fingerprint = valid
             line = (
@@ -119,25 +135,23 @@ def build(ctx: RunContext) -> StageResult:
                 f"since the build of run {run_id} (TIERWISE_BUILD_SKIP_UNCHANGED=0 forces a build)"
             )
             return line, {"skipped": True, "built_by": run_id, "fingerprint": fingerprint.digest}
-        report = run_dbt(
-            "build", as_of_date=as_of, full_refresh=ctx.full_refresh, run_id=ctx.run_id, dbt_vars=ctx.dbt_vars
-        )
+        report = run_dbt(ctx, "build", as_of_date=as_of)
         if as_of:
-            build_state.remember(as_of, ctx.run_id, ctx.dbt_vars)
+            build_state.remember(ctx, as_of)
         slowest = sorted(report.nodes, key=lambda node: node.seconds, reverse=True)[:10]
         details = {
             "as_of_date": str(as_of) if as_of else None,
-            "vars": ctx.dbt_vars,
+            "vars": dict(ctx.dbt_vars),
             "counts": report.counts,
             "elapsed": report.elapsed,
             "slowest": [(node.unique_id, round(node.seconds, 2)) for node in slowest],
         }
         return f"{report.summary_line()}; as of {as_of or 'today (no orders)'}{why}", details
 
-    return _run_stage("build", work)
+    return _run_stage(StageName.BUILD, work)
 
 
-def validate(ctx: RunContext, gate: str) -> StageResult:
+def validate(ctx: RunContext, gate: Gate | str) -> StageResult:
     """Run a quality gate; marts that pass are copied to the BI snapshot at once.
 
     Every path that validates new marts (``tierwise validate --gate marts``, ``tierwise run``,
@@ -146,17 +160,18 @@ def validate(ctx: RunContext, gate: str) -> StageResult:
     permissions) does not undo the gate's verdict: the stage reports it, BI tools keep the
     previous snapshot, and publishing goes on.
     """
+    checked = Gate(gate)
 
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.quality import run_gate
 
-        report = run_gate(gate, run_id=ctx.run_id, as_of_date=ctx.as_of_date)
+        report = run_gate(ctx, checked)
         lines = report.summary_lines()
         return lines[0], {"lines": lines, "data_docs": str(report.data_docs_path)}
 
-    result = _run_stage("validate", work)
-    if gate == "marts":
-        result["details"]["snapshot"] = _refresh_snapshot(ctx)
+    result = _run_stage(StageName.VALIDATE, work)
+    if checked is Gate.MARTS:
+        result.details["snapshot"] = _refresh_snapshot(ctx).to_dict()
     return result
 
 
@@ -167,23 +182,17 @@ def _refresh_snapshot(ctx: RunContext) -> StageResult:
         return snapshot(ctx)
     except (TierwiseError, OSError, duckdb.Error) as error:  # reported by _run_stage already
         line = f"FAILED: {error}; BI tools keep the previous snapshot"
-        return {"stage": "snapshot", "line": line, "elapsed": 0.0, "details": {"error": str(error)}}
+        return StageResult(StageName.SNAPSHOT, line, 0.0, {"error": str(error)})
 
 
-def publish(ctx: RunContext, destinations: Sequence[str] = DEFAULT_DESTINATIONS) -> StageResult:
+def publish(ctx: RunContext, destinations: Sequence[Destination | str] = DEFAULT_DESTINATIONS) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.publish import publish as publish_to
 
-        report = publish_to(
-            destinations,
-            run_id=ctx.run_id,
-            as_of_date=ctx.as_of_date,
-            dry_run=ctx.dry_run,
-            gate_override=ctx.gate_override,
-        )
+        report = publish_to(destinations, ctx)
         return report.headline(), {"lines": report.summary_lines()}
 
-    return _run_stage("publish", work)
+    return _run_stage(StageName.PUBLISH, work)
 
 
 def _jsonable(report: object) -> dict[str, Any]:
@@ -191,7 +200,7 @@ def _jsonable(report: object) -> dict[str, Any]:
         raw = asdict(report)  # type: ignore[call-overload]
     except TypeError:
         return {"repr": repr(report)}
-    return json.loads(json.dumps(raw, default=str))
+    return dict(json.loads(json.dumps(raw, default=str)))
 
 
 def summarize(ctx: RunContext, results: Sequence[StageResult]) -> str:
@@ -205,63 +214,65 @@ def snapshot(ctx: RunContext) -> StageResult:
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.snapshot import publish_snapshot
 
-        path, tables, elapsed = publish_snapshot()
+        path, tables, elapsed = publish_snapshot(ctx.settings, ctx.engine)
         return f"read-only BI snapshot of {tables} marts -> {path} in {elapsed:.1f}s", {"path": str(path)}
 
-    return _run_stage("snapshot", work)
+    return _run_stage(StageName.SNAPSHOT, work)
 
 
 @dataclass(frozen=True)
 class Step:
-    """One task of a run: a stage of this module, its arguments, and its task id in the DAGs."""
+    """One task of a run: its task id in the DAGs and the stage call it makes with the run's context."""
 
     name: str
-    stage: str
-    args: tuple[Any, ...] = ()
+    run: Callable[[RunContext], StageResult]
 
 
-INGEST = tuple(Step(f"ingest_{source}", "ingest", (source,)) for source in SOURCES)
-RAW_GATE = Step("raw_quality_gate", "validate", ("raw",))
-BUILD = Step("dbt_build", "build")
-MARTS_GATE = Step("marts_quality_gate", "validate", ("marts",))  # refreshes the BI snapshot
-PUBLISH = Step("publish", "publish")
-# A whole run, in order; the steps of one group do not depend on each other.
-RUN_ORDER: tuple[tuple[Step, ...], ...] = (INGEST, (RAW_GATE,), (BUILD,), (MARTS_GATE,), (PUBLISH,))
+def ingest_step(source: str | Path, data_dir: Path | None = None) -> Step:
+    name = source.stem if isinstance(source, Path) else source
+    return Step(f"ingest_{name}", lambda ctx: ingest(ctx, source, data_dir))
+
+
+def publish_step(name: str, destinations: Sequence[Destination]) -> Step:
+    return Step(name, lambda ctx: publish(ctx, destinations))
+
+
+INGEST = tuple(ingest_step(source) for source in ENTITIES)
+RAW_GATE = Step("raw_quality_gate", lambda ctx: validate(ctx, Gate.RAW))
+BUILD = Step("dbt_build", build)
+MARTS_GATE = Step("marts_quality_gate", lambda ctx: validate(ctx, Gate.MARTS))  # refreshes the BI snapshot
+PUBLISH = publish_step("publish", DEFAULT_DESTINATIONS)
 # The monthly review: the new evaluation from the data already loaded, published, then notified.
 REVIEW_ORDER: tuple[tuple[Step, ...], ...] = (
     (BUILD,),
     (MARTS_GATE,),
-    (Step("publish", "publish", (("files", "database", "crm"),)),),
-    (Step("notify_tier_changes", "publish", (("notifications",),)),),
+    (publish_step("publish", (Destination.FILES, Destination.DATABASE, Destination.CRM)),),
+    (publish_step("notify_tier_changes", (Destination.NOTIFICATIONS,)),),
 )
-_STAGES: dict[str, Callable[..., StageResult]] = {
-    "ingest": ingest,
-    "validate": validate,
-    "build": build,
-    "publish": publish,
-    "snapshot": snapshot,
-}
 
 
 def run_order(
     sources: Sequence[Path] | None = None,
-    destinations: Sequence[str] | None = None,
+    destinations: Sequence[Destination] | None = None,
     data_dir: Path | None = None,
 ) -> tuple[tuple[Step, ...], ...]:
-    """:data:`RUN_ORDER` with other source configs, a data folder or destinations (``tierwise run``)."""
+    """A whole run, in order; the steps of one group do not depend on each other.
+
+    By default the sources of config/sources and the default destinations; ``tierwise run`` can
+    name other source configs, a data folder or destinations.
+    """
     ingest_steps = (
-        tuple(Step(f"ingest_{path.stem}", "ingest", (path, data_dir)) for path in sources)
+        tuple(ingest_step(path, data_dir) for path in sources)
         if sources
-        else tuple(Step(step.name, step.stage, (*step.args, data_dir)) for step in INGEST)
+        else tuple(ingest_step(name, data_dir) for name in ENTITIES)
     )
-    publish_step = Step("publish", "publish", (tuple(destinations),)) if destinations else PUBLISH
-    return (ingest_steps, (RAW_GATE,), (BUILD,), (MARTS_GATE,), (publish_step,))
+    publishing = publish_step("publish", destinations) if destinations else PUBLISH
+    return (ingest_steps, (RAW_GATE,), (BUILD,), (MARTS_GATE,), (publishing,))
 
 
-def run_step(ctx: RunContext, step: Step) -> StageResult:
-    return _STAGES[step.stage](ctx, *step.args)
+RUN_ORDER = run_order()
 
 
 def run_all(ctx: RunContext, order: Sequence[Sequence[Step]] = RUN_ORDER) -> list[StageResult]:
     """Every step of ``order`` one after the other; stops at the first failure."""
-    return [run_step(ctx, step) for group in order for step in group]
+    return [step.run(ctx) for group in order for step in group]

@@ -1,7 +1,8 @@
-"""Typed settings, read once from the environment.
+"""Typed settings, read from the environment when a run context is made.
 
 Every path has an embedded default inside the repository so that the demo runs
-on a fresh clone with no configuration at all.
+on a fresh clone with no configuration at all. Only :mod:`tierwise.context` calls
+:func:`load_settings`; stages get the settings from the run context they are given.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from tierwise.exceptions import ConfigError
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 class PersonalData(StrEnum):
@@ -21,6 +24,12 @@ class PersonalData(StrEnum):
     EXCLUDE = "exclude"  # dropped, as in the published files
     HASH = "hash"  # SHA-256 of the normalised value: countable and joinable, a pseudonym
     INCLUDE = "include"  # kept as they are, for a BI tool trusted with personal data
+
+
+class EngineName(StrEnum):
+    """The warehouse engine a run works on."""
+
+    DUCKDB = "duckdb"
 
 
 def _repo_root() -> Path:
@@ -42,10 +51,12 @@ class Settings:
     log_dir: Path
     duckdb_memory_limit: str
     duckdb_threads: int
+    dbt_threads: int
     dbt_unit_tests: bool
     build_skip_unchanged: bool
     warehouse_lock_timeout: float
     snapshot_personal_data: PersonalData = PersonalData.EXCLUDE
+    engine: EngineName = EngineName.DUCKDB
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -62,15 +73,24 @@ def _flag(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _personal_data(name: str) -> PersonalData:
+def _choice(name: str, kind: type[_Choice], default: _Choice) -> _Choice:
     value = os.environ.get(name, "").strip().lower()
     if not value:
-        return PersonalData.EXCLUDE
+        return default
     try:
-        return PersonalData(value)
+        return kind(value)
     except ValueError:
-        allowed = ", ".join(member.value for member in PersonalData)
+        allowed = ", ".join(member.value for member in kind)
         raise ConfigError(f"{name}={value!r} is not one of {allowed}") from None
+
+
+def _count(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}={value!r}: expected a whole number >= 1")
+    return int(value)
 
 
 def _seconds(name: str, default: float) -> float:
@@ -86,8 +106,8 @@ def _seconds(name: str, default: float) -> float:
     return seconds
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def load_settings() -> Settings:
+    """The settings the environment gives now (``TIERWISE_*``), over the embedded defaults."""
     home = _repo_root()
     return Settings(
         home=home,
@@ -98,18 +118,15 @@ def get_settings() -> Settings:
         expectations_dir=_path("TIERWISE_EXPECTATIONS_DIR", home / "expectations"),
         log_dir=_path("TIERWISE_LOG_DIR", home / "logs"),
         duckdb_memory_limit=os.environ.get("TIERWISE_DUCKDB_MEMORY_LIMIT", "3GB"),
-        duckdb_threads=int(os.environ.get("TIERWISE_DUCKDB_THREADS", "2")),
+        duckdb_threads=_count("TIERWISE_DUCKDB_THREADS", 2),
+        dbt_threads=_count("TIERWISE_DBT_THREADS", 2),
         # dbt's advice: unit tests check the SQL, which does not change between runs, so they
         # belong in development and CI (tests/dbt), not in every scheduled build.
         dbt_unit_tests=_flag("TIERWISE_DBT_UNIT_TESTS", False),
         build_skip_unchanged=_flag("TIERWISE_BUILD_SKIP_UNCHANGED", True),
-        snapshot_personal_data=_personal_data("TIERWISE_SNAPSHOT_PERSONAL_DATA"),
+        snapshot_personal_data=_choice("TIERWISE_SNAPSHOT_PERSONAL_DATA", PersonalData, PersonalData.EXCLUDE),
+        engine=_choice("TIERWISE_ENGINE", EngineName, EngineName.DUCKDB),
         # DuckDB has one writer, or several readers, per file: a stage waits this long for
         # another process (a second run, an analyst's notebook) to let go of the warehouse.
         warehouse_lock_timeout=_seconds("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", 60.0),
     )
-
-
-def reset_settings() -> None:
-    """Forget cached settings (tests change the environment between cases)."""
-    get_settings.cache_clear()

@@ -19,18 +19,19 @@ from pathlib import Path
 
 import duckdb
 
+from tierwise.engine import Engine
+from tierwise.engine.duckdb import connect_file, is_lock_conflict
 from tierwise.ingest.sql import ident, literal
 from tierwise.masking import PERSONAL_COLUMNS
 from tierwise.publish.identifiers import normalise_email, normalise_phone, sha256_hex
-from tierwise.settings import PersonalData, get_settings
-from tierwise.warehouse import attach, connect, is_lock_conflict
+from tierwise.settings import PersonalData, Settings
 
 SNAPSHOT_SCHEMAS = ("marts",)
 _DIGEST = "tierwise_identifier_sha256"
 
 
-def snapshot_path() -> Path:
-    return get_settings().publish_dir / "bi" / "marts.duckdb"
+def snapshot_path(settings: Settings) -> Path:
+    return settings.publish_dir / "bi" / "marts.duckdb"
 
 
 def identifier_digest(column: str, value: str) -> str | None:
@@ -71,24 +72,27 @@ def _remove_abandoned(target: Path) -> None:
 
 
 def publish_snapshot(
-    warehouse: Path | None = None, target: Path | None = None, personal_data: PersonalData | None = None
+    settings: Settings, engine: Engine, target: Path | None = None
 ) -> tuple[Path, int, float]:
-    """Copy every table and view of the marts into a fresh file; return (path, tables, seconds)."""
+    """Copy every table and view of the marts into a fresh file; return (path, tables, seconds).
+
+    Personal columns are handled as ``settings.snapshot_personal_data`` says.
+    """
     started = time.perf_counter()
-    target = target or snapshot_path()
+    target = target or snapshot_path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(target)
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    source = warehouse or get_settings().warehouse
-    personal_data = personal_data or get_settings().snapshot_personal_data
-    # Attached under its own name: dbt's views name their tables with it (tierwise.intermediate.…).
-    name = source.stem
+    personal_data = settings.snapshot_personal_data
+    # Attached under the warehouse's own name: dbt's views name their tables with it
+    # (tierwise.intermediate.…).
+    name = Path(engine.location).stem
     schemas = ", ".join(repr(s) for s in SNAPSHOT_SCHEMAS)
-    with connect(staging) as con:
+    with connect_file(staging, settings) as con:
         con.execute("set preserve_insertion_order = false")
         # Python, not SQL: DuckDB's trim() keeps tabs and NBSP that the CRM's normalising drops.
         con.create_function(_DIGEST, identifier_digest, ["VARCHAR", "VARCHAR"], "VARCHAR")
-        attach(con, source, name)
+        engine.attach_to(con, name)
         relations = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = ? "
             f"and schema_name in ({schemas}) "

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tierwise.pipeline import RunContext, StageResult
-from tierwise.settings import get_settings
+from tierwise.context import RunContext
+from tierwise.engine import Engine, table_exists
+from tierwise.pipeline import StageName, StageResult
 from tierwise.snapshot import snapshot_path
-from tierwise.warehouse import connect, table_exists
 
 
 def _tier_rows(con: Any) -> list[tuple[Any, ...]]:
@@ -105,13 +105,11 @@ def clv_line(fits: Sequence[Sequence[Any]]) -> str:
     return f"  CLV fits: {told}; predicted CLV uses the historic fallback (see marts.clv_fit_diagnostics)"
 
 
-def warehouse_facts(warehouse: Path | None = None) -> dict[str, Any]:
+def warehouse_facts(engine: Engine) -> dict[str, Any]:
     """Read the headline numbers of the marts (read-only connection)."""
-    settings = get_settings()
-    path = warehouse or settings.warehouse
-    if not path.exists():
+    if not engine.exists():
         return {}
-    with connect(path, read_only=True) as con:
+    with engine.connect(read_only=True) as con:
         if not table_exists(con, "marts", "customer_tiers"):
             return {}
         facts: dict[str, Any] = {"tiers": _tier_rows(con), "abc": _abc_rows(con)}
@@ -126,22 +124,22 @@ def warehouse_facts(warehouse: Path | None = None) -> dict[str, Any]:
 
 
 def _data_docs(results: Sequence[StageResult]) -> str | None:
-    paths = [r["details"].get("data_docs") for r in results if r["stage"] == "validate" and r.get("details")]
-    return next((path for path in reversed(paths) if path), None)
+    paths = [r.details.get("data_docs") for r in results if r.stage is StageName.VALIDATE]
+    return next((str(path) for path in reversed(paths) if path), None)
 
 
 def _stage_lines(results: Sequence[StageResult]) -> list[str]:
     """One line per stage, and one for a stage another one ran (the marts gate's BI snapshot)."""
     lines = []
     for result in results:
-        nested = (result.get("details") or {}).get("snapshot")
-        for stage in (result, nested) if nested else (result,):
-            lines.append(f"  {stage['stage']:<9} {stage['line']}")
+        nested = result.details.get("snapshot")
+        stages = (result, StageResult.from_dict(nested)) if nested else (result,)
+        lines += [f"  {stage.stage.value:<9} {stage.line}" for stage in stages]
     return lines
 
 
 def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any]) -> str:
-    settings = get_settings()
+    settings = ctx.settings
     lines = [f"Tierwise run {ctx.run_id} — evaluation as of {facts.get('as_of_date', ctx.as_of_date)}", ""]
     lines += _stage_lines(results)
     if facts:
@@ -159,9 +157,9 @@ def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any
     lines += [
         "",
         "Where the results are:",
-        f"  warehouse     {settings.warehouse}  (schemas raw, quarantine, ops, staging, marts)",
+        f"  warehouse     {ctx.engine.location}  (schemas raw, quarantine, ops, staging, marts)",
         f"  published     {settings.publish_dir}",
-        f"  BI snapshot   {snapshot_path()}  (refreshed when the marts gate passes)",
+        f"  BI snapshot   {snapshot_path(settings)}  (refreshed when the marts gate passes)",
         f"  data docs     {_data_docs(results) or 'not rendered'}",
         f"  logs          {settings.log_dir}",
     ]
@@ -170,13 +168,17 @@ def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any
 
 def write_summary(ctx: RunContext, results: Sequence[StageResult]) -> Path:
     """Write the summary as Markdown text and JSON; return the text file's path."""
-    settings = get_settings()
-    facts = warehouse_facts()
+    settings = ctx.settings
+    facts = warehouse_facts(ctx.engine)
     text = render(ctx, results, facts)
     runs_dir = settings.log_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     safe_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", ctx.run_id)
-    payload = {"context": json.loads(ctx.to_json()), "stages": list(results), "facts": facts}
+    payload = {
+        "context": ctx.describe(),
+        "stages": [result.to_dict() for result in results],
+        "facts": facts,
+    }
     (runs_dir / f"{safe_id}.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     summary_path = runs_dir / f"{safe_id}.txt"
     summary_path.write_text(text + "\n", encoding="utf-8")

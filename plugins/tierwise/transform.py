@@ -1,8 +1,9 @@
-"""The transform stage: ``dbt build`` of the project, in-process.
+"""The transform stage: ``dbt build`` of the project, one dbt process per build.
 
-dbt runs through its programmatic entry point (``dbtRunner``) so a task pays
-for one dbt start, not one per model; its console output goes to
-``logs/dbt/dbt.log`` and this module reports one line per build.
+dbt gets its configuration through its own mechanisms: the profile's ``env_var()`` calls
+read the values the run context's engine gives (:meth:`Engine.dbt_env`), the rules of a run
+arrive as ``--vars``. dbt's log goes to ``logs/dbt/dbt.log``; this module reports one line
+per build, and every node's result from dbt's ``run_results.json``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -18,12 +22,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tierwise.engine import Engine, WarehouseBusyError
 from tierwise.exceptions import BuildError, ConfigError
-from tierwise.settings import get_settings
-from tierwise.warehouse import is_lock_conflict, probe, wait_for_lock
+from tierwise.settings import Settings
 
 if TYPE_CHECKING:
-    from dbt.cli.main import dbtRunnerResult
+    from tierwise.context import RunContext
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 log = logging.getLogger(__name__)
@@ -68,16 +72,26 @@ class BuildReport:
 AS_OF_ENV = "TIERWISE_AS_OF_DATE"
 # Read by dbt's on-run-start (macro tierwise_forget_build_state) for the row it writes.
 RUN_ID_ENV = "TIERWISE_RUN_ID"
+# dbt's own console entry point, in this interpreter's environment.
+DBT = (sys.executable, "-c", "from dbt.cli.main import cli; cli()")
+_TIMESTAMP = re.compile(r"^\d{2}:\d{2}:\d{2}\s+")
 
 
 def dbt_args(
-    command: str, *, full_refresh: bool, select: Sequence[str], dbt_vars: Mapping[str, Any] | None = None
+    settings: Settings,
+    command: str,
+    *,
+    full_refresh: bool = False,
+    select: Sequence[str] = (),
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    settings = get_settings()
     log_path = settings.log_dir / "dbt"
     args = [
+        # The console gets errors only: they are what a failed build reports (run_results.json
+        # has the nodes); the file log has everything.
         "--log-level",
-        "none",
+        "error",
+        "--no-use-colors",
         "--log-level-file",
         "info",
         "--log-path",
@@ -102,32 +116,33 @@ def dbt_args(
     return args
 
 
-def set_as_of_date(as_of_date: date | None) -> None:
-    """Hand the evaluation date to dbt (macro tierwise_as_of_date) through the environment.
+def dbt_env(ctx: RunContext, as_of_date: date | None) -> dict[str, str]:
+    """The environment of the dbt process: the engine's target, the run id and the evaluation date.
 
-    Passing it as --vars would make dbt re-parse the whole project whenever the date
-    changes (every run of a daily DAG); a changed env var re-parses only the model reading it.
+    The date goes through the environment, not --vars: a changed var makes dbt re-parse the
+    whole project whenever the date changes (every run of a daily DAG); a changed env var
+    re-parses only the model reading it.
     """
-    if as_of_date is None:
-        os.environ.pop(AS_OF_ENV, None)
-    else:
-        os.environ[AS_OF_ENV] = as_of_date.isoformat()
+    env = {name: value for name, value in os.environ.items() if name != AS_OF_ENV}
+    env.update(ctx.engine.dbt_env())
+    env[RUN_ID_ENV] = ctx.run_id
+    if as_of_date is not None:
+        env[AS_OF_ENV] = as_of_date.isoformat()
+    return env
 
 
-def _node_results(result: object) -> tuple[NodeResult, ...]:
-    nodes = []
-    for item in getattr(result, "results", None) or []:
-        node = getattr(item, "node", None)
-        nodes.append(
-            NodeResult(
-                unique_id=getattr(node, "unique_id", "unknown"),
-                status=str(getattr(item.status, "value", item.status)),
-                message=str(getattr(item, "message", "") or ""),
-                failures=getattr(item, "failures", None),
-                seconds=float(getattr(item, "execution_time", 0.0) or 0.0),
-            )
+def _node_results(run_results: Mapping[str, Any]) -> tuple[NodeResult, ...]:
+    """The nodes of dbt's ``run_results.json`` (its documented artifact schema)."""
+    return tuple(
+        NodeResult(
+            unique_id=str(item.get("unique_id", "unknown")),
+            status=str(item.get("status")),
+            message=str(item.get("message") or ""),
+            failures=item.get("failures"),
+            seconds=float(item.get("execution_time") or 0.0),
         )
-    return tuple(nodes)
+        for item in run_results.get("results") or []
+    )
 
 
 def _log_nodes(report: BuildReport) -> None:
@@ -136,73 +151,96 @@ def _log_nodes(report: BuildReport) -> None:
         log.info("dbt %s", node.log_line())
 
 
-def _release_warehouse() -> None:
-    """dbt-duckdb keeps its DuckDB handle after a run; the next stage in this process must open the file."""
-    import gc
-
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
+@dataclass(frozen=True)
+class DbtOutcome:
+    returncode: int
+    output: str
+    run_results: Mapping[str, Any]
 
 
-def _invoke_when_free(args: list[str], warehouse: Path) -> dbtRunnerResult:
-    """Run dbt once the warehouse lock is free, waiting for it as every other stage does.
+def _invoke(args: list[str], env: Mapping[str, str], target: Path, engine: Engine) -> DbtOutcome:
+    """One dbt process; its results come from the run_results.json it writes.
 
-    dbt-duckdb opens the file itself and fails at once on a held lock, before any hook or node
-    runs; so the lock is probed first, and a lock taken between the probe and dbt's own open
-    ends this attempt with nothing written and is waited for within the same timeout.
+    dbt runs as its own process, with its configuration in that process's environment: dbt
+    reads ``env_var()`` from the environment only, and this process's environment stays as
+    it was (one dbt invocation per build, so its start-up is paid once either way).
     """
-    from dbt.cli.main import dbtRunner  # heavy import: only when a build runs
-
-    def attempt() -> dbtRunnerResult:
-        probe(warehouse)
-        try:
-            outcome = dbtRunner().invoke(args)
-        finally:
-            _release_warehouse()
-        if is_lock_conflict(outcome.exception):
-            raise outcome.exception
-        return outcome
-
-    return wait_for_lock(warehouse, attempt)
+    results_file = target / "run_results.json"
+    results_file.unlink(missing_ok=True)
+    done = subprocess.run(
+        [*DBT, *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode == 2 and engine.busy(output):
+        # Another writer took the warehouse before dbt opened it: nothing was written.
+        raise WarehouseBusyError(output)
+    results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
+    return DbtOutcome(done.returncode, output, results)
 
 
 def run_dbt(
+    ctx: RunContext,
     command: str = "build",
     *,
     as_of_date: date | None = None,
-    full_refresh: bool = False,
     select: Sequence[str] = (),
-    warehouse: Path | None = None,
-    run_id: str = "manual",
-    dbt_vars: Mapping[str, Any] | None = None,
 ) -> BuildReport:
-    """Run one dbt command against the warehouse; raise BuildError if anything failed.
+    """Run one dbt command against the run's warehouse; raise BuildError if anything failed.
 
     Writing commands forget the last build's fingerprint (``ops.build_state``) in dbt's
     on-run-start, after the rule checks pass: a rejected rule leaves the warehouse untouched.
     """
-    target = warehouse or get_settings().warehouse
-    os.environ["TIERWISE_WAREHOUSE"] = str(target)
-    os.environ[RUN_ID_ENV] = run_id
-    set_as_of_date(as_of_date)
+    settings = ctx.settings
     started = time.perf_counter()
-    args = dbt_args(command, full_refresh=full_refresh, select=select, dbt_vars=dbt_vars)
-    outcome = _invoke_when_free(args, target)
+    args = dbt_args(settings, command, full_refresh=ctx.full_refresh, select=select, dbt_vars=ctx.dbt_vars)
+    env = dbt_env(ctx, as_of_date)
+    target = settings.dbt_project_dir / "target"
+    outcome = ctx.engine.exclusive(lambda: _invoke(args, env, target, ctx.engine))
     report = BuildReport(
         command=command,
-        success=bool(outcome.success),
+        success=outcome.returncode == 0,
         elapsed=time.perf_counter() - started,
-        nodes=_node_results(outcome.result),
+        nodes=_node_results(outcome.run_results),
     )
     _log_nodes(report)
-    if outcome.exception is not None:
-        raise BuildError(f"dbt {command} could not run: {outcome.exception}") from outcome.exception
+    if outcome.returncode not in (0, 1) or (outcome.returncode == 1 and not report.failed):
+        raise BuildError(f"dbt {command} could not run: {_last_error(outcome.output)}")
     if not report.success:
         details = "; ".join(f"{n.unique_id}: {n.status} {n.message}".strip() for n in report.failed[:10])
         raise BuildError(f"dbt {command} failed: {details or 'see logs/dbt/dbt.log'}")
     return report
+
+
+def dbt_passthrough(ctx: RunContext, args: Sequence[str]) -> int:
+    """Run dbt with the given arguments on the workspace's project and target; its exit code.
+
+    For analysts who run dbt by hand: the profile reads its target from the environment the
+    run context gives, which this sets for the dbt process only.
+    """
+    given = [arg for arg in args if arg != "--"] or ["--help"]
+    settings = ctx.settings
+    project = [
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_profiles_dir),
+    ]
+    command = [*DBT, *given]
+    if given[0] not in {"--help", "-h", "--version"}:
+        command += project
+    env = dbt_env(ctx, ctx.as_of_date)
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def _last_error(output: str) -> str:
+    """dbt's error lines, without their timestamps, as one message."""
+    lines = [_TIMESTAMP.sub("", line).strip() for line in output.splitlines()]
+    told = " ".join(line for line in lines if line)
+    return told or "no output; see logs/dbt/dbt.log"
 
 
 def project_vars(project_dir: Path) -> dict[str, Any]:
@@ -213,7 +251,7 @@ def project_vars(project_dir: Path) -> dict[str, Any]:
     return dict(project.get("vars") or {})
 
 
-def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path | None = None) -> dict[str, Any]:
+def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path) -> dict[str, Any]:
     """Rules given for one run (``--vars`` in dbt's YAML syntax, or a DAG param), checked by name.
 
     dbt accepts any name silently, so a misspelt rule would change nothing: every name must be
@@ -230,7 +268,7 @@ def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path | No
         return {}
     if not isinstance(given, Mapping):
         raise ConfigError(f"--vars must be a mapping such as '{{tier_measure: net_revenue}}', got {given!r}")
-    known = set(project_vars(project_dir or get_settings().dbt_project_dir))
+    known = set(project_vars(project_dir))
     if "as_of_date" in given:
         # The date reaches dbt through the run (--as-of, DAG param as_of_date), which the build
         # state, the stage line and publishing read too; a var would override it for dbt alone.

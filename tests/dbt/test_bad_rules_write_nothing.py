@@ -20,7 +20,6 @@ import pytest
 from tests.support import isolate_tierwise
 
 from tierwise.exceptions import BuildError
-from tierwise.settings import reset_settings
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_SQL = Path(__file__).parent / "fixtures" / "raw_fixture.sql"
@@ -43,21 +42,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     patch = isolate_tierwise(root)
     patch.setenv("TIERWISE_DBT_PROJECT_DIR", str(project))
     patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    reset_settings()
     warehouse = root / "warehouse" / "tierwise.duckdb"
     warehouse.parent.mkdir(parents=True)
     with duckdb.connect(str(warehouse)) as con:
         con.execute(FIXTURE_SQL.read_text(encoding="utf-8"))
-    build(RunContext(run_id="good_build", as_of_date=date(2025, 12, 31)))
+    build(RunContext.create("good_build", as_of_date=date(2025, 12, 31)))
     yield project
     patch.undo()
-    reset_settings()
 
 
 def _warehouse_contents() -> dict[str, Any]:
-    from tierwise.settings import get_settings
+    from tierwise.settings import load_settings
 
-    with duckdb.connect(str(get_settings().warehouse), read_only=True) as con:
+    with duckdb.connect(str(load_settings().warehouse), read_only=True) as con:
         tables = con.execute("select schema_name, table_name from duckdb_tables() order by all").fetchall()
         contents: dict[str, Any] = {
             f"{schema}.{table}": con.execute(f'select * from "{schema}"."{table}" order by all').fetchall()
@@ -81,7 +78,7 @@ def _build_rejected(project: Path, seed: str, edit: tuple[str, str]) -> str:
     path.write_text(good.replace(*edit), encoding="utf-8")
     try:
         with pytest.raises(BuildError) as failure:
-            build(RunContext(run_id="bad_build", as_of_date=date(2025, 11, 30)))
+            build(RunContext.create("bad_build", as_of_date=date(2025, 11, 30)))
     finally:
         path.write_text(good, encoding="utf-8")
     after = _warehouse_contents()
@@ -122,8 +119,8 @@ def test_the_good_rules_build_again(project: Path) -> None:
     from tierwise.pipeline import RunContext, build
 
     # A full refresh: the fixture has no ops.load_manifest for incremental staging to read.
-    result = build(RunContext(run_id="second_good_build", as_of_date=date(2025, 11, 30), full_refresh=True))
-    assert "ok" in result["line"]
+    result = build(RunContext.create("second_good_build", as_of_date=date(2025, 11, 30), full_refresh=True))
+    assert "ok" in result.line
     contents = _warehouse_contents()
     assert {row[0] for row in contents["marts.customer_tiers"]} and all(
         row[1] == date(2025, 11, 30) for row in contents["marts.customer_tiers"]
@@ -140,15 +137,13 @@ def test_bad_rules_create_no_table_in_a_new_warehouse(
 
     fresh = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("TIERWISE_WAREHOUSE", str(fresh))
-    reset_settings()
     try:
         with pytest.raises(BuildError, match="abc_method"):
             build(
-                RunContext(run_id="bad_vars", as_of_date=date(2025, 12, 31), dbt_vars={"abc_method": "foo"})
+                RunContext.create("bad_vars", as_of_date=date(2025, 12, 31), dbt_vars={"abc_method": "foo"})
             )
     finally:
         monkeypatch.undo()
-        reset_settings()
     if fresh.exists():
         with duckdb.connect(str(fresh), read_only=True) as con:
             assert con.execute("select count(*) from duckdb_tables()").fetchone() == (0,)

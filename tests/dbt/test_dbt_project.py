@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.dbt.support import AS_OF, Build, Workspace, make_workspace, release_warehouse
+from tests.support import engine_at
 
 LADDER = """tier_code,tier_name,tier_rank,min_value,min_orders
 platinum,Platinum,4,5000.00,4
@@ -30,7 +31,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     workspace = make_workspace(tmp_path_factory.mktemp("dbt"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TIERWISE_WAREHOUSE", str(workspace.warehouse))
+        for name, value in engine_at(workspace.warehouse).dbt_env().items():
+            patch.setenv(name, value)  # what the transform stage gives its dbt process
         patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         yield workspace
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from tests.dbt.support import REPO, Build, Workspace, make_workspace
+from tests.support import engine_at
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -48,7 +49,8 @@ from (values
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     workspace = make_workspace(tmp_path_factory.mktemp("fx"), BRL_ORDERS)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TIERWISE_WAREHOUSE", str(workspace.warehouse))
+        for name, value in engine_at(workspace.warehouse).dbt_env().items():
+            patch.setenv(name, value)  # what the transform stage gives its dbt process
         patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         yield workspace
 

@@ -17,8 +17,6 @@ import pytest
 import yaml
 from tests.support import airflow_dags_test, isolate_tierwise
 
-from tierwise.settings import reset_settings
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +47,6 @@ def failed_gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("gate")
     patch = isolate_tierwise(root)
     patch.setenv("TIERWISE_EXPECTATIONS_DIR", str(_strict_expectations(root / "expectations")))
-    reset_settings()
     try:
         generate(root / "data", customers=300, orders=2_000, seed=3, start=date(2025, 7, 1))
         assert main(["ingest"]) == 0
@@ -60,7 +57,6 @@ def failed_gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
     finally:
         patch.undo()
-        reset_settings()
 
 
 def test_cli_publish_refuses_and_names_the_failed_check(failed_gate: Path, capsys) -> None:
@@ -109,12 +105,10 @@ def test_no_gate_since_the_last_build_refuses(failed_gate: Path, capsys) -> None
 
     patch = pytest.MonkeyPatch()
     patch.setenv("TIERWISE_BUILD_SKIP_UNCHANGED", "0")
-    reset_settings()
     try:
         assert main(["build"]) == 0
     finally:
         patch.undo()
-        reset_settings()
     capsys.readouterr()
     assert main(["publish", "--destination", "files"]) == 1
     err = capsys.readouterr().err

@@ -16,8 +16,6 @@ import duckdb
 import pytest
 from tests.support import airflow_dags_test, isolate_tierwise
 
-from tierwise.settings import reset_settings
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REVIEW_DAY = datetime(2026, 1, 5, 6, 0)
@@ -41,7 +39,6 @@ def review(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {"root": root, "code": code, "log": log.read_text(encoding="utf-8")}
     finally:
         patch.undo()
-        reset_settings()
 
 
 def _snapshot_as_of(root: Path) -> date:

@@ -10,8 +10,6 @@ import duckdb
 import pytest
 from tests.support import isolate_tierwise
 
-from tierwise.settings import reset_settings
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +29,6 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ok = run_dag(datetime(2026, 1, 5, 6, 0), log)
     yield {"root": root, "ok": ok, "log": log}
     patch.undo()
-    reset_settings()
 
 
 def _con(run: dict) -> duckdb.DuckDBPyConnection:
@@ -111,9 +108,9 @@ def test_published_csv_matches_the_mart(pipeline_run: dict) -> None:
 def test_a_rebuild_with_nothing_new_is_skipped(pipeline_run: dict) -> None:
     from tierwise import pipeline
 
-    ctx = pipeline.RunContext(run_id="e2e_rerun", as_of_date=date(2025, 12, 31))
+    ctx = pipeline.RunContext.create("e2e_rerun", as_of_date=date(2025, 12, 31))
     result = pipeline.build(ctx)
-    assert result["details"]["skipped"] is True, result["line"]
+    assert result.details["skipped"] is True, result.line
 
 
 def test_a_late_version_before_the_cutoff_forces_a_build(pipeline_run: dict) -> None:
@@ -135,8 +132,8 @@ def test_a_late_version_before_the_cutoff_forces_a_build(pipeline_run: dict) -> 
             "from raw.orders where order_id = ? and coalesce(line_no, 1) = ? limit 1",
             [order_id, line_no],
         )
-    result = pipeline.build(pipeline.RunContext(run_id="e2e_late", as_of_date=date(2025, 12, 31)))
-    assert "skipped" not in result["details"], result["line"]
+    result = pipeline.build(pipeline.RunContext.create("e2e_late", as_of_date=date(2025, 12, 31)))
+    assert "skipped" not in result.details, result.line
     with _con(pipeline_run) as con:
         after = con.execute(customer_value, [customer_id]).fetchone()[0]
     assert float(after) == pytest.approx(float(before) - float(net_eur), abs=0.01)

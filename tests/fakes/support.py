@@ -13,8 +13,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tierwise.settings import reset_settings
-
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CONNECTION_VARS = (
     "AIRFLOW_CONN_TIERWISE_POSTGRES",
@@ -31,7 +29,6 @@ def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TIERWISE_HOME", str(home))
     monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(home / "publish"))
-    reset_settings()
     return home / "publish"
 
 

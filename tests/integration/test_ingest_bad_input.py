@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from tests.support import engine_at
 
 from tierwise.exceptions import IngestError
 from tierwise.ingest import IngestReport, ingest_source, parse_source_config
@@ -35,7 +36,7 @@ def export(tmp_path: Path, content: str | bytes, name: str = "orders_2024-01-01.
 
 def load(tmp_path: Path, source: SourceConfig | None = None, run_id: str = "run") -> IngestReport:
     return ingest_source(
-        source or config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "data", run_id=run_id
+        source or config(), engine=engine_at(tmp_path / "w.duckdb"), data_dir=tmp_path / "data", run_id=run_id
     )
 
 
@@ -209,7 +210,7 @@ def test_interval_must_not_be_empty(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="end is exclusive"):
         ingest_source(
             config(),
-            warehouse=tmp_path / "w.duckdb",
+            engine=engine_at(tmp_path / "w.duckdb"),
             data_dir=tmp_path / "data",
             interval=(date(2024, 1, 1), date(2024, 1, 1)),
             run_id="r",

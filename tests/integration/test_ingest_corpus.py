@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.support import engine_at
 
 from tierwise.exceptions import IngestError
 from tierwise.ingest import ingest_source, parse_source_config
@@ -412,7 +413,7 @@ def test_bad_input_is_quarantined_or_refused_never_lost(tmp_path: Path, case: Ca
     warehouse = tmp_path / "w.duckdb"
 
     def load() -> Any:
-        return ingest_source(_config(case), warehouse=warehouse, data_dir=data, run_id="corpus")
+        return ingest_source(_config(case), engine=engine_at(warehouse), data_dir=data, run_id="corpus")
 
     if case.error:
         with pytest.raises(IngestError, match=case.error) as caught:

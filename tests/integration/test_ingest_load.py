@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import engine_at
 
 from tierwise.exceptions import IngestError
 from tierwise.ingest import IngestReport, ingest_source, load_source_config, parse_source_config
@@ -57,7 +58,7 @@ def load(
 ) -> IngestReport:
     return ingest_source(
         config or orders_config(),
-        warehouse=tmp_path / warehouse,
+        engine=engine_at(tmp_path / warehouse),
         data_dir=tmp_path / "data",
         interval=interval,
         run_id=run_id,
@@ -429,7 +430,10 @@ def test_a_moved_data_directory_is_recognised_by_content_not_reloaded(tmp_path: 
     before = query(tmp_path, "select count(*) from raw.orders")
     (tmp_path / "data").rename(tmp_path / "moved")
     again = ingest_source(
-        orders_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "moved", run_id="after-move"
+        orders_config(),
+        engine=engine_at(tmp_path / "w.duckdb"),
+        data_dir=tmp_path / "moved",
+        run_id="after-move",
     )
     assert again.files_loaded == 0 and {f.status for f in again.files} == {"moved"}
     assert query(tmp_path, "select count(*) from raw.orders") == before
@@ -437,7 +441,7 @@ def test_a_moved_data_directory_is_recognised_by_content_not_reloaded(tmp_path: 
     assert query(tmp_path, "select count(*) from ops.load_manifest where file_path like '%/data/%'") == [(0,)]
     # Loaded once more from the new place: nothing to do.
     third = ingest_source(
-        orders_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "moved", run_id="third"
+        orders_config(), engine=engine_at(tmp_path / "w.duckdb"), data_dir=tmp_path / "moved", run_id="third"
     )
     assert {f.status for f in third.files} == {"unchanged"} and first.files_loaded == len(third.files)
 

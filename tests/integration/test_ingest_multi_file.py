@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from tests.support import engine_at
 
 from tierwise.exceptions import ConfigError
 from tierwise.ingest import IngestReport, ingest_source, parse_source_config
@@ -71,7 +72,10 @@ def shop_export(root: Path) -> None:
 
 def load(tmp_path: Path, config: SourceConfig | None = None, run_id: str = "run") -> IngestReport:
     return ingest_source(
-        config or shop_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "data", run_id=run_id
+        config or shop_config(),
+        engine=engine_at(tmp_path / "w.duckdb"),
+        data_dir=tmp_path / "data",
+        run_id=run_id,
     )
 
 
@@ -266,7 +270,11 @@ def test_a_failed_derivation_leaves_the_previous_one_in_place(tmp_path: Path, mo
     for interval in (None, (date(2024, 1, 1), date(2024, 1, 2))):
         with pytest.raises(RuntimeError, match="disk full"):
             ingest_source(
-                shop_config(), warehouse=tmp_path / "w.duckdb", data_dir=data, interval=interval, run_id="x"
+                shop_config(),
+                engine=engine_at(tmp_path / "w.duckdb"),
+                data_dir=data,
+                interval=interval,
+                run_id="x",
             )
         assert query(tmp_path, "select * from raw.orders order by all") == before
         assert query(tmp_path, "select count(*) from ops.load_manifest where run_id = 'x'") == [(0,)]
@@ -282,7 +290,7 @@ def test_an_interval_run_derives_the_whole_source(tmp_path: Path) -> None:
     write(data, "payments.csv", PAYMENTS + "O2,1,20.00\nO2,2,30.00\nO1,1,15.50\n")
     ingest_source(
         shop_config(),
-        warehouse=tmp_path / "w.duckdb",
+        engine=engine_at(tmp_path / "w.duckdb"),
         data_dir=data,
         interval=(date(2023, 12, 1), date(2023, 12, 2)),
         run_id="daily",
@@ -316,7 +324,9 @@ def test_a_moved_data_folder_derives_each_row_once(tmp_path: Path) -> None:
     load(tmp_path, run_id="first")
     before = query(tmp_path, "select order_id, customer_id, gross_amount from raw.orders order by 1")
     (tmp_path / "data").rename(tmp_path / "moved")
-    ingest_source(shop_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "moved", run_id="moved")
+    ingest_source(
+        shop_config(), engine=engine_at(tmp_path / "w.duckdb"), data_dir=tmp_path / "moved", run_id="moved"
+    )
     assert query(tmp_path, "select order_id, customer_id, gross_amount from raw.orders order by 1") == before
     assert query(tmp_path, "select count(*) from raw.orders where _source_file like '%/moved/%'") == [(2,)]
 

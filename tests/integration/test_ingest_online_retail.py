@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.support import shared_data
+from tests.support import engine_at, shared_data
 
 from tierwise.ingest import ingest_source, load_source_config
 
@@ -38,7 +38,7 @@ REFUNDS = 8_905  # loaded lines of C invoices or with a negative quantity
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     warehouse = tmp_path_factory.mktemp("retail") / "w.duckdb"
     config = load_source_config(REPO / "examples" / "online_retail" / "orders.yml")
-    report = ingest_source(config, warehouse=warehouse, data_dir=DATA, run_id="online-retail")
+    report = ingest_source(config, engine=engine_at(warehouse), data_dir=DATA, run_id="online-retail")
     return report, warehouse
 
 
@@ -83,7 +83,7 @@ def test_the_default_duplicate_policy_quarantines_each_repeat_once(tmp_path: Pat
     config = replace(
         load_source_config(REPO / "examples" / "online_retail" / "orders.yml"), duplicates="quarantine"
     )
-    report = ingest_source(config, warehouse=tmp_path / "w.duckdb", data_dir=DATA, run_id="strict")
+    report = ingest_source(config, engine=engine_at(tmp_path / "w.duckdb"), data_dir=DATA, run_id="strict")
     # A repeated line without a customer counts as a duplicate, not as a missing customer.
     assert report.quarantined_by_reason == {
         "missing_customer_id": NO_CUSTOMER_FIRST_COPIES,

@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
 from tests.fakes.support import isolate, scratch_database  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute  # noqa: E402
+from tests.support import run_context  # noqa: E402
 
 from tierwise.publish import publish  # noqa: E402
 from tierwise.publish.config import CrmConfig, DatabaseConfig, PublishConfig  # noqa: E402
@@ -48,7 +49,7 @@ def timed(
     label: str, warehouse: Path, destination: str, run_id: str, config: PublishConfig
 ) -> tuple[Any, float]:
     started = time.perf_counter()
-    report = publish([destination], run_id=run_id, warehouse=warehouse, config=config)
+    report = publish([destination], run_context(run_id, warehouse=warehouse), config=config)
     elapsed = time.perf_counter() - started
     print(f"{label}: {elapsed:.1f}s")
     return report, elapsed

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
 from tests.fakes.support import isolate  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute  # noqa: E402
+from tests.support import run_context  # noqa: E402
 
 from tierwise.publish import publish  # noqa: E402
 from tierwise.publish.config import CrmConfig, PublishConfig  # noqa: E402
@@ -52,7 +53,9 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hubspot: FakeHubS
 
 
 def run(warehouse: Path, run_id: str = "run-1", crm: CrmConfig = FAST, **options: Any) -> Any:
-    return publish(["crm"], run_id=run_id, warehouse=warehouse, config=PublishConfig(crm=crm), **options)
+    return publish(
+        ["crm"], run_context(run_id, warehouse=warehouse), config=PublishConfig(crm=crm), **options
+    )
 
 
 def _text(value: object) -> str:

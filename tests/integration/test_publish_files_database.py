@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 
 from tests.fakes.support import isolate  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute  # noqa: E402
+from tests.support import run_context  # noqa: E402
 
 from tierwise.exceptions import PublishError  # noqa: E402
 from tierwise.publish import publish  # noqa: E402
@@ -50,7 +51,7 @@ def sqlite_rows(path: Path, table: str, columns: str, order: str) -> list[tuple[
 
 
 def test_files_are_complete_snapshots(warehouse: Path) -> None:
-    report = publish(["files"], run_id="run-1", as_of_date=AS_OF, warehouse=warehouse)
+    report = publish(["files"], run_context("run-1", as_of_date=AS_OF, warehouse=warehouse))
     files = publish_dir(warehouse) / "files"
     csv, parquet, latest = (
         files / "customer_tiers_2024-01-31.csv",
@@ -102,7 +103,7 @@ def test_a_write_killed_midway_leaves_no_temporary_file(warehouse: Path) -> None
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == -signal.SIGKILL
     left = [path.name for path in files.iterdir()]
     assert len(left) == 1 and left[0].startswith(".customer_tiers_latest.csv."), left
-    publish(["files"], run_id="run-1", as_of_date=AS_OF, warehouse=warehouse)
+    publish(["files"], run_context("run-1", as_of_date=AS_OF, warehouse=warehouse))
     assert sorted(path.name for path in files.iterdir()) == [
         "customer_tiers_2024-01-31.csv",
         "customer_tiers_2024-01-31.parquet",
@@ -111,7 +112,7 @@ def test_a_write_killed_midway_leaves_no_temporary_file(warehouse: Path) -> None
 
 
 def test_sqlite_mirrors_the_mart_and_a_rerun_sends_nothing(warehouse: Path) -> None:
-    first = publish(["database"], run_id="run-1", warehouse=warehouse)
+    first = publish(["database"], run_context("run-1", warehouse=warehouse))
     tiers, events = first.streams
     assert (tiers.new, tiers.sent, tiers.applied) == (CUSTOMERS, CUSTOMERS, CUSTOMERS)
     db = publish_dir(warehouse) / "operational.sqlite"
@@ -121,7 +122,7 @@ def test_sqlite_mirrors_the_mart_and_a_rerun_sends_nothing(warehouse: Path) -> N
     n_events = execute(warehouse, "select count(*) from marts.tier_changes")[0][0]
     assert events.sent == n_events == sqlite_rows(db, "tier_change_events", "count(*)", "1")[0][0]
 
-    again = publish(["database"], run_id="run-2", warehouse=warehouse)
+    again = publish(["database"], run_context("run-2", warehouse=warehouse))
     assert [(stream.sent, stream.applied, stream.unchanged) for stream in again.streams] == [
         (0, 0, CUSTOMERS),
         (0, 0, n_events),
@@ -129,10 +130,10 @@ def test_sqlite_mirrors_the_mart_and_a_rerun_sends_nothing(warehouse: Path) -> N
 
 
 def test_changes_and_removals_converge(warehouse: Path) -> None:
-    publish(["database"], run_id="run-1", warehouse=warehouse)
+    publish(["database"], run_context("run-1", warehouse=warehouse))
     execute(warehouse, "update marts.customer_tiers set tier_code = 'gold' where customer_id <= 'C0000010'")
     execute(warehouse, "delete from marts.customer_tiers where customer_id in ('C0000149', 'C0000150')")
-    report = publish(["database"], run_id="run-2", warehouse=warehouse)
+    report = publish(["database"], run_context("run-2", warehouse=warehouse))
     tiers = report.streams[0]
     assert tiers.deleted == 2 and tiers.sent == tiers.changed + 2
     db = publish_dir(warehouse) / "operational.sqlite"
@@ -145,18 +146,18 @@ def test_dry_run_writes_nothing(warehouse: Path) -> None:
     before = sorted(path.name for path in warehouse.parent.iterdir())
     ops_tables = "select table_name from information_schema.tables where table_schema = 'ops' order by 1"
     assert execute(warehouse, ops_tables) == [("quality_results",)]  # the fake's passed marts gate
-    report = publish(["files", "database"], run_id="dry", warehouse=warehouse, dry_run=True)
+    report = publish(["files", "database"], run_context("dry", warehouse=warehouse, dry_run=True))
     assert sorted(path.name for path in warehouse.parent.iterdir()) == before
     assert execute(warehouse, ops_tables) == [("quality_results",)]
     assert report.streams[1].to_send == CUSTOMERS and any(
         "new C0000001" in line for line in report.summary_lines()
     )
 
-    publish(["database"], run_id="run-1", warehouse=warehouse)
+    publish(["database"], run_context("run-1", warehouse=warehouse))
     execute(warehouse, "update marts.customer_tiers set tier_code = 'gold' where customer_id = 'C0000005'")
     state_before = execute(warehouse, "select * from ops.sync_state order by all")
     runs_before = execute(warehouse, "select count(*) from ops.sync_runs")
-    diff = publish(["database"], run_id="dry-2", warehouse=warehouse, dry_run=True)
+    diff = publish(["database"], run_context("dry-2", warehouse=warehouse, dry_run=True))
     assert diff.streams[0].diff == (("changed", "C0000005"),)
     assert execute(warehouse, "select * from ops.sync_state order by all") == state_before
     assert execute(warehouse, "select count(*) from ops.sync_runs") == runs_before
@@ -166,7 +167,7 @@ def test_dry_run_writes_nothing(warehouse: Path) -> None:
 
 def test_only_the_runs_own_evaluation_is_published(warehouse: Path) -> None:
     with pytest.raises(PublishError, match="not of this run"):
-        publish(["files"], run_id="r", as_of_date=date(2024, 2, 29), warehouse=warehouse)
+        publish(["files"], run_context("r", as_of_date=date(2024, 2, 29), warehouse=warehouse))
     assert not (publish_dir(warehouse) / "files").exists()
 
 
@@ -174,15 +175,15 @@ def test_unconfigured_destinations_are_skipped_with_a_log_line(
     warehouse: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="tierwise.publish"):
-        report = publish(["files", "database", "crm", "notifications"], run_id="r", warehouse=warehouse)
+        report = publish(["files", "database", "crm", "notifications"], run_context("r", warehouse=warehouse))
     assert [skip.split(":")[0] for skip in report.skipped] == ["crm", "notifications"]
     assert "AIRFLOW_CONN_TIERWISE_CRM" in caplog.text and "AIRFLOW_CONN_TIERWISE_WEBHOOK" in caplog.text
     assert "using the local SQLite file" in caplog.text
 
 
 def test_the_same_run_retried_is_recorded_as_a_second_attempt(warehouse: Path) -> None:
-    publish(["files", "database"], run_id="same", warehouse=warehouse)
-    second = publish(["files", "database"], run_id="same", warehouse=warehouse)
+    publish(["files", "database"], run_context("same", warehouse=warehouse))
+    second = publish(["files", "database"], run_context("same", warehouse=warehouse))
     assert second.streams[1].sent == 0
     attempts = execute(warehouse, "select destination, max(attempt) from ops.sync_runs group by 1 order by 1")
     assert {attempt for _, attempt in attempts} == {2}
@@ -190,16 +191,16 @@ def test_the_same_run_retried_is_recorded_as_a_second_attempt(warehouse: Path) -
 
 def test_unknown_destination_is_refused(warehouse: Path) -> None:
     with pytest.raises(PublishError, match="unknown destination"):
-        publish(["fax"], run_id="r", warehouse=warehouse)
+        publish(["fax"], run_context("r", warehouse=warehouse))
 
 
 def test_a_rerun_with_no_change_keeps_the_files_as_they_are(warehouse: Path) -> None:
     # Like the real mart's counts (dbt-duckdb makes sums of integers HUGEINT, which Parquet lacks).
     execute(warehouse, "alter table marts.customer_tiers add column measure_orders hugeint default 3")
-    first = publish(["files"], run_id="run-1", warehouse=warehouse)
+    first = publish(["files"], run_context("run-1", warehouse=warehouse))
     paths = first.paths
     before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths}
-    again = publish(["files"], run_id="run-2", warehouse=warehouse)
+    again = publish(["files"], run_context("run-2", warehouse=warehouse))
     files = again.streams[0]
     assert (files.new, files.changed, files.unchanged, files.sent) == (0, 0, CUSTOMERS, 0)
     assert "0 sent/0 changed" in again.headline()
@@ -207,7 +208,7 @@ def test_a_rerun_with_no_change_keeps_the_files_as_they_are(warehouse: Path) -> 
 
     execute(warehouse, "update marts.customer_tiers set measure_value = -1 where customer_id <= 'C0000003'")
     execute(warehouse, "delete from marts.customer_tiers where customer_id = 'C0000150'")
-    changed = publish(["files"], run_id="run-3", warehouse=warehouse).streams[0]
+    changed = publish(["files"], run_context("run-3", warehouse=warehouse)).streams[0]
     assert (changed.changed, changed.deleted, changed.unchanged, changed.sent) == (
         3,
         1,
@@ -218,24 +219,24 @@ def test_a_rerun_with_no_change_keeps_the_files_as_they_are(warehouse: Path) -> 
     assert duckdb.connect().execute(f"select * from '{parquet}'").fetchall() == mart_rows(warehouse)
     # A file gone (or "latest" pointing at another evaluation) is written again.
     paths[2].unlink()
-    assert publish(["files"], run_id="run-4", warehouse=warehouse).streams[0].sent == CUSTOMERS - 1
+    assert publish(["files"], run_context("run-4", warehouse=warehouse)).streams[0].sent == CUSTOMERS - 1
     assert paths[2].read_bytes() == paths[0].read_bytes()
 
 
 def test_a_column_of_another_type_rewrites_every_row(warehouse: Path) -> None:
-    first = publish(["files"], run_id="run-1", warehouse=warehouse).streams[0]
+    first = publish(["files"], run_context("run-1", warehouse=warehouse)).streams[0]
     assert first.sent == CUSTOMERS
     # Three decimals now: compared in the file's two decimals, 1.239 would pass for 1.24.
     execute(warehouse, "alter table marts.customer_tiers alter measure_value type decimal(18, 3)")
     execute(warehouse, "update marts.customer_tiers set measure_value = measure_value + 0.001")
-    again = publish(["files"], run_id="run-2", warehouse=warehouse).streams[0]
+    again = publish(["files"], run_context("run-2", warehouse=warehouse)).streams[0]
     assert (again.changed, again.sent) == (CUSTOMERS, CUSTOMERS)
 
 
 def test_a_temporary_file_left_by_a_kill_goes_even_when_nothing_is_written(warehouse: Path) -> None:
-    first = publish(["files"], run_id="run-1", warehouse=warehouse)
+    first = publish(["files"], run_context("run-1", warehouse=warehouse))
     files = first.paths[0].parent
     abandoned = files / ".customer_tiers_latest.csv.0123abcd.tmp"
     abandoned.write_text("customer_id,tier_code\nC0000001,go")
-    again = publish(["files"], run_id="run-2", warehouse=warehouse).streams[0]
+    again = publish(["files"], run_context("run-2", warehouse=warehouse)).streams[0]
     assert again.sent == 0 and not abandoned.exists()

@@ -15,13 +15,12 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 
 from tests.fakes.support import isolate  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute, record_passed_gate  # noqa: E402
+from tests.support import engine_at, run_context  # noqa: E402
 
 from tierwise.exceptions import GateNotPassedError  # noqa: E402
 from tierwise.publish import publish  # noqa: E402
 from tierwise.quality.report import FAILED, ExpectationResult  # noqa: E402
 from tierwise.quality.store import write_results  # noqa: E402
-from tierwise.settings import reset_settings  # noqa: E402
-from tierwise.warehouse import connect  # noqa: E402
 
 AS_OF = date(2024, 1, 31)
 
@@ -43,7 +42,7 @@ def fail_gate(warehouse: Path, run_id: str = "gate-2") -> None:
         False,
         observed_value="0.97",
     )
-    with connect(warehouse) as con:
+    with engine_at(warehouse).connect() as con:
         now = datetime.now(UTC).replace(tzinfo=None)
         write_results(con, [failed], run_id=run_id, validated_at=now, as_of_date=AS_OF, gate="marts")
 
@@ -54,7 +53,7 @@ def published(warehouse: Path) -> list[object]:
 
 
 def test_marts_that_passed_their_gate_are_published(warehouse: Path) -> None:
-    report = publish(["files", "database"], run_id="run-1", warehouse=warehouse)
+    report = publish(["files", "database"], run_context("run-1", warehouse=warehouse))
     assert report.gate_override is None
     assert published(warehouse)
 
@@ -62,7 +61,7 @@ def test_marts_that_passed_their_gate_are_published(warehouse: Path) -> None:
 def test_a_failed_gate_stops_publishing_and_names_the_failed_checks(warehouse: Path) -> None:
     fail_gate(warehouse)
     with pytest.raises(GateNotPassedError) as refused:
-        publish(["files", "database"], run_id="run-1", warehouse=warehouse)
+        publish(["files", "database"], run_context("run-1", warehouse=warehouse))
     message = str(refused.value)
     assert "customer_tiers.a_share_in_bounds (observed 0.97)" in message
     assert "gate run gate-2" in message and "--override-gate" in message
@@ -75,9 +74,9 @@ def test_a_failed_gate_stops_publishing_and_names_the_failed_checks(warehouse: P
 
 def test_a_later_passed_gate_opens_it_again(warehouse: Path) -> None:
     fail_gate(warehouse)
-    with connect(warehouse) as con:
+    with engine_at(warehouse).connect() as con:
         record_passed_gate(con, AS_OF, run_id="gate-3")
-    assert publish(["files"], run_id="run-1", warehouse=warehouse).gate_override is None
+    assert publish(["files"], run_context("run-1", warehouse=warehouse)).gate_override is None
 
 
 @pytest.mark.parametrize("gate_ran_before", [True, False], ids=["gate-before-build", "no-gate-at-all"])
@@ -87,7 +86,6 @@ def test_no_gate_since_the_last_build_stops_publishing(
     if not gate_ran_before:
         execute(warehouse, "delete from ops.quality_results")
     monkeypatch.setenv("TIERWISE_WAREHOUSE", str(warehouse))
-    reset_settings()
     # What a writing dbt run records before it changes the marts (macros/build_state.sql).
     execute(
         warehouse,
@@ -96,7 +94,7 @@ def test_no_gate_since_the_last_build_stops_publishing(
         "(run_id, built_at) values ('build-after-the-gate', timezone('UTC', now()))",
     )
     with pytest.raises(GateNotPassedError, match=r"has not run on the marts.*tierwise validate --gate marts"):
-        publish(["files"], run_id="run-1", warehouse=warehouse)
+        publish(["files"], run_context("run-1", warehouse=warehouse))
     assert published(warehouse) == []
 
 
@@ -107,9 +105,7 @@ def test_an_override_publishes_loudly_and_is_recorded(
     with caplog.at_level(logging.WARNING):
         report = publish(
             ["files", "database"],
-            run_id="run-1",
-            warehouse=warehouse,
-            gate_override="known outlier, approved",
+            run_context("run-1", warehouse=warehouse, gate_override="known outlier, approved"),
         )
     assert published(warehouse)
     assert report.headline().startswith("GATE OVERRIDDEN")
@@ -126,6 +122,6 @@ def test_an_override_publishes_loudly_and_is_recorded(
 def test_a_dry_run_only_warns(warehouse: Path, caplog: pytest.LogCaptureFixture) -> None:
     fail_gate(warehouse)
     with caplog.at_level(logging.WARNING):
-        report = publish(["files"], run_id="dry", warehouse=warehouse, dry_run=True)
+        report = publish(["files"], run_context("dry", warehouse=warehouse, dry_run=True))
     assert report.dry_run and "a real publish would refuse" in caplog.text
     assert published(warehouse) == []

@@ -27,6 +27,7 @@ from tests.fakes.smtp import FakeSmtp  # noqa: E402
 from tests.fakes.support import isolate  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute  # noqa: E402
 from tests.fakes.webhook import FakeWebhook  # noqa: E402
+from tests.support import run_context  # noqa: E402
 
 from tierwise.publish import publish  # noqa: E402
 from tierwise.publish.config import NotificationConfig, PublishConfig  # noqa: E402
@@ -63,7 +64,7 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: FakeWebh
 
 def run(warehouse: Path, run_id: str = "run-1", notify: NotificationConfig = FAST, **options: Any) -> Any:
     config = PublishConfig(notifications=notify)
-    return publish(["notifications"], run_id=run_id, warehouse=warehouse, config=config, **options)
+    return publish(["notifications"], run_context(run_id, warehouse=warehouse), config=config, **options)
 
 
 def expected_keys(

@@ -17,6 +17,7 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 
 from tests.fakes.support import isolate, scratch_database  # noqa: E402
 from tests.fakes.warehouse import build_marts, execute  # noqa: E402
+from tests.support import run_context  # noqa: E402
 
 from tierwise.publish import engine, publish  # noqa: E402
 from tierwise.publish.config import DatabaseConfig, PublishConfig  # noqa: E402
@@ -72,7 +73,7 @@ def assert_mirrors_mart(uri: str, schema: str, warehouse: Path) -> None:
 
 
 def test_upsert_outbox_and_no_change_rerun(database: str, schema: str, warehouse: Path) -> None:
-    first = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    first = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     tiers, events = first.streams
     assert tiers.stream.startswith("database.customer_tiers@postgres://127.0.0.1:5432/")
     assert (tiers.sent, tiers.applied) == (CUSTOMERS, CUSTOMERS)
@@ -81,20 +82,20 @@ def test_upsert_outbox_and_no_change_rerun(database: str, schema: str, warehouse
     assert events.sent == n_events
     assert pg_rows(database, f"select count(*) from {schema}.tier_change_events") == [(n_events,)]
 
-    again = publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema))
+    again = publish(["database"], run_context("run-2", warehouse=warehouse), config=config(schema))
     assert [(stream.sent, stream.applied) for stream in again.streams] == [(0, 0), (0, 0)]
 
     execute(
         warehouse, "update marts.customer_tiers set measure_value = measure_value + 1 where tier_rank = 4"
     )
     changed = execute(warehouse, "select count(*) from marts.customer_tiers where tier_rank = 4")[0][0]
-    third = publish(["database"], run_id="run-3", warehouse=warehouse, config=config(schema))
+    third = publish(["database"], run_context("run-3", warehouse=warehouse), config=config(schema))
     assert (third.streams[0].sent, third.streams[0].applied) == (changed, changed)
     assert_mirrors_mart(database, schema, warehouse)
 
     # A full resync resends every row, but PostgreSQL rewrites none: they are all equal.
     cfg = config(schema)
-    resync = publish(["database"], run_id="run-4", warehouse=warehouse, config=cfg, full_resync=True)
+    resync = publish(["database"], run_context("run-4", warehouse=warehouse), config=cfg, full_resync=True)
     assert (resync.streams[0].sent, resync.streams[0].applied) == (CUSTOMERS, 0)
     assert resync.streams[1].applied == 0  # the outbox ignores events it already holds
 
@@ -120,7 +121,7 @@ def test_connection_dropped_mid_transaction_is_retried_in_the_run(
     database: str, schema: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _drop_connection_once(monkeypatch, database, on_batch=2)
-    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    report = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert report.streams[0].sent == CUSTOMERS
     assert_mirrors_mart(database, schema, warehouse)
 
@@ -130,7 +131,7 @@ def test_connection_dropped_leaves_no_partial_batch_and_the_rerun_converges(
 ) -> None:
     _drop_connection_once(monkeypatch, database, on_batch=2)
     with pytest.raises(PublishFailedError) as failure:
-        publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema, max_retries=0))
+        publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema, max_retries=0))
     tiers = failure.value.report.streams[0]
     assert tiers.status == "failed" and tiers.sent == 60
     # Batch 1 committed, batch 2 died with its connection: exactly 60 rows, nothing in between.
@@ -138,7 +139,7 @@ def test_connection_dropped_leaves_no_partial_batch_and_the_rerun_converges(
     monkeypatch.undo()
     isolate(warehouse.parent, monkeypatch)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
-    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    report = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert report.streams[0].sent == CUSTOMERS - 60
     assert_mirrors_mart(database, schema, warehouse)
 
@@ -157,9 +158,9 @@ def test_process_killed_between_batches_then_rerun(
 
     monkeypatch.setattr(PostgresTable, "send", send_then_die)
     with pytest.raises(KeyboardInterrupt):
-        publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+        publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     monkeypatch.setattr(PostgresTable, "send", original)
-    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    report = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert report.streams[0].sent == CUSTOMERS - 120
     assert_mirrors_mart(database, schema, warehouse)
 
@@ -174,12 +175,12 @@ def test_killed_after_commits_before_state_is_saved_the_resend_writes_nothing(
 
     monkeypatch.setattr(engine._Unrecorded, "flush", die)
     with pytest.raises(KeyboardInterrupt):
-        publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+        publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert pg_rows(database, f"select count(*) from {schema}.customer_tiers") == [(CUSTOMERS,)]
     monkeypatch.undo()
     isolate(warehouse.parent, monkeypatch)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
-    tiers = publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema)).streams[0]
+    tiers = publish(["database"], run_context("run-2", warehouse=warehouse), config=config(schema)).streams[0]
     assert (tiers.sent, tiers.applied) == (CUSTOMERS, 0)
     assert_mirrors_mart(database, schema, warehouse)
 
@@ -195,7 +196,7 @@ def test_a_row_the_database_refuses_is_isolated_retried_then_abandoned(
     )
     execute(warehouse, "update marts.customer_tiers set measure_value = -5 where customer_id = 'C0000007'")
     for run in range(1, 4):
-        report = publish(["database"], run_id=f"run-{run}", warehouse=warehouse, config=config(schema))
+        report = publish(["database"], run_context(f"run-{run}", warehouse=warehouse), config=config(schema))
         tiers = report.streams[0]
         assert tiers.rejected == 1 and tiers.sent == (CUSTOMERS - 1 if run == 1 else 0)
     state = execute(
@@ -205,9 +206,9 @@ def test_a_row_the_database_refuses_is_isolated_retried_then_abandoned(
     )
     assert state[0][:2] == ("abandoned", 3) and "check" in state[0][2]
     cfg = config(schema)
-    assert publish(["database"], run_id="run-4", warehouse=warehouse, config=cfg).streams[0].sent == 0
+    assert publish(["database"], run_context("run-4", warehouse=warehouse), config=cfg).streams[0].sent == 0
     execute(warehouse, "update marts.customer_tiers set measure_value = 5 where customer_id = 'C0000007'")
-    assert publish(["database"], run_id="run-5", warehouse=warehouse, config=cfg).streams[0].sent == 1
+    assert publish(["database"], run_context("run-5", warehouse=warehouse), config=cfg).streams[0].sent == 1
     assert_mirrors_mart(database, schema, warehouse)
 
 
@@ -219,9 +220,9 @@ def test_text_with_special_characters_round_trips(database: str, schema: str, wa
         "when 'C0000002' then 'back\\slash \\N' when 'C0000003' then '' when 'C0000004' then null "
         "else 'ünï ☃ ' || customer_id end",
     )
-    publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert_mirrors_mart(database, schema, warehouse)
-    again = publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema))
+    again = publish(["database"], run_context("run-2", warehouse=warehouse), config=config(schema))
     assert (again.streams[0].sent, again.streams[0].applied) == (0, 0)
 
 
@@ -241,18 +242,18 @@ def test_keys_ordered_differently_by_postgres_still_converge(
         "update marts.customer_tiers set customer_id = lower(customer_id) "
         "where customer_id[-1:] in ('3', '6', '9')",
     )
-    first = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    first = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert first.streams[0].applied == CUSTOMERS
     assert_mirrors_mart(database, schema, warehouse)
     execute(warehouse, "update marts.customer_tiers set tier_rank = tier_rank + 10")
-    second = publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema))
+    second = publish(["database"], run_context("run-2", warehouse=warehouse), config=config(schema))
     assert (second.streams[0].sent, second.streams[0].applied) == (CUSTOMERS, CUSTOMERS)
     assert_mirrors_mart(database, schema, warehouse)
     with psycopg.connect(database) as conn:
         conn.execute(f"delete from {schema}.customer_tiers where customer_id in ('c0000003', 'C0000100')")
     # Rows removed behind our back come back with the next change of their data.
     execute(warehouse, "update marts.customer_tiers set tier_rank = tier_rank + 1")
-    third = publish(["database"], run_id="run-3", warehouse=warehouse, config=config(schema))
+    third = publish(["database"], run_context("run-3", warehouse=warehouse), config=config(schema))
     assert third.streams[0].applied == CUSTOMERS
     assert_mirrors_mart(database, schema, warehouse)
 
@@ -264,7 +265,7 @@ BYTE_ORDER = 'order by change_key collate "C"'
 def test_a_rebuilt_evaluation_revises_and_retracts_outbox_rows_across_a_kill(
     database: str, schema: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     (changed, _), (vanished, vanished_tier) = execute(
         warehouse, "select change_key, to_tier_code from marts.tier_changes order by 1 limit 2"
     )
@@ -281,9 +282,11 @@ def test_a_rebuilt_evaluation_revises_and_retracts_outbox_rows_across_a_kill(
 
     monkeypatch.setattr(PostgresTable, "send", die_on_the_outbox)
     with pytest.raises(KeyboardInterrupt):
-        publish(["database"], run_id="run-2", warehouse=warehouse, config=config(schema))
+        publish(["database"], run_context("run-2", warehouse=warehouse), config=config(schema))
     monkeypatch.setattr(PostgresTable, "send", original)
-    events = publish(["database"], run_id="run-3", warehouse=warehouse, config=config(schema)).streams[1]
+    events = publish(["database"], run_context("run-3", warehouse=warehouse), config=config(schema)).streams[
+        1
+    ]
     assert (events.changed, events.sent, events.applied) == (2, 2, 2)
     outbox = f"select {EVENT_COLUMNS} from {schema}.tier_change_events"
     current = pg_rows(database, f"{outbox} where not retracted {BYTE_ORDER}")
@@ -295,7 +298,7 @@ def test_a_rebuilt_evaluation_revises_and_retracts_outbox_rows_across_a_kill(
     )
     # One revision each, although the killed run had already logged them.
     assert revised == [(changed, "platinum", 2, False), (vanished, vanished_tier, 2, True)]
-    again = publish(["database"], run_id="run-4", warehouse=warehouse, config=config(schema))
+    again = publish(["database"], run_context("run-4", warehouse=warehouse), config=config(schema))
     assert [(stream.sent, stream.applied) for stream in again.streams] == [(0, 0), (0, 0)]
 
 
@@ -320,7 +323,7 @@ def test_an_outbox_from_before_revisions_is_brought_in_line(
             "values (%s, %s, %s, %s, %s, %s, %s, %s, 'old')",
             [drifted, *events[1:]],
         )
-    report = publish(["database"], run_id="run-1", warehouse=warehouse, config=config(schema))
+    report = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert report.streams[1].applied == 1
     held = pg_rows(
         database,

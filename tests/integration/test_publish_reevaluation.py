@@ -32,11 +32,10 @@ if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts
 from tests.fakes.smtp import FakeSmtp  # noqa: E402
 from tests.fakes.support import scratch_database  # noqa: E402
 from tests.fakes.webhook import FakeWebhook  # noqa: E402
-from tests.support import isolate_tierwise  # noqa: E402
+from tests.support import isolate_tierwise, run_context  # noqa: E402
 
 from tierwise.publish import PublishReport, publish  # noqa: E402
 from tierwise.publish.config import DatabaseConfig, NotificationConfig, PublishConfig  # noqa: E402
-from tierwise.settings import reset_settings  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -73,7 +72,7 @@ class Home:
 def _stages(run_id: str, as_of: date) -> None:
     from tierwise.pipeline import RunContext, build, validate
 
-    context = RunContext(run_id=run_id, as_of_date=as_of)
+    context = RunContext.create(run_id, as_of_date=as_of)
     build(context)
     validate(context, "marts")
 
@@ -81,17 +80,17 @@ def _stages(run_id: str, as_of: date) -> None:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     from tierwise.generate import generate
-    from tierwise.pipeline import SOURCES, RunContext, ingest
+    from tierwise.pipeline import RunContext, ingest
+    from tierwise.schema import ENTITIES as SOURCES
 
     root = tmp_path_factory.mktemp("reevaluation")
     patch = isolate_tierwise(root)
     project = root / "dbt_project"
     shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
     patch.setenv("TIERWISE_DBT_PROJECT_DIR", str(project))
-    reset_settings()
     generate(root / "data", customers=800, orders=10_000, seed=11, start=date(2025, 1, 1), end=DECEMBER)
     for source in SOURCES:
-        ingest(RunContext(run_id="load", as_of_date=None), source)
+        ingest(RunContext.create("load", as_of_date=None), source)
     _stages("november", NOVEMBER)
     _stages("december", DECEMBER)
     with scratch_database() as database, FakeWebhook() as webhook, FakeSmtp() as smtp:
@@ -104,15 +103,16 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         )
         yield Home(root, root / "warehouse" / "tierwise.duckdb", database, webhook, smtp, patch)
     patch.undo()
-    reset_settings()
 
 
 def publish_everywhere(home: Home, run_id: str) -> tuple[PublishReport, PublishReport]:
     """PostgreSQL, files and notifications; then the local SQLite default (no connection)."""
     home.patch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", home.database)
-    main = publish(["files", "database", "notifications"], run_id=run_id, as_of_date=DECEMBER, config=CONFIG)
+    main = publish(
+        ["files", "database", "notifications"], run_context(run_id, as_of_date=DECEMBER), config=CONFIG
+    )
     home.patch.delenv("AIRFLOW_CONN_TIERWISE_POSTGRES")
-    local = publish(["database"], run_id=f"{run_id}-sqlite", as_of_date=DECEMBER, config=CONFIG)
+    local = publish(["database"], run_context(f"{run_id}-sqlite", as_of_date=DECEMBER), config=CONFIG)
     return main, local
 
 

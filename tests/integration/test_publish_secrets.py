@@ -30,7 +30,6 @@ from tests.fakes.warehouse import build_marts  # noqa: E402
 
 from tierwise import pipeline  # noqa: E402
 from tierwise.cli import main  # noqa: E402
-from tierwise.settings import reset_settings  # noqa: E402
 
 Secrets = dict[str, str]
 
@@ -95,7 +94,7 @@ def _ops_text(warehouse: Path) -> str:
 
 def _publish_and_summarise(run_id: str) -> None:
     """A successful publish stage (with rejected records) and the run summary it leads to."""
-    ctx = pipeline.RunContext(run_id=run_id, as_of_date=None)
+    ctx = pipeline.RunContext.create(run_id, as_of_date=None)
     pipeline.summarize(ctx, [pipeline.publish(ctx, ["crm"])])
 
 
@@ -109,7 +108,6 @@ def test_no_credential_surfaces_in_console_logs_summaries_or_ops(
         con.execute("create table marts.customer_value as select customer_id from marts.customer_tiers")
     monkeypatch.setenv("TIERWISE_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("TIERWISE_LOG_DIR", str(tmp_path / "logs"))
-    reset_settings()
     values = _fresh_secrets()
     with FakeHubSpot(token=values["key"], echo_key=True) as crm:
         monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_CRM", CONNECTIONS[kind](crm.url, values))

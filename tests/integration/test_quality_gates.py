@@ -16,10 +16,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import run_context
 
 from tierwise.exceptions import QualityGateError, ValidationRunError
 from tierwise.quality.report import GateReport
-from tierwise.settings import reset_settings
 
 REPO = Path(__file__).resolve().parents[2]
 AS_OF = date(2024, 5, 26)
@@ -227,9 +227,7 @@ def quality_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setenv("TIERWISE_DBT_PROJECT_DIR", str(root / "dbt_project"))
         patch.setenv("TIERWISE_LOG_DIR", str(root / "logs"))
         patch.setenv("TIERWISE_WAREHOUSE", str(root / "unused.duckdb"))
-        reset_settings()
         yield root
-    reset_settings()
 
 
 def _warehouse(root: Path, name: str, *scripts: str) -> Path:
@@ -244,7 +242,9 @@ def _run(gate: str, warehouse: Path, run_id: str) -> Run:
     from tierwise.quality import run_gate
 
     try:
-        return Run(warehouse, report=run_gate(gate, warehouse=warehouse, run_id=run_id, as_of_date=AS_OF))
+        return Run(
+            warehouse, report=run_gate(run_context(run_id, warehouse=warehouse, as_of_date=AS_OF), gate)
+        )
     except (QualityGateError, ValidationRunError) as error:
         return Run(warehouse, error=error)
 

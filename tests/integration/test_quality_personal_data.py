@@ -17,7 +17,6 @@ import duckdb
 import pytest
 
 from tierwise.cli import main
-from tierwise.settings import reset_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,7 +48,6 @@ def test_no_email_or_phone_in_quality_results_docs_or_logs(
     expectations = tierwise_env / "expectations"
     shutil.copytree(REPO / "expectations", expectations, ignore=shutil.ignore_patterns("uncommitted"))
     monkeypatch.setenv("TIERWISE_EXPECTATIONS_DIR", str(expectations))
-    reset_settings()
     data, warehouse = tierwise_env / "data", tierwise_env / "warehouse" / "tierwise.duckdb"
     sample = ["--customers", "200", "--orders", "1500", "--seed", "11", "--dirty", "0.05"]
     period = ["--start", "2025-10-01", "--end", "2025-12-31", "--no-progress"]

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from tests.support import isolate_tierwise
 
-from tierwise.settings import reset_settings
+from tierwise.schema import ENTITIES
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -136,7 +136,6 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 process.kill()
         _drop_database(database)
         patch.undo()
-        reset_settings()
 
 
 def _wait_dag(client: httpx.Client, dag_id: str) -> None:
@@ -166,9 +165,8 @@ def _full_run_marts(root: Path) -> dict[str, list[tuple]]:
 
     warehouse = root / "single" / "tierwise.duckdb"
     os.environ["TIERWISE_WAREHOUSE"] = str(warehouse)
-    reset_settings()
-    ctx = pipeline.RunContext(run_id="single_full_run", as_of_date=SAMPLE_END)
-    for source in pipeline.SOURCES:
+    ctx = pipeline.RunContext.create("single_full_run", as_of_date=SAMPLE_END)
+    for source in ENTITIES:
         pipeline.ingest(ctx, source)
     pipeline.build(ctx)
     return _marts(warehouse)

@@ -18,8 +18,6 @@ import duckdb
 import pytest
 from tests.support import isolate_tierwise
 
-from tierwise.settings import reset_settings
-
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 VERSION_MODELS = ("stg_shop__order_versions", "stg_crm__contact_versions", "stg_crm__ticket_versions")
@@ -37,14 +35,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     generate(root / "data", customers=120, orders=1_500, seed=5, dirty=0, end=date(2025, 12, 31))
     yield root
     patch.undo()
-    reset_settings()
 
 
 def _ingest(run_id: str) -> None:
     from tierwise.pipeline import RunContext, ingest
 
     for source in SOURCES:
-        ingest(RunContext(run_id=run_id, as_of_date=None), source)
+        ingest(RunContext.create(run_id, as_of_date=None), source)
 
 
 def _stage(*, full_refresh: bool = False) -> None:

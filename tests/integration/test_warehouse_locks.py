@@ -20,9 +20,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.support import isolate_tierwise
+from tests.support import isolate_tierwise, run_context
 
-from tierwise.settings import get_settings, reset_settings
+from tierwise.schema import ENTITIES
+from tierwise.settings import load_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -54,24 +55,22 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     # Every build really runs dbt: the lock is met by dbt-duckdb's open, not by a skip check.
     patch.setenv("TIERWISE_BUILD_SKIP_UNCHANGED", "0")
-    reset_settings()
     generate(root / "data", customers=150, orders=1_500, seed=11, end=AS_OF, progress=False)
-    ctx = pipeline.RunContext(run_id="locks_setup", as_of_date=AS_OF)
-    for source in pipeline.SOURCES:
+    ctx = pipeline.RunContext.create("locks_setup", as_of_date=AS_OF)
+    for source in ENTITIES:
         pipeline.ingest(ctx, source)
     pipeline.validate(ctx, "raw")
     pipeline.build(ctx)
     pipeline.validate(ctx, "marts")
     yield root
     patch.undo()
-    reset_settings()
 
 
 @contextmanager
 def held(mode: str, seconds: float) -> Iterator[subprocess.Popen[str]]:
     """A second process holding the warehouse (``write`` or ``read_only``) for ``seconds``."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(get_settings().warehouse), mode, str(seconds)],
+        [sys.executable, "-c", HOLDER, str(load_settings().warehouse), mode, str(seconds)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -86,7 +85,7 @@ def held(mode: str, seconds: float) -> Iterator[subprocess.Popen[str]]:
 def _run_stage(stage: str) -> None:
     from tierwise import pipeline
 
-    ctx = pipeline.RunContext(run_id=f"locks_{stage}", as_of_date=AS_OF)
+    ctx = pipeline.RunContext.create(f"locks_{stage}", as_of_date=AS_OF)
     if stage == "ingest":
         pipeline.ingest(ctx, "orders")
     elif stage == "validate":
@@ -96,7 +95,7 @@ def _run_stage(stage: str) -> None:
     else:
         # The marts of this module are built by the build cases but never gated: the lock is what
         # is tested here, so the publish goes past the gate, as an operator could.
-        override = pipeline.RunContext(run_id=ctx.run_id, as_of_date=AS_OF, gate_override="lock test")
+        override = pipeline.RunContext.create(ctx.run_id, as_of_date=AS_OF, gate_override="lock test")
         pipeline.publish(override, ["files"])
 
 
@@ -108,7 +107,6 @@ def test_a_stage_waits_for_a_holder_that_lets_go(
     home: Path, monkeypatch: pytest.MonkeyPatch, mode: str, stage: str
 ) -> None:
     monkeypatch.setenv("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", "120")
-    reset_settings()
     started = time.monotonic()
     with held(mode, seconds=3) as holder:
         _run_stage(stage)
@@ -120,9 +118,9 @@ def test_the_bi_snapshot_waits_for_a_writer_that_lets_go(home: Path, monkeypatch
     from tierwise.snapshot import publish_snapshot
 
     monkeypatch.setenv("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", "120")
-    reset_settings()
+    ctx = run_context("snapshot")
     with held("write", seconds=3) as holder:
-        path, tables, _ = publish_snapshot()
+        path, tables, _ = publish_snapshot(ctx.settings, ctx.engine)
         assert holder.poll() is not None
     assert tables >= 5
     with duckdb.connect(str(path), read_only=True) as con:
@@ -131,14 +129,12 @@ def test_the_bi_snapshot_waits_for_a_writer_that_lets_go(home: Path, monkeypatch
 
 def test_a_zero_timeout_fails_at_once(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tierwise.exceptions import WarehouseLockedError
-    from tierwise.warehouse import connect
 
     monkeypatch.setenv("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", "0")
-    reset_settings()
     with held("write", seconds=600) as holder:
         started = time.monotonic()
         failing = pytest.raises(WarehouseLockedError, match=f"locked by process {holder.pid} .* for the 0s")
-        with failing, connect(read_only=True):
+        with failing, run_context("zero").engine.connect(read_only=True):
             pass
     assert time.monotonic() - started < 1
 
@@ -146,7 +142,7 @@ def test_a_zero_timeout_fails_at_once(home: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize("mode", ["write", "read_only"])
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_the_cli_names_the_holder_when_it_does_not_let_go(home: Path, mode: str, stage: str) -> None:
-    warehouse = get_settings().warehouse
+    warehouse = load_settings().warehouse
     with held(mode, seconds=600) as holder:
         done = subprocess.run(
             [str(TIERWISE), *STAGES[stage]],
@@ -165,14 +161,13 @@ def test_the_cli_names_the_holder_when_it_does_not_let_go(home: Path, mode: str,
 
 def test_dbt_reports_its_own_lock_conflict_as_tierwise_understands_it(home: Path) -> None:
     """The second line of defence: dbt-duckdb's own failed open is recognised, holder included."""
-    from dbt.cli.main import dbtRunner
+    from tierwise.engine import WarehouseBusyError
+    from tierwise.engine.duckdb import is_lock_conflict, lock_holder
+    from tierwise.transform import _invoke, dbt_args, dbt_env
 
-    from tierwise.transform import _release_warehouse, dbt_args
-    from tierwise.warehouse import is_lock_conflict, lock_holder
-
-    with held("read_only", seconds=600) as holder:
-        outcome = dbtRunner().invoke(dbt_args("seed", full_refresh=False, select=["tier_ladder"]))
-        _release_warehouse()
-    assert not outcome.success
-    assert is_lock_conflict(outcome.exception), outcome.exception
-    assert lock_holder(outcome.exception).startswith(f"process {holder.pid} (")
+    ctx = run_context("dbt_lock")
+    args = dbt_args(ctx.settings, "seed", select=["tier_ladder"])
+    with held("read_only", seconds=600) as holder, pytest.raises(WarehouseBusyError) as busy:
+        _invoke(args, dbt_env(ctx, AS_OF), ctx.settings.dbt_project_dir / "target", ctx.engine)
+    assert is_lock_conflict(busy.value), busy.value
+    assert lock_holder(busy.value).startswith(f"process {holder.pid} (")

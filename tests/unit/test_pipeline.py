@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -38,9 +39,14 @@ def test_stage_failure_is_reported_and_raised(tierwise_env, monkeypatch, capsys)
 
 
 def test_stage_result_is_small_and_jsonable(tierwise_env) -> None:
-    result = pipeline._run_stage("build", lambda: ("3 models", {"counts": {"model:success": 3}}))
-    assert result["stage"] == "build" and result["line"] == "3 models"
-    assert result["elapsed"] >= 0
+    result = pipeline._run_stage(
+        pipeline.StageName.BUILD,
+        lambda: ("3 models", {"counts": {"model:success": 3}, "day": date(2025, 1, 31)}),
+    )
+    assert (result.stage, result.line) == (pipeline.StageName.BUILD, "3 models")
+    sent = json.loads(json.dumps(result.to_dict()))  # what XCom carries between tasks
+    assert sent["details"] == {"counts": {"model:success": 3}, "day": "2025-01-31"}
+    assert pipeline.StageResult.from_dict(sent).line == "3 models"
 
 
 def test_a_snapshot_that_cannot_be_written_does_not_close_a_passed_gate(
@@ -56,11 +62,11 @@ def test_a_snapshot_that_cannot_be_written_does_not_close_a_passed_gate(
         def summary_lines(self) -> list[str]:
             return ["marts gate passed"]
 
-    def disk_full() -> None:
+    def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(tierwise.quality, "run_gate", lambda *args, **kwargs: Passed())
     monkeypatch.setattr(tierwise.snapshot, "publish_snapshot", disk_full)
-    result = pipeline.validate(pipeline.RunContext(run_id="r", as_of_date=None), "marts")
-    assert result["line"] == "marts gate passed"
-    assert result["details"]["snapshot"]["line"].startswith("FAILED: [Errno 28] No space left on device")
+    result = pipeline.validate(pipeline.RunContext.create("r", as_of_date=None), "marts")
+    assert result.line == "marts gate passed"
+    assert result.details["snapshot"]["line"].startswith("FAILED: [Errno 28] No space left on device")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tierwise.exceptions import ConfigError
-from tierwise.settings import get_settings, reset_settings
+from tierwise.settings import load_settings
 
 
 @pytest.mark.parametrize(("value", "seconds"), [(None, 60.0), ("", 60.0), ("0", 0.0), ("2.5", 2.5)])
@@ -14,17 +14,13 @@ def test_warehouse_lock_timeout(monkeypatch: pytest.MonkeyPatch, value: str | No
         monkeypatch.delenv("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", raising=False)
     else:
         monkeypatch.setenv("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", value)
-    reset_settings()
-    assert get_settings().warehouse_lock_timeout == seconds
-    reset_settings()
+    assert load_settings().warehouse_lock_timeout == seconds
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "inf", "nan"])
 def test_a_bad_warehouse_lock_timeout_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", value)
-    reset_settings()
     with pytest.raises(
         ConfigError, match=f"TIERWISE_WAREHOUSE_LOCK_TIMEOUT='{value}': expected a number of seconds >= 0"
     ):
-        get_settings()
-    reset_settings()
+        load_settings()

@@ -10,11 +10,21 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import engine_at
 
 from tierwise.exceptions import ConfigError
 from tierwise.publish.identifiers import normalise_email, normalise_phone, sha256_hex
-from tierwise.settings import PersonalData, get_settings, reset_settings
+from tierwise.settings import PersonalData, load_settings
 from tierwise.snapshot import publish_snapshot
+
+
+def snap(
+    warehouse: Path, target: Path | None = None, personal_data: PersonalData | None = None
+) -> tuple[Path, int, float]:
+    """The BI snapshot of ``warehouse``, with the environment's settings or ``personal_data``."""
+    changes = {"snapshot_personal_data": personal_data} if personal_data else {}
+    engine = engine_at(warehouse, **changes)
+    return publish_snapshot(engine.settings, engine, target)
 
 
 def _warehouse(path: Path, customers: int) -> None:
@@ -46,13 +56,13 @@ def test_reader_keeps_old_snapshot_while_next_run_swaps_in(tierwise_env: Path) -
     warehouse = tierwise_env / "wh.duckdb"
     target = tierwise_env / "bi" / "marts.duckdb"
     _warehouse(warehouse, 10)
-    publish_snapshot(warehouse, target)
+    snap(warehouse, target)
     reader = _open_reader(target)
     try:
         assert reader.stdout.readline().strip() == "10"
         _warehouse(warehouse, 25)
         started = time.perf_counter()
-        path, tables, _ = publish_snapshot(warehouse, target)
+        path, tables, _ = snap(warehouse, target)
         assert time.perf_counter() - started < 30
         assert (path, tables) == (target, 1)
         with duckdb.connect(str(target), read_only=True) as con:
@@ -102,7 +112,7 @@ def test_a_writer_killed_mid_copy_leaves_no_staging_file(tierwise_env: Path) -> 
             ".marts.duckdb.1000002.tmp",
             ".marts.duckdb.1000002.tmp.wal",
         ]
-        publish_snapshot(warehouse, target)
+        snap(warehouse, target)
         left = sorted(path.name for path in target.parent.iterdir())
     finally:
         working.kill()
@@ -119,7 +129,7 @@ def test_views_become_tables_in_the_snapshot(tierwise_env: Path) -> None:
         con.execute(
             'create view marts.orders as select line * 2 as doubled from "tierwise"."intermediate"."lines"'
         )
-    snapshot, relations, _ = publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb")
+    snapshot, relations, _ = snap(warehouse, tierwise_env / "bi" / "marts.duckdb")
     assert relations == 1
     with duckdb.connect(str(snapshot), read_only=True) as con:
         kind = con.execute("select table_type from information_schema.tables where table_name = 'orders'")
@@ -148,9 +158,8 @@ def test_personal_columns_are_left_out_by_default(
     tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TIERWISE_SNAPSHOT_PERSONAL_DATA", raising=False)
-    reset_settings()
     warehouse = _customers_warehouse(tierwise_env / "tierwise.duckdb")
-    snapshot, _, _ = publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb")
+    snapshot, _, _ = snap(warehouse, tierwise_env / "bi" / "marts.duckdb")
     assert _snapshot_row(snapshot) == {"customer_id": "C1", "region": "EU"}
 
 
@@ -158,9 +167,8 @@ def test_hashed_personal_columns_match_the_crms_hashed_identifiers(
     tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIERWISE_SNAPSHOT_PERSONAL_DATA", "hash")
-    reset_settings()
     warehouse = _customers_warehouse(tierwise_env / "tierwise.duckdb")
-    row = _snapshot_row(publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb")[0])
+    row = _snapshot_row(snap(warehouse, tierwise_env / "bi" / "marts.duckdb")[0])
     assert row["email"] == sha256_hex(normalise_email(" Ann.Lee@Example.com\t") or "")
     assert row["phone"] == sha256_hex(normalise_phone("+44 20 7946 0123") or "")
     assert row["customer_name"] == sha256_hex("ann lee")
@@ -169,16 +177,14 @@ def test_hashed_personal_columns_match_the_crms_hashed_identifiers(
 
 def test_personal_columns_kept_only_when_asked(tierwise_env: Path) -> None:
     warehouse = _customers_warehouse(tierwise_env / "tierwise.duckdb")
-    snapshot, _, _ = publish_snapshot(warehouse, tierwise_env / "bi" / "marts.duckdb", PersonalData.INCLUDE)
+    snapshot, _, _ = snap(warehouse, tierwise_env / "bi" / "marts.duckdb", PersonalData.INCLUDE)
     assert _snapshot_row(snapshot)["email"] == " Ann.Lee@Example.com\t"
 
 
 def test_an_unknown_personal_data_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIERWISE_SNAPSHOT_PERSONAL_DATA", "encrypt")
-    reset_settings()
     try:
         with pytest.raises(ConfigError, match="TIERWISE_SNAPSHOT_PERSONAL_DATA='encrypt' is not one of"):
-            get_settings()
+            load_settings()
     finally:
         monkeypatch.delenv("TIERWISE_SNAPSHOT_PERSONAL_DATA")
-        reset_settings()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import run_context
 
-from tierwise.pipeline import RunContext
 from tierwise.summary import render, warehouse_facts
 
 MARTS = """
@@ -28,8 +28,8 @@ select * from (values
 def summary_text(warehouse: Path, bgnbd_status: str, bgnbd_reason: str) -> list[str]:
     with duckdb.connect(str(warehouse)) as con:
         con.execute(MARTS.format(bgnbd_status=bgnbd_status, bgnbd_reason=bgnbd_reason))
-    facts = warehouse_facts(warehouse)
-    return render(RunContext(run_id="summary-test", as_of_date=date(2011, 12, 9)), [], facts).splitlines()
+    ctx = run_context("summary-test", warehouse=warehouse, as_of_date=date(2011, 12, 9))
+    return render(ctx, [], warehouse_facts(ctx.engine)).splitlines()
 
 
 def clv_lines(lines: list[str]) -> list[str]:

@@ -2,63 +2,77 @@ from __future__ import annotations
 
 import os
 from datetime import date
-from types import SimpleNamespace
+from pathlib import Path
 
-from tierwise.transform import AS_OF_ENV, BuildReport, NodeResult, _node_results, dbt_args, set_as_of_date
+import pytest
+from tests.support import run_context, settings
+
+from tierwise.transform import (
+    AS_OF_ENV,
+    RUN_ID_ENV,
+    BuildReport,
+    NodeResult,
+    _node_results,
+    dbt_args,
+    dbt_env,
+)
 
 
-def test_args_keep_logs_out_of_the_console_and_the_date_out_of_vars(tierwise_env) -> None:
-    args = dbt_args("build", full_refresh=True, select=["marts"])
-    assert args[args.index("--log-level") + 1] == "none"
+def test_args_keep_only_errors_on_the_console_and_the_date_out_of_vars(tierwise_env: Path) -> None:
+    args = dbt_args(settings(), "build", full_refresh=True, select=["marts"])
+    assert args[args.index("--log-level") + 1] == "error"
     assert "--vars" not in args
     assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
     assert "--full-refresh" in args and args[args.index("--select") + 1] == "marts"
     assert args.index("build") < args.index("--project-dir")
 
 
-def test_unit_tests_run_in_the_build_when_asked(tierwise_env, monkeypatch) -> None:
-    from tierwise.settings import reset_settings
-
-    monkeypatch.setenv("TIERWISE_DBT_UNIT_TESTS", "1")
-    reset_settings()
-    assert "--exclude-resource-type" not in dbt_args("build", full_refresh=False, select=[])
-    reset_settings()
+def test_unit_tests_run_in_the_build_when_asked(tierwise_env: Path) -> None:
+    assert "--exclude-resource-type" not in dbt_args(settings(dbt_unit_tests=True), "build")
 
 
-def test_docs_command_has_no_full_refresh(tierwise_env) -> None:
-    assert "--full-refresh" not in dbt_args("docs", full_refresh=True, select=[])
+def test_docs_command_has_no_full_refresh(tierwise_env: Path) -> None:
+    assert "--full-refresh" not in dbt_args(settings(), "docs", full_refresh=True)
 
 
-def test_the_evaluation_date_goes_through_the_environment(monkeypatch) -> None:
+def test_the_run_reaches_dbt_through_the_dbt_process_environment_only(
+    tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(AS_OF_ENV, "1999-01-31")
-    set_as_of_date(date(2025, 12, 31))
-    assert os.environ[AS_OF_ENV] == "2025-12-31"
-    set_as_of_date(None)
-    assert AS_OF_ENV not in os.environ
+    before = dict(os.environ)
+    ctx = run_context("r1", warehouse=tierwise_env / "w.duckdb")
+    env = dbt_env(ctx, date(2025, 12, 31))
+    assert (env[AS_OF_ENV], env[RUN_ID_ENV]) == ("2025-12-31", "r1")
+    assert env["TIERWISE_WAREHOUSE"] == str(tierwise_env / "w.duckdb")
+    assert env["TIERWISE_DBT_TARGET"] == "duckdb" and env["TIERWISE_DBT_THREADS"] == "2"
+    # No date: dbt takes the latest order date, not one left in this process's environment.
+    assert AS_OF_ENV not in dbt_env(ctx, None)
+    assert dict(os.environ) == before
 
 
-def test_node_results_from_a_run_result() -> None:
-    result = SimpleNamespace(
-        results=[
-            SimpleNamespace(
-                node=SimpleNamespace(unique_id="model.tierwise.customer_tiers"),
-                status=SimpleNamespace(value="success"),
-                message="OK",
-                failures=None,
-                execution_time=1.5,
-            ),
-            SimpleNamespace(
-                node=SimpleNamespace(unique_id="test.tierwise.unique_customer_tiers_customer_id"),
-                status="fail",
-                message="Got 2 results",
-                failures=2,
-                execution_time=0.1,
-            ),
+def test_node_results_from_run_results_json() -> None:
+    run_results = {
+        "results": [
+            {
+                "unique_id": "model.tierwise.customer_tiers",
+                "status": "success",
+                "message": "OK",
+                "failures": None,
+                "execution_time": 1.5,
+            },
+            {
+                "unique_id": "test.tierwise.unique_customer_tiers_customer_id",
+                "status": "fail",
+                "message": "Got 2 results",
+                "failures": 2,
+                "execution_time": 0.1,
+            },
         ]
-    )
-    nodes = _node_results(result)
+    }
+    nodes = _node_results(run_results)
     report = BuildReport(command="build", success=False, elapsed=2.0, nodes=nodes)
     assert [n.status for n in report.failed] == ["fail"]
+    assert nodes[0].seconds == 1.5 and nodes[1].failures == 2
     assert "FAILED (1 failing)" in report.summary_line()
     assert "1 models" in report.summary_line() and "1 tests" in report.summary_line()
     assert NodeResult("model.x", "success", "", None, 1.5).log_line().startswith("success")

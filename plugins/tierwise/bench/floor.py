@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import yaml
 
+from tierwise.context import workspace
 from tierwise.exceptions import ConfigError
-from tierwise.settings import get_settings
 
 OUTPUT_QUERY = """
 select
@@ -29,7 +29,7 @@ inner join customer_tiers
 
 
 def floor_sql_path() -> Path:
-    return get_settings().home / "bench" / "floor.sql"
+    return workspace().home / "bench" / "floor.sql"
 
 
 def project_vars(project_dir: Path) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def sql_literal(value: Any) -> str:
 
 def run_floor(data_dir: Path, as_of: date, out: Path) -> int:
     """Compute the floor's customer columns from the exports in ``data_dir``; write them to ``out``."""
-    settings = get_settings()
+    settings = workspace()
     variables = rule_variables(settings.dbt_project_dir, data_dir, as_of)
     con = duckdb.connect()
     try:

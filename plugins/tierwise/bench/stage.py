@@ -13,15 +13,18 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tierwise.context import RunContext
 
 Work = Callable[[argparse.Namespace], dict[str, Any]]
 
 
-def _context(args: argparse.Namespace, interval: tuple[date, date] | None = None) -> Any:
-    from tierwise.pipeline import RunContext
+def _context(args: argparse.Namespace, interval: tuple[date, date] | None = None) -> RunContext:
+    from tierwise.context import RunContext
 
-    return RunContext(run_id=args.run_id, as_of_date=args.as_of, interval=interval)
+    return RunContext.create(args.run_id, as_of_date=args.as_of, interval=interval)
 
 
 def _generate(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,29 +43,30 @@ def _generate(args: argparse.Namespace) -> dict[str, Any]:
 
 def _ingest(args: argparse.Namespace) -> dict[str, Any]:
     from tierwise import pipeline
+    from tierwise.schema import ENTITIES
 
     interval = (args.interval_start, args.interval_end) if args.interval_start else None
     ctx = _context(args, interval)
-    return {source: pipeline.ingest(ctx, source)["line"] for source in pipeline.SOURCES}
+    return {source: pipeline.ingest(ctx, source).line for source in ENTITIES}
 
 
 def _validate(args: argparse.Namespace) -> dict[str, Any]:
     from tierwise import pipeline
 
-    return {"line": pipeline.validate(_context(args), args.gate)["line"]}
+    return {"line": pipeline.validate(_context(args), args.gate).line}
 
 
 def _build(args: argparse.Namespace) -> dict[str, Any]:
     from tierwise import pipeline
 
     result = pipeline.build(_context(args))
-    return {"line": result["line"], "build_skipped": bool(result["details"].get("skipped"))}
+    return {"line": result.line, "build_skipped": bool(result.details.get("skipped"))}
 
 
 def _publish(args: argparse.Namespace) -> dict[str, Any]:
     from tierwise import pipeline
 
-    return {"line": pipeline.publish(_context(args), tuple(args.destination))["line"]}
+    return {"line": pipeline.publish(_context(args), tuple(args.destination)).line}
 
 
 def _airflow(args: argparse.Namespace) -> dict[str, Any]:
@@ -125,11 +129,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from tierwise.console import configure_cli_logging
-    from tierwise.settings import get_settings
+    from tierwise.context import workspace
 
     args = parser().parse_args(argv)
     # Library logs go to the bench's log folder; progress lines to stdout, which the bench captures.
-    configure_cli_logging(get_settings().log_dir)
+    configure_cli_logging(workspace().log_dir)
     started = time.perf_counter()
     details = STAGES[args.stage](args)
     elapsed = round(time.perf_counter() - started, 3)

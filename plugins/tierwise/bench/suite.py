@@ -43,8 +43,8 @@ from tierwise.bench.workspace import (
     remove_next_day,
 )
 from tierwise.console import progress
+from tierwise.context import workspace
 from tierwise.exceptions import TierwiseError
-from tierwise.settings import get_settings
 
 DEFAULT_SIZES = (100_000, 1_000_000, 10_000_000)
 QUICK_SIZES = (20_000,)
@@ -213,7 +213,7 @@ def run_baselines(size: SizeRun) -> dict[str, Any]:
         stale.unlink(missing_ok=True)
     as_of = LAST_DAY.isoformat()
     size.stage("floor", "floor", "--data-dir", str(ws.data_dir), "--as-of", as_of, "--out", str(floor_out))
-    script = get_settings().home / "bench" / "pandas_baseline.py"
+    script = workspace().home / "bench" / "pandas_baseline.py"
     project = str(ws.dbt_project_dir)
     arguments = [
         "--data-dir",
@@ -321,7 +321,7 @@ def _failures(results: dict[str, Any]) -> list[str]:
 
 
 def _settings(plan: Plan) -> dict[str, Any]:
-    settings = get_settings()
+    settings = workspace()
     return {
         "duckdb_threads": settings.duckdb_threads,
         "duckdb_memory_limit": settings.duckdb_memory_limit,

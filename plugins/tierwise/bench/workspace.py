@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from tierwise.settings import get_settings
+from tierwise.context import workspace as current_settings
 
 ENTITIES = ("orders", "contacts", "tickets")
 SEED = 42
@@ -110,7 +110,7 @@ class Workspace:
 
 def copy_projects(workspace: Workspace) -> None:
     """Fresh copies of the dbt and GX projects, without anything an earlier run left."""
-    settings = get_settings()
+    settings = current_settings()
     ignore = shutil.ignore_patterns("target", "logs", "dbt_packages", "uncommitted", "__pycache__")
     for source, target in (
         (settings.dbt_project_dir, workspace.dbt_project_dir),

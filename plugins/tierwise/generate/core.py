@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
+from tierwise.context import workspace
 from tierwise.generate.common import Params, Rows, id_width
 from tierwise.generate.customers import build_customers
 from tierwise.generate.dirty import add_dirty
@@ -21,7 +22,6 @@ from tierwise.generate.manifest import build_manifest, write_manifest
 from tierwise.generate.orders import Orders, build_orders
 from tierwise.generate.render import Widths, sort_rows, write_entity
 from tierwise.generate.tickets import build_tickets
-from tierwise.settings import get_settings
 
 ENTITY_ORDER = ("orders", "contacts", "tickets")
 MANIFEST = "manifest.json"
@@ -57,7 +57,7 @@ def _clear(out: Path) -> None:
 
 @contextmanager
 def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
-    settings = get_settings()
+    settings = workspace()
     con = duckdb.connect()
     try:
         con.execute(f"set threads = {settings.duckdb_threads}")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from tierwise.engine import transaction
 from tierwise.exceptions import IngestError
 from tierwise.ingest import manifest, storage
 from tierwise.ingest.config import InputConfig, SourceConfig
@@ -73,7 +74,6 @@ from tierwise.ingest.transform import (
     trimmed,
 )
 from tierwise.ingest.writes import insert_rows
-from tierwise.warehouse import transaction
 
 LANDING = "landing"
 _META = (

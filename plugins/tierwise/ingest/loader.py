@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from tierwise.engine import Engine, transaction
 from tierwise.exceptions import CorruptFileError, IngestError
 from tierwise.ingest import manifest, storage
 from tierwise.ingest.config import SourceConfig, load_source_config
@@ -57,8 +58,6 @@ from tierwise.ingest.transform import (
     plan_fields,
 )
 from tierwise.ingest.writes import Counts, delete_previous, insert_rows
-from tierwise.settings import get_settings
-from tierwise.warehouse import connect, transaction
 
 log = logging.getLogger(__name__)
 BATCH_BYTES = 256 * 1024 * 1024
@@ -95,8 +94,8 @@ class _Candidate:
 def ingest_source(
     config: SourceConfig | Path,
     *,
-    warehouse: Path | None = None,
-    data_dir: Path | None = None,
+    engine: Engine,
+    data_dir: Path,
     interval: tuple[date, date] | None = None,
     run_id: str,
 ) -> IngestReport:
@@ -110,8 +109,8 @@ def ingest_source(
     source = config if isinstance(config, SourceConfig) else load_source_config(config)
     _check_interval(interval)
     run = LoadRun(source, interval, run_id, _utc_now(), source.fingerprint())
-    root = data_dir or get_settings().data_dir
-    with connect(warehouse) as con:
+    root = data_dir
+    with engine.connect() as con:
         storage.prepare(con, source, resolve_pattern(source, root))
         # Every entity's tables, not only this source's: a shop without a CRM export never loads
         # contacts or tickets, and dbt reads them all (as no rows).

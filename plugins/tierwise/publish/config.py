@@ -18,7 +18,6 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]  # no stubs in the dev group
 
 from tierwise.exceptions import ConfigError
-from tierwise.settings import get_settings
 
 # CRM property -> customer_tiers column. as_of_date is left out on purpose: it changes
 # every month for every customer and would turn each review into a full re-upload.
@@ -99,16 +98,17 @@ class PublishConfig:
     notifications: NotificationConfig = field(default_factory=NotificationConfig)
 
 
-def config_path() -> Path | None:
+def config_path(home: Path | None) -> Path | None:
+    """$TIERWISE_PUBLISH_CONFIG, else ``config/publish.yml`` of the workspace ``home`` if there is one."""
     env = os.environ.get("TIERWISE_PUBLISH_CONFIG")
     if env:
         return Path(env)
-    candidate = get_settings().home / "config" / "publish.yml"
-    return candidate if candidate.exists() else None
+    candidate = home / "config" / "publish.yml" if home else None
+    return candidate if candidate and candidate.exists() else None
 
 
-def load_publish_config(path: Path | None = None) -> PublishConfig:
-    source = path or config_path()
+def load_publish_config(path: Path | None = None, *, home: Path | None = None) -> PublishConfig:
+    source = path or config_path(home)
     if source is None:
         return PublishConfig()
     try:

@@ -27,12 +27,12 @@ import duckdb
 
 from tierwise.build_state import STATE_TABLE
 from tierwise.console import progress
+from tierwise.engine import table_exists
 from tierwise.exceptions import GateNotPassedError
 from tierwise.masking import get_logger
 from tierwise.publish import state
 from tierwise.publish.report import StreamReport
 from tierwise.quality.store import GateRun, latest_run
-from tierwise.warehouse import table_exists
 
 log = get_logger(__name__)
 

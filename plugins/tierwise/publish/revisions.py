@@ -24,10 +24,10 @@ from datetime import date
 
 import duckdb
 
+from tierwise.engine import table_exists, transaction
 from tierwise.exceptions import PublishError
 from tierwise.masking import get_logger
 from tierwise.publish.state import quote, utcnow
-from tierwise.warehouse import table_exists, transaction
 
 log = get_logger(__name__)
 

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
+from tierwise.engine import table_exists
 from tierwise.exceptions import PublishError
 from tierwise.masking import get_logger, mask
+from tierwise.names import Destination as DestinationName
 from tierwise.publish import gate, revisions, sources
 from tierwise.publish.config import CrmConfig, PublishConfig, load_publish_config
 from tierwise.publish.connections import Connection, base_url, env_var_name, get_connection, secret_of
@@ -38,8 +41,9 @@ from tierwise.publish.sqlite import SqliteTable
 from tierwise.publish.state import ensure_tables
 from tierwise.publish.tables import OUTBOX_TABLE, TableSpec
 from tierwise.publish.webhook import WebhookNotifier
-from tierwise.settings import get_settings
-from tierwise.warehouse import connect, table_exists
+
+if TYPE_CHECKING:
+    from tierwise.context import RunContext
 
 log = get_logger(__name__)
 
@@ -47,7 +51,7 @@ POSTGRES_CONN = "tierwise_postgres"
 CRM_CONN = "tierwise_crm"
 WEBHOOK_CONN = "tierwise_webhook"
 SMTP_CONN = "tierwise_smtp"
-DESTINATION_NAMES = ("files", "database", "crm", "notifications")
+DESTINATION_NAMES = tuple(name.value for name in DestinationName)
 
 
 @dataclass(frozen=True)
@@ -151,26 +155,26 @@ def build_notifications(ctx: PublishContext) -> Streams | str:
     ]
 
 
-BUILDERS: dict[str, Builder] = {
-    "database": build_database,
-    "crm": build_crm,
-    "notifications": build_notifications,
+BUILDERS: dict[DestinationName, Builder] = {
+    DestinationName.DATABASE: build_database,
+    DestinationName.CRM: build_crm,
+    DestinationName.NOTIFICATIONS: build_notifications,
 }
 
 
-def _check_names(destinations: Sequence[str]) -> list[str]:
-    unknown = [name for name in destinations if name not in DESTINATION_NAMES]
+def _check_names(destinations: Sequence[str]) -> list[DestinationName]:
+    unknown = [str(name) for name in destinations if name not in DESTINATION_NAMES]
     if unknown:
         raise PublishError(
             f"unknown destination(s) {', '.join(unknown)}; known: {', '.join(DESTINATION_NAMES)}"
         )
-    return list(dict.fromkeys(destinations))
+    return list(dict.fromkeys(DestinationName(name) for name in destinations))
 
 
 def _run_destination(
-    ctx: PublishContext, name: str, options: SyncOptions
+    ctx: PublishContext, name: DestinationName, options: SyncOptions
 ) -> tuple[list[StreamReport], str | None]:
-    if name == "files":
+    if name is DestinationName.FILES:
         target = ctx.config.files_dir or ctx.publish_dir / "files"
         return [export_files(ctx.con, ctx.as_of, target, run_id=ctx.run_id, dry_run=options.dry_run)], None
     try:
@@ -193,36 +197,33 @@ def _run_destination(
 
 def publish(
     destinations: Sequence[str],
+    run: RunContext,
     *,
-    run_id: str,
-    as_of_date: date | None = None,
-    warehouse: Path | None = None,
-    dry_run: bool = False,
     full_resync: bool = False,
     config: PublishConfig | None = None,
-    gate_override: str | None = None,
 ) -> PublishReport:
-    """Publish this run's tiers to ``destinations``; raises PublishFailedError if one of them failed.
+    """Publish the run's tiers to ``destinations``; raises PublishFailedError if one of them failed.
 
-    Refuses (GateNotPassedError) marts that did not pass the marts gate, unless ``gate_override``
-    gives the reason to publish them anyway.
+    Publishes the run's evaluation (``run.as_of_date``, else the latest in the marts); a dry
+    run (``run.dry_run``) computes the diff and sends nothing. Refuses (GateNotPassedError) marts
+    that did not pass the marts gate, unless ``run.gate_override`` gives the reason to publish
+    them anyway.
     """
     started = time.perf_counter()
     names = _check_names(destinations)
-    settings = get_settings()
-    path = warehouse or settings.warehouse
-    if not path.exists():
-        raise PublishError(f"warehouse {path} does not exist: run ingest and build first")
-    cfg = config or load_publish_config()
+    run_id, dry_run, settings = run.run_id, run.dry_run, run.settings
+    if not run.engine.exists():
+        raise PublishError(f"warehouse {run.engine.location} does not exist: run ingest and build first")
+    cfg = config or load_publish_config(home=settings.home)
     options = SyncOptions(
         run_id=run_id, dry_run=dry_run, full_resync=full_resync, max_attempts=cfg.max_attempts
     )
     streams: list[StreamReport] = []
     skipped: list[str] = []
-    with connect(path, read_only=dry_run) as con:
+    with run.engine.connect(read_only=dry_run) as con:
         con.execute("set enable_progress_bar = false")
-        as_of = sources.resolve_as_of_date(con, as_of_date)
-        overridden = gate.require_passed(con, run_id=run_id, override=gate_override, dry_run=dry_run)
+        as_of = sources.resolve_as_of_date(con, run.as_of_date)
+        overridden = gate.require_passed(con, run_id=run_id, override=run.gate_override, dry_run=dry_run)
         if not dry_run:
             ensure_tables(con)
         ctx = PublishContext(con, as_of, run_id, cfg, settings.publish_dir, dry_run)

@@ -7,13 +7,13 @@ from datetime import date
 
 import duckdb
 
+from tierwise.engine import table_exists
 from tierwise.exceptions import PublishError
 from tierwise.masking import PERSONAL_COLUMNS, get_logger
 from tierwise.publish import revisions
 from tierwise.publish.config import CrmConfig, NotificationConfig
 from tierwise.publish.engine import Source
 from tierwise.publish.state import notified_keys, quote
-from tierwise.warehouse import table_exists
 
 log = get_logger(__name__)
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from tierwise.engine import table_exists, transaction
 from tierwise.exceptions import PublishError
-from tierwise.warehouse import table_exists, transaction
 
 if TYPE_CHECKING:
     from tierwise.publish.engine import Batch, Record, RecordResult, Source

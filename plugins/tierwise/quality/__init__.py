@@ -1,6 +1,6 @@
 """Quality gates: Great Expectations suites run inside DuckDB.
 
-``run_gate("raw" | "marts", run_id=...)`` validates a gate's tables, stores every result in
+``run_gate(ctx, "raw" | "marts")`` validates a gate's tables, stores every result in
 ``ops.quality_results``, renders Data Docs, and raises ``QualityGateError`` when a critical
 expectation fails or ``ValidationRunError`` when validation itself could not run.
 GX is imported only when a gate runs.

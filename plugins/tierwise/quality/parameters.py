@@ -17,10 +17,10 @@ from typing import Any
 import duckdb
 
 from tierwise import schema
+from tierwise.engine import table_exists
 from tierwise.exceptions import ValidationRunError
 from tierwise.quality import store
 from tierwise.quality.thresholds import RAW_TABLES, Thresholds
-from tierwise.warehouse import table_exists
 
 # Where dbt may have loaded the tier_ladder seed, in order of preference.
 TIER_LADDER_TABLES = (("marts", "tier_ladder"), ("staging", "tier_ladder"), ("main", "tier_ladder"))

@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 
 from tierwise.quality.suites import SUITES, SuiteSpec, expectations_for
-from tierwise.settings import get_settings
 
 GX_DIR = "gx"
 BATCH_DEFINITION = "whole_table"
@@ -104,10 +103,12 @@ def build_project(root: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tierwise.context import workspace
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None, help="project root (default: expectations dir)")
     args = parser.parse_args(argv)
-    print(build_project(args.root or get_settings().expectations_dir))
+    print(build_project(args.root or workspace().expectations_dir))
     return 0
 
 

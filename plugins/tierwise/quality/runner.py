@@ -13,10 +13,11 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from tierwise.engine import table_exists
 from tierwise.exceptions import ConfigError, ValidationRunError
 from tierwise.masking import get_logger
 from tierwise.quality import outcomes, store
@@ -27,8 +28,10 @@ from tierwise.quality.report import ExpectationResult, GateReport
 from tierwise.quality.suites import SUITES
 from tierwise.quality.thresholds import Thresholds, load_thresholds
 from tierwise.schema import OPTIONAL_ENTITIES
-from tierwise.settings import get_settings
-from tierwise.warehouse import connect, table_exists
+from tierwise.settings import Settings
+
+if TYPE_CHECKING:
+    from tierwise.context import RunContext
 
 log = get_logger(__name__)
 
@@ -43,6 +46,7 @@ class _Run:
     as_of_date: date | None
     validated_at: datetime  # UTC, naive (stored as TIMESTAMP)
     thresholds: Thresholds
+    settings: Settings
     skipped: tuple[str, ...] = ()
     """Suites not run: optional entities no source loads."""
 
@@ -83,7 +87,7 @@ def unsourced(con: duckdb.DuckDBPyConnection, gate: str) -> tuple[str, ...]:
 def _parameters(con: duckdb.DuckDBPyConnection, run: _Run) -> RunParameters:
     if run.gate == "raw":
         return raw_parameters(con, run.thresholds, run.as_of_date, run.run_id)
-    seed = get_settings().dbt_project_dir / "seeds" / "tier_ladder.csv"
+    seed = run.settings.dbt_project_dir / "seeds" / "tier_ladder.csv"
     return marts_parameters(con, run.thresholds, seed)
 
 
@@ -140,7 +144,7 @@ def _build_data_docs(context: Any, checkpoint_result: Any) -> None:
 def _run_checkpoint(
     con: duckdb.DuckDBPyConnection, params: RunParameters, run: _Run
 ) -> list[ExpectationResult]:
-    settings = get_settings()
+    settings = run.settings
     quiet_gx_logging(settings.log_dir)  # before the import: GX logs while it loads
     import great_expectations as gx
 
@@ -224,10 +228,8 @@ def _suites(gate: str) -> tuple[str, ...]:
     return tuple(spec.name for spec in SUITES[gate])
 
 
-def run_gate(
-    gate: str, *, warehouse: Path | None = None, run_id: str, as_of_date: date | None = None
-) -> GateReport:
-    """Validate the ``raw`` or ``marts`` gate; return the report if it passed.
+def run_gate(ctx: RunContext, gate: str) -> GateReport:
+    """Validate the ``raw`` or ``marts`` gate of the run's warehouse; return the report if it passed.
 
     Every expectation result is written to ``ops.quality_results`` and Data Docs are rebuilt,
     whatever the verdict. Then: raises ``ValidationRunError`` if any expectation (or the run)
@@ -238,16 +240,16 @@ def run_gate(
     suites = _suites(gate)
     started = time.perf_counter()
     # A bad thresholds file is a ConfigError, raised before the warehouse is touched.
-    thresholds = load_thresholds(get_settings().expectations_dir / "thresholds.yml")
-    with connect(warehouse) as con:
-        run = _Run(
-            gate, run_id, as_of_date, datetime.now(UTC).replace(tzinfo=None), thresholds, unsourced(con, gate)
-        )
+    settings, run_id, as_of_date = ctx.settings, ctx.run_id, ctx.as_of_date
+    thresholds = load_thresholds(settings.expectations_dir / "thresholds.yml")
+    with ctx.engine.connect() as con:
+        validated_at = datetime.now(UTC).replace(tzinfo=None)
+        run = _Run(gate, run_id, as_of_date, validated_at, thresholds, settings, unsourced(con, gate))
         results, notes, error = _validate(con, run)
         store.write_results(
             con, results, run_id=run_id, validated_at=run.validated_at, as_of_date=as_of_date, gate=gate
         )
-    docs = get_settings().expectations_dir / DATA_DOCS_INDEX
+    docs = settings.expectations_dir / DATA_DOCS_INDEX
     if docs.is_file():
         docs = write_offline_index(docs.parent)
     report = GateReport(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from tierwise.warehouse import table_exists, transaction
+from tierwise.engine import table_exists, transaction
 
 if TYPE_CHECKING:
     from tierwise.quality.report import ExpectationResult

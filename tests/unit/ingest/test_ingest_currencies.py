@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import engine_at
 
 from tierwise.exceptions import ConfigError
 from tierwise.ingest import ingest_source
@@ -22,7 +23,7 @@ def test_rows_in_any_current_iso_code_load_and_others_are_quarantined(make_confi
     export.parent.mkdir(parents=True)
     export.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
     report = ingest_source(
-        make_config(), warehouse=tmp_path / "w.duckdb", data_dir=tmp_path / "data", run_id="r"
+        make_config(), engine=engine_at(tmp_path / "w.duckdb"), data_dir=tmp_path / "data", run_id="r"
     )
     assert (report.rows_loaded, report.quarantined_by_reason) == (5, {"unknown_currency": 5})
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:

@@ -8,8 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tierwise.settings import reset_settings
-
 CONNECTION_VARS = (
     "AIRFLOW_CONN_TIERWISE_POSTGRES",
     "AIRFLOW_CONN_TIERWISE_CRM",
@@ -25,9 +23,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TIERWISE_HOME", str(tmp_path))
     monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(tmp_path / "publish"))
-    reset_settings()
     yield tmp_path
-    reset_settings()
 
 
 @pytest.fixture

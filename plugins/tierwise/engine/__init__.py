@@ -1,0 +1,24 @@
+"""The warehouse engine seam: how every stage reaches the warehouse (see :mod:`.base`)."""
+
+from __future__ import annotations
+
+from tierwise.engine.base import Connection, Engine, WarehouseBusyError, table_exists, transaction
+from tierwise.settings import EngineName, Settings
+
+__all__ = [
+    "Connection",
+    "Engine",
+    "EngineName",
+    "WarehouseBusyError",
+    "make_engine",
+    "table_exists",
+    "transaction",
+]
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The engine the settings name (``TIERWISE_ENGINE``)."""
+    from tierwise.engine.duckdb import DuckDBEngine
+
+    engines: dict[EngineName, type[DuckDBEngine]] = {EngineName.DUCKDB: DuckDBEngine}
+    return engines[settings.engine](settings)
