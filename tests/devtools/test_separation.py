@@ -22,7 +22,9 @@ def _imported_modules(path: Path) -> set[str]:
 
 def test_the_runtime_package_never_imports_the_dev_package() -> None:
     offenders = {
-        str(path.relative_to(REPO)): sorted(name for name in _imported_modules(path) if "tierwise_dev" in name)
+        str(path.relative_to(REPO)): sorted(
+            name for name in _imported_modules(path) if "tierwise_dev" in name
+        )
         for path in RUNTIME.rglob("*.py")
     }
     assert {path: names for path, names in offenders.items() if names} == {}
