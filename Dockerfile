@@ -37,11 +37,14 @@ RUN --mount=type=cache,target=/home/airflow/.cache/uv,uid=50000,gid=0 \
 
 # 2. The project itself. `uv sync` installs `tierwise` in editable mode pointing at
 #    /opt/airflow/plugins, so the folder bind-mounted there by compose is the code
-#    that runs.
+#    that runs. The dev tooling (devtools/: generator, demo, bench) stays out: it is
+#    not in the build context (.dockerignore), and the `tierwise-dev` script that the
+#    project declares for checkouts is removed.
 COPY --chown=airflow:0 README.md ./
 COPY --chown=airflow:0 plugins/ plugins/
 RUN --mount=type=cache,target=/home/airflow/.cache/uv,uid=50000,gid=0 \
-    uv sync --frozen --no-dev --group deploy
+    uv sync --frozen --no-dev --group deploy \
+    && rm -f /opt/tierwise/venv/bin/tierwise-dev
 
 # 3. What the DAGs need at run time. Compose mounts the same folders over these
 #    copies for development; without mounts the image is self-contained.
@@ -60,4 +63,5 @@ ENV PATH="/opt/tierwise/venv/bin:${PATH}" \
 # Airflow writes on first use (with generated secrets) out of the image.
 RUN AIRFLOW_HOME=/tmp/airflow-check airflow version \
     && AIRFLOW_HOME=/tmp/airflow-check python -c "import airflow.providers.celery, dbt.version, duckdb, great_expectations, tierwise" \
+    && ! python -c "import tierwise_dev" 2>/dev/null \
     && rm -rf /tmp/airflow-check

@@ -19,25 +19,25 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 install: $(VENV)/.synced
 
 demo: install
-	$(BIN)/tierwise demo
+	$(BIN)/tierwise-dev demo
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check plugins dags tests
+	$(BIN)/ruff format --check plugins devtools dags tests
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros --disable-progress-bar --nocolor
 
 test: lint
 	$(BIN)/pytest
 
 format: install
-	$(BIN)/ruff format plugins dags tests
+	$(BIN)/ruff format plugins devtools dags tests
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/tierwise bench
+	$(BIN)/tierwise-dev bench
 
 bench-full: install
-	$(BIN)/tierwise bench --sizes 100000,1000000,10000000
+	$(BIN)/tierwise-dev bench --sizes 100000,1000000,10000000
 
 clean:
 	rm -rf .airflow logs warehouse publish data/sample dbt_project/target

@@ -1,4 +1,4 @@
-"""``tierwise``: every stage of the pipeline without a scheduler, plus the demo."""
+"""``tierwise``: every stage of the pipeline without a scheduler (dev tooling: ``tierwise-dev``)."""
 
 from __future__ import annotations
 
@@ -39,28 +39,6 @@ def _context(args: argparse.Namespace, prefix: str) -> RunContext:
         gate_override=getattr(args, "override_gate", None),
         dbt_vars=parse_dbt_vars(getattr(args, "vars", None), settings.dbt_project_dir),
     )
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from tierwise.console import progress
-    from tierwise.generate import generate
-
-    result = generate(
-        Path(args.out),
-        customers=args.customers,
-        orders=args.orders,
-        seed=args.seed,
-        dirty=args.dirty,
-        start=args.start,
-        end=args.end,
-        progress=not args.no_progress,
-    )
-    progress(
-        "generate",
-        f"{args.customers:,} customers, {args.orders:,} orders -> {args.out} "
-        f"in {result.elapsed_seconds:.1f}s",
-    )
-    return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -119,21 +97,6 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return dbt_passthrough(_context(args, "cli_dbt"), args.dbt_args)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from tierwise.demo import run_demo
-
-    return run_demo(customers=args.customers, orders=args.orders, seed=args.seed, dirty=args.dirty)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from tierwise.bench import run_bench
-
-    sizes = [int(size) for size in args.sizes.split(",")]
-    path = run_bench(sizes, Path(args.out), quick=args.quick)
-    print(f"benchmark results: {path}")
-    return 0
-
-
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", type=_date, help="evaluation date (default: latest order date)")
 
@@ -153,17 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tierwise", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging in logs/tierwise.log")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    gen = sub.add_parser("generate", help="write deterministic sample exports")
-    gen.add_argument("--out", required=True)
-    gen.add_argument("--customers", type=int, default=5_000)
-    gen.add_argument("--orders", type=int, default=50_000)
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--dirty", type=float, default=0.0, help="share of bad rows added (e.g. 0.01)")
-    gen.add_argument("--start", type=_date, default=date(2024, 1, 1))
-    gen.add_argument("--end", type=_date, default=date(2025, 12, 31))
-    gen.add_argument("--no-progress", action="store_true")
-    gen.set_defaults(func=cmd_generate)
 
     ing = sub.add_parser("ingest", help="load exports into the warehouse's raw schema")
     ing.add_argument("--source", action="append", help="source config name (repeatable; default: all)")
@@ -228,19 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's arguments (after --)")
     dbt.set_defaults(func=cmd_dbt)
-
-    demo = sub.add_parser("demo", help="sample data + the main DAG through Airflow (airflow dags test)")
-    demo.add_argument("--customers", type=int, default=5_000)
-    demo.add_argument("--orders", type=int, default=60_000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--dirty", type=float, default=0.005)
-    demo.set_defaults(func=cmd_demo)
-
-    bench = sub.add_parser("bench", help="benchmark every stage against the floor and a pandas baseline")
-    bench.add_argument("--sizes", default="100000", help="order counts, comma-separated")
-    bench.add_argument("--out", default="bench/results")
-    bench.add_argument("--quick", action="store_true", help="skip the slowest stages (CI smoke test)")
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -609,6 +609,15 @@ def test_dockerignore_keeps_the_build_inputs(dockerfile: str) -> None:
     assert {item for item in needed if item in ignored or item.split("/")[0] in ignored} == set()
 
 
+def test_image_leaves_out_the_dev_tooling(compose: dict[str, Any], dockerfile: str) -> None:
+    ignored = {line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
+    assert {"devtools", "bench"} <= ignored
+    assert re.search(r"^\s*&& rm -f /opt/tierwise/venv/bin/tierwise-dev$", dockerfile, re.M)
+    assert '! python -c "import tierwise_dev"' in dockerfile
+    mounted = {source for service in compose["services"].values() for source, _ in volume_sources(service)}
+    assert [source for source in mounted if "devtools" in source] == []
+
+
 # --- secrets ------------------------------------------------------------------------------------
 
 

@@ -40,9 +40,9 @@ def _nothing_published(root: Path) -> bool:
 @pytest.fixture(scope="module")
 def failed_gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Sample loaded and built, marts gate run and failed, nothing published."""
-    from tierwise.airflow_local import setup_airflow
     from tierwise.cli import main
-    from tierwise.generate import generate
+    from tierwise_dev.airflow_local import setup_airflow
+    from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("gate")
     patch = isolate_tierwise(root)
@@ -91,7 +91,7 @@ def test_publish_dag_refuses(failed_gate: Path) -> None:
 
 
 def test_pipeline_dag_stops_at_the_gate(failed_gate: Path) -> None:
-    from tierwise.demo import run_dag
+    from tierwise_dev.demo import run_dag
 
     assert not run_dag(REVIEW_DAY, failed_gate / "logs" / "pipeline_dag.log")
     progress = (failed_gate / "logs" / "progress.log").read_text(encoding="utf-8")

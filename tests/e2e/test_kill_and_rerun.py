@@ -339,7 +339,7 @@ class Runs:
 
 
 def _workspaces(root: Path) -> tuple[Workspace, Workspace]:
-    from tierwise.generate import generate
+    from tierwise_dev.generate import generate
 
     generate(root / "data", customers=300, orders=3_000, seed=5, dirty=0.01)
     config = root / "publish.yml"

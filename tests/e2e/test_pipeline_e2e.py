@@ -17,9 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from tierwise.airflow_local import setup_airflow
-    from tierwise.demo import run_dag
-    from tierwise.generate import generate
+    from tierwise_dev.airflow_local import setup_airflow
+    from tierwise_dev.demo import run_dag
+    from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("e2e")
     patch = isolate_tierwise(root)

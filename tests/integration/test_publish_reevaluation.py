@@ -79,9 +79,9 @@ def _stages(run_id: str, as_of: date) -> None:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    from tierwise.generate import generate
     from tierwise.pipeline import RunContext, ingest
     from tierwise.schema import ENTITIES as SOURCES
+    from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("reevaluation")
     patch = isolate_tierwise(root)

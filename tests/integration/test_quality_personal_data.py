@@ -1,6 +1,6 @@
 """Customer e-mails and phones never land in GX results, Data Docs, ops.quality_results or logs.
 
-A generated sample with bad e-mails (``tierwise generate --dirty``) plus a few malformed phones
+A generated sample with bad e-mails (``tierwise-dev generate --dirty``) plus a few malformed phones
 goes through ``tierwise ingest`` and the raw gate; then every file GX wrote (validation JSON,
 Data Docs HTML), every log file, the console and ``ops.quality_results`` are searched for each
 e-mail and phone of the sample. The failing rows must still say where they are (file, line).
@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from tierwise.cli import main
+from tierwise_dev.cli import main as dev_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def test_no_email_or_phone_in_quality_results_docs_or_logs(
     data, warehouse = tierwise_env / "data", tierwise_env / "warehouse" / "tierwise.duckdb"
     sample = ["--customers", "200", "--orders", "1500", "--seed", "11", "--dirty", "0.05"]
     period = ["--start", "2025-10-01", "--end", "2025-12-31", "--no-progress"]
-    assert main(["generate", "--out", str(data), *sample, *period]) == 0
+    assert dev_main(["generate", "--out", str(data), *sample, *period]) == 0
     assert main(["ingest"]) == 0
     with duckdb.connect(str(warehouse)) as con:  # phones in a shape the format check refuses
         con.execute("update raw.contacts set phone = 'tel. ' || phone where hash(customer_id) % 4 = 0")

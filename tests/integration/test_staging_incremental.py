@@ -28,7 +28,7 @@ SENTINEL_ORDER = "O-UNTOUCHED"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from tierwise.generate import generate
+    from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("incremental")
     patch = isolate_tierwise(root)

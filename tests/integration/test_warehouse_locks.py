@@ -48,7 +48,7 @@ STAGES = {
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A small warehouse that has been through every stage once."""
     from tierwise import pipeline
-    from tierwise.generate import generate
+    from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("locks")
     patch = isolate_tierwise(root)

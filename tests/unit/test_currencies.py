@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tierwise import schema
-from tierwise.generate import vocab
+from tierwise_dev.generate import vocab
 
 REPO = Path(__file__).resolve().parents[2]
 MACROS = REPO / "dbt_project" / "macros" / "fx_rates.sql"

@@ -23,8 +23,6 @@ import duckdb
 import pytest
 
 from tierwise.exceptions import ConfigError
-from tierwise.generate import DIRTY_KINDS, PASSING_KINDS, GenerationResult, generate
-from tierwise.generate.vocab import CURRENCIES as SAMPLE_CURRENCIES
 from tierwise.schema import (
     ACCOUNT_TYPES,
     CONTACT_STATUSES,
@@ -36,6 +34,8 @@ from tierwise.schema import (
     TICKET_SEVERITIES,
     TICKET_STATUSES,
 )
+from tierwise_dev.generate import DIRTY_KINDS, PASSING_KINDS, GenerationResult, generate
+from tierwise_dev.generate.vocab import CURRENCIES as SAMPLE_CURRENCIES
 
 CUSTOMERS = 1_500
 ORDERS = 15_000

@@ -6,7 +6,7 @@ Per size (orders; customers = orders / 10), each in a process of its own:
    size was generated before; reported, not part of any total);
 2. the pipeline stage by stage on a fresh warehouse: ingest, raw gate, dbt build, marts gate,
    publish to files and to PostgreSQL (skipped with a note when no server answers);
-3. the floor (``bench/floor.sql``) and the pandas baseline, each checked against the marts;
+3. the floor (``floor.sql``) and the pandas baseline (``pandas_baseline.py``), each checked against the marts;
 4. the whole DAG through Airflow (``airflow dags test``) on another fresh warehouse;
 5. on the stage-by-stage warehouse: NEXT_DAY's exports arrive (ingest of that day + dbt build),
    then the next month-end evaluation (dbt build one month later).
@@ -26,10 +26,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierwise.bench import metrics, postgres, report
-from tierwise.bench.compare import compare_with_marts
-from tierwise.bench.measure import run_measured, skipped
-from tierwise.bench.workspace import (
+from tierwise.console import progress
+from tierwise.context import workspace
+from tierwise.exceptions import TierwiseError
+from tierwise_dev.bench import metrics, postgres, report
+from tierwise_dev.bench.compare import compare_with_marts
+from tierwise_dev.bench.measure import run_measured, skipped
+from tierwise_dev.bench.workspace import (
     LAST_DAY,
     NEXT_DAY,
     NEXT_MONTH_END,
@@ -42,14 +45,11 @@ from tierwise.bench.workspace import (
     hold_back_next_day,
     remove_next_day,
 )
-from tierwise.console import progress
-from tierwise.context import workspace
-from tierwise.exceptions import TierwiseError
 
 DEFAULT_SIZES = (100_000, 1_000_000, 10_000_000)
 QUICK_SIZES = (20_000,)
 CUSTOMERS_PER_ORDER = 0.1
-STAGE_MODULE = "tierwise.bench.stage"
+STAGE_MODULE = "tierwise_dev.bench.stage"
 # One review run per size: distinct logical dates in the same Airflow home, all evaluating LAST_DAY.
 FIRST_LOGICAL_DATE = datetime(2026, 1, 5, 6, 0)
 
@@ -213,7 +213,7 @@ def run_baselines(size: SizeRun) -> dict[str, Any]:
         stale.unlink(missing_ok=True)
     as_of = LAST_DAY.isoformat()
     size.stage("floor", "floor", "--data-dir", str(ws.data_dir), "--as-of", as_of, "--out", str(floor_out))
-    script = workspace().home / "bench" / "pandas_baseline.py"
+    script = Path(__file__).with_name("pandas_baseline.py")
     project = str(ws.dbt_project_dir)
     arguments = [
         "--data-dir",

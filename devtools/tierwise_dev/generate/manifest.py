@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from tierwise.generate import vocab
-from tierwise.generate.common import Params, Rows
-from tierwise.generate.dirty import KIND, PASSING_KINDS, kind_counts
-from tierwise.generate.orders import CANCELLED, Orders
+from tierwise_dev.generate import vocab
+from tierwise_dev.generate.common import Params, Rows
+from tierwise_dev.generate.dirty import KIND, PASSING_KINDS, kind_counts
+from tierwise_dev.generate.orders import CANCELLED, Orders
 
 FORMAT_VERSION = 1
 
@@ -83,7 +83,7 @@ def _dirty(p: Params, rows: dict[str, Rows]) -> dict[str, Any]:
 
 def build_manifest(p: Params, rows: dict[str, Rows], orders: Orders, files: dict[str, int]) -> dict[str, Any]:
     return {
-        "generator": "tierwise.generate",
+        "generator": "tierwise_dev.generate",
         "format_version": FORMAT_VERSION,
         "parameters": {
             "customers": p.customers,

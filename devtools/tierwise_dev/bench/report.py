@@ -1,6 +1,6 @@
 """The benchmark's record: machine and versions, the JSON file and its Markdown tables.
 
-``python -m tierwise.bench.report RESULTS.json`` prints the Markdown of a results file
+``python -m tierwise_dev.bench.report RESULTS.json`` prints the Markdown of a results file
 (what BENCHMARKS.md shows).
 """
 
@@ -42,7 +42,7 @@ STAGE_LABELS = {
     "daily_build_forced": "next day: dbt build, forced",
     "daily_total_forced": "next day, forced build",
     "monthly_build": "next month-end: dbt build",
-    "floor": "**floor** (bench/floor.sql)",
+    "floor": "**floor** (floor.sql)",
     "pandas": "**pandas baseline**",
 }
 RATIO_LABELS = {
@@ -229,7 +229,7 @@ def write_results(results: dict[str, Any], out_dir: Path, stamp: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        print("usage: python -m tierwise.bench.report RESULTS.json", file=sys.stderr)
+        print("usage: python -m tierwise_dev.bench.report RESULTS.json", file=sys.stderr)
         return 2
     print(render_markdown(json.loads(Path(args[0]).read_text(encoding="utf-8"))))
     return 0

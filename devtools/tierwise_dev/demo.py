@@ -1,4 +1,4 @@
-"""``tierwise demo``: sample exports, then the main DAG run by Airflow itself."""
+"""``tierwise-dev demo``: sample exports, then the main DAG run by Airflow itself."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from tierwise.airflow_local import airflow_command, airflow_env, setup_airflow
 from tierwise.console import progress
 from tierwise.context import workspace
+from tierwise_dev.airflow_local import airflow_command, airflow_env, setup_airflow
 
 DAG_ID = "tierwise_pipeline"
 SAMPLE_END = date(2025, 12, 31)
@@ -19,7 +19,7 @@ SAMPLE_END = date(2025, 12, 31)
 
 def ensure_sample(customers: int, orders: int, seed: int, dirty: float) -> Path:
     """Generate the sample exports unless the same sample is already there."""
-    from tierwise.generate import generate
+    from tierwise_dev.generate import generate
 
     out = workspace().data_dir
     wanted = {"customers": customers, "orders": orders, "seed": seed, "dirty": dirty}

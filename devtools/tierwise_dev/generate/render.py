@@ -17,10 +17,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from tierwise.generate import vocab
-from tierwise.generate.common import DAY, EPOCH, Params, Rows, sort_index
-from tierwise.generate.dirty import KIND
 from tierwise.schema import ENTITIES
+from tierwise_dev.generate import vocab
+from tierwise_dev.generate.common import DAY, EPOCH, Params, Rows, sort_index
+from tierwise_dev.generate.dirty import KIND
 
 BATCH_ROWS = 1_000_000
 # Text that no parser takes as an amount or a date (one quoted so its comma stays inside the field).

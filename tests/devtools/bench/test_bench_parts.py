@@ -9,10 +9,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from tierwise.bench import metrics
-from tierwise.bench.compare import compare_with_marts
-from tierwise.bench.floor import sql_literal
-from tierwise.bench.measure import run_measured
+from tierwise_dev.bench import metrics
+from tierwise_dev.bench.compare import compare_with_marts
+from tierwise_dev.bench.floor import sql_literal
+from tierwise_dev.bench.measure import run_measured
 
 # Holds 200 MB for a second (long enough to be sampled), then reports like a stage does.
 ALLOCATE = (

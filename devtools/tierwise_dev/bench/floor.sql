@@ -11,11 +11,11 @@
 -- fx_rates seed, purchases (an order with its split shipments), the share-based
 -- ABC classes with tie groups, eligibility and the tier_ladder seed.
 --
--- Inputs are DuckDB variables, set by tierwise.bench.floor from dbt_project.yml:
+-- Inputs are DuckDB variables, set by tierwise_dev.bench.floor from dbt_project.yml:
 --   data_dir, seeds_dir, as_of_date, window_months, abc_a, abc_b,
 --   min_tenure_months, allowed_statuses, excluded_account_types,
 --   require_verified, unrated_tier_code
--- By hand: duckdb -c "set variable data_dir = 'data/sample'; ..." < bench/floor.sql
+-- By hand: duckdb -c "set variable data_dir = 'data/sample'; ..." < devtools/tierwise_dev/bench/floor.sql
 -- Output: tables customer_value and customer_tiers (one row per customer).
 
 create or replace temp table evaluation as

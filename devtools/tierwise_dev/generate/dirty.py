@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tierwise.generate.common import DAY, Ints, Params, Rows, allocate, rng_for
+from tierwise_dev.generate.common import DAY, Ints, Params, Rows, allocate, rng_for
 
 KINDS = (
     "clean",

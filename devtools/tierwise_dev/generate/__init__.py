@@ -6,7 +6,7 @@ day) and ``OUT/manifest.json`` with the parameters and the truth that a
 pipeline run must reconcile to. See docs/contracts.md.
 """
 
-from tierwise.generate.core import GenerationResult, generate
-from tierwise.generate.dirty import DIRTY_KINDS, PASSING_KINDS
+from tierwise_dev.generate.core import GenerationResult, generate
+from tierwise_dev.generate.dirty import DIRTY_KINDS, PASSING_KINDS
 
 __all__ = ["DIRTY_KINDS", "PASSING_KINDS", "GenerationResult", "generate"]

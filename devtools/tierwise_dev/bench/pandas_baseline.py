@@ -7,7 +7,7 @@ rules of ``dbt_project.yml`` and the seeds (the same definitions as the dbt mart
 checks the output against them). Money is kept in integer cents so that the per-line rounding
 of the EUR conversion matches the warehouse's decimals to the cent.
 
-    python bench/pandas_baseline.py --data-dir DIR --project-dir dbt_project \\
+    python devtools/tierwise_dev/bench/pandas_baseline.py --data-dir DIR --project-dir dbt_project \\
         --as-of 2025-12-31 --out customers.parquet
 """
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tierwise.generate import vocab
-from tierwise.generate.common import (
+from tierwise_dev.generate import vocab
+from tierwise_dev.generate.common import (
     DAY,
     Array,
     Codes,
@@ -27,8 +27,8 @@ from tierwise.generate.common import (
     sort_index,
     weighted_index,
 )
-from tierwise.generate.customers import Customers
-from tierwise.generate.orders import PARTIAL, REFUNDED, Orders
+from tierwise_dev.generate.customers import Customers
+from tierwise_dev.generate.orders import PARTIAL, REFUNDED, Orders
 
 TICKETS_PER_ORDER = 0.1
 COMPLAINT, INQUIRY, RETURN_REQUEST = (

@@ -15,13 +15,13 @@ import duckdb
 from tqdm import tqdm
 
 from tierwise.context import workspace
-from tierwise.generate.common import Params, Rows, id_width
-from tierwise.generate.customers import build_customers
-from tierwise.generate.dirty import add_dirty
-from tierwise.generate.manifest import build_manifest, write_manifest
-from tierwise.generate.orders import Orders, build_orders
-from tierwise.generate.render import Widths, sort_rows, write_entity
-from tierwise.generate.tickets import build_tickets
+from tierwise_dev.generate.common import Params, Rows, id_width
+from tierwise_dev.generate.customers import build_customers
+from tierwise_dev.generate.dirty import add_dirty
+from tierwise_dev.generate.manifest import build_manifest, write_manifest
+from tierwise_dev.generate.orders import Orders, build_orders
+from tierwise_dev.generate.render import Widths, sort_rows, write_entity
+from tierwise_dev.generate.tickets import build_tickets
 
 ENTITY_ORDER = ("orders", "contacts", "tickets")
 MANIFEST = "manifest.json"

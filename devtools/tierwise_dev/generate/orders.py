@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tierwise.generate import vocab
-from tierwise.generate.common import (
+from tierwise_dev.generate import vocab
+from tierwise_dev.generate.common import (
     DAY,
     Array,
     Codes,
@@ -29,7 +29,7 @@ from tierwise.generate.common import (
     sort_index,
     time_of_day_warp,
 )
-from tierwise.generate.customers import Customers
+from tierwise_dev.generate.customers import Customers
 
 COMPLETED, CANCELLED, REFUNDED, PARTIAL = (vocab.ORDER_STATUSES.index(s) for s in vocab.ORDER_STATUSES)
 SPLIT_SHARE = 0.03

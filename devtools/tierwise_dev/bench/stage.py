@@ -1,7 +1,7 @@
-"""One benchmark stage in a process of its own: ``python -m tierwise.bench.stage STAGE ...``.
+"""One benchmark stage in a process of its own: ``python -m tierwise_dev.bench.stage STAGE ...``.
 
 The bench runs every stage this way so that the stage's peak memory can be measured
-(:mod:`tierwise.bench.measure`). Paths come from the TIERWISE_* environment the bench sets;
+(:mod:`tierwise_dev.bench.measure`). Paths come from the TIERWISE_* environment the bench sets;
 the stage writes ``{"elapsed": seconds, "details": ...}`` to ``--result``.
 """
 
@@ -28,7 +28,7 @@ def _context(args: argparse.Namespace, interval: tuple[date, date] | None = None
 
 
 def _generate(args: argparse.Namespace) -> dict[str, Any]:
-    from tierwise.generate import generate
+    from tierwise_dev.generate import generate
 
     result = generate(
         Path(args.out),
@@ -70,8 +70,8 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _airflow(args: argparse.Namespace) -> dict[str, Any]:
-    from tierwise.demo import run_dag
     from tierwise.exceptions import TierwiseError
+    from tierwise_dev.demo import run_dag
 
     log_file = Path(args.log_file)
     if not run_dag(args.logical_date, log_file):
@@ -80,14 +80,14 @@ def _airflow(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _airflow_setup(args: argparse.Namespace) -> dict[str, Any]:
-    from tierwise.airflow_local import airflow_home, setup_airflow
+    from tierwise_dev.airflow_local import airflow_home, setup_airflow
 
     setup_airflow(Path(args.log_file))
     return {"airflow_home": str(airflow_home())}
 
 
 def _floor(args: argparse.Namespace) -> dict[str, Any]:
-    from tierwise.bench.floor import run_floor
+    from tierwise_dev.bench.floor import run_floor
 
     rows = run_floor(Path(args.data_dir), args.as_of, Path(args.out))
     return {"customers": rows}
@@ -106,7 +106,7 @@ STAGES: dict[str, Work] = {
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog="python -m tierwise.bench.stage")
+    parse = argparse.ArgumentParser(prog="python -m tierwise_dev.bench.stage")
     parse.add_argument("stage", choices=sorted(STAGES))
     parse.add_argument("--result", required=True, help="where to write the stage's JSON result")
     parse.add_argument("--run-id", default="bench")

@@ -1,4 +1,4 @@
-"""Run the floor (``bench/floor.sql``): the compared mart columns in one DuckDB process.
+"""Run the floor (``floor.sql`` beside this module): the compared mart columns in one DuckDB process.
 
 The rule values come from ``dbt_project.yml`` and the seeds folder, the same places dbt
 reads them from, so a tuned rule changes the floor and the marts alike.
@@ -29,7 +29,7 @@ inner join customer_tiers
 
 
 def floor_sql_path() -> Path:
-    return workspace().home / "bench" / "floor.sql"
+    return Path(__file__).with_name("floor.sql")
 
 
 def project_vars(project_dir: Path) -> dict[str, Any]:

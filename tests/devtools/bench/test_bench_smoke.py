@@ -1,4 +1,4 @@
-"""``tierwise bench --quick`` at a tiny size: every stage is recorded, the answers agree.
+"""``tierwise-dev bench --quick`` at a tiny size: every stage is recorded, the answers agree.
 
 Runs the real stages (generate, ingest, both GX gates, dbt build, publish, floor, pandas)
 in child processes, about a minute on two cores. Quick mode skips Airflow and the
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tierwise.bench import QUICK_SIZES, run_bench
+from tierwise_dev.bench import QUICK_SIZES, run_bench
 
 EXPECTED_STAGES = {
     "generate",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tierwise.generate import vocab
-from tierwise.generate.common import (
+from tierwise_dev.generate import vocab
+from tierwise_dev.generate.common import (
     DAY,
     Array,
     Bools,

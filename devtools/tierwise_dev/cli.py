@@ -1,0 +1,101 @@
+"""``tierwise-dev``: sample exports, the demo and the benchmark (the stages: ``tierwise``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from tierwise.exceptions import TierwiseError
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tierwise.console import progress
+    from tierwise_dev.generate import generate
+
+    result = generate(
+        Path(args.out),
+        customers=args.customers,
+        orders=args.orders,
+        seed=args.seed,
+        dirty=args.dirty,
+        start=args.start,
+        end=args.end,
+        progress=not args.no_progress,
+    )
+    progress(
+        "generate",
+        f"{args.customers:,} customers, {args.orders:,} orders -> {args.out} "
+        f"in {result.elapsed_seconds:.1f}s",
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tierwise_dev.demo import run_demo
+
+    return run_demo(customers=args.customers, orders=args.orders, seed=args.seed, dirty=args.dirty)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tierwise_dev.bench import run_bench
+
+    sizes = [int(size) for size in args.sizes.split(",")]
+    path = run_bench(sizes, Path(args.out), quick=args.quick)
+    print(f"benchmark results: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tierwise-dev", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging in logs/tierwise.log")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write deterministic sample exports")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--customers", type=int, default=5_000)
+    gen.add_argument("--orders", type=int, default=50_000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--dirty", type=float, default=0.0, help="share of bad rows added (e.g. 0.01)")
+    gen.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
+    gen.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
+    gen.add_argument("--no-progress", action="store_true")
+    gen.set_defaults(func=cmd_generate)
+
+    demo = sub.add_parser("demo", help="sample data + the main DAG through Airflow (airflow dags test)")
+    demo.add_argument("--customers", type=int, default=5_000)
+    demo.add_argument("--orders", type=int, default=60_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--dirty", type=float, default=0.005)
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmark every stage against the floor and a pandas baseline")
+    bench.add_argument("--sizes", default="100000", help="order counts, comma-separated")
+    bench.add_argument("--out", default="bench/results")
+    bench.add_argument("--quick", action="store_true", help="skip the slowest stages (CI smoke test)")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tierwise.console import configure_cli_logging
+    from tierwise.context import workspace
+
+    args = build_parser().parse_args(argv)
+    configure_cli_logging(workspace().log_dir, verbose=args.verbose)
+    try:
+        return int(args.func(args))
+    except TierwiseError as error:
+        print(f"tierwise-dev {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def entry_point() -> None:
+    """Console script ``tierwise-dev``."""
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

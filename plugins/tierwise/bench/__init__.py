@@ -1,8 +1,0 @@
-"""``tierwise bench``: wall time and peak memory of every stage, against a floor and pandas.
-
-Entry point: :func:`run_bench` (what ``make bench`` / ``make bench-full`` run through the CLI).
-"""
-
-from tierwise.bench.suite import DEFAULT_SIZES, QUICK_SIZES, run_bench
-
-__all__ = ["DEFAULT_SIZES", "QUICK_SIZES", "run_bench"]
