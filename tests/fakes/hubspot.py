@@ -137,6 +137,9 @@ class FakeHubSpot:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeHubSpot
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, a client keeping the connection
+    # alive waits for its delayed ACK (about 40 ms) before each answer's body.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass

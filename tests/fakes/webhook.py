@@ -81,6 +81,9 @@ class FakeWebhook:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeWebhook
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, a client keeping the connection
+    # alive waits for its delayed ACK (about 40 ms) before each answer's body.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args: object) -> None:
         pass

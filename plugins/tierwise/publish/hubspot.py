@@ -4,7 +4,7 @@ Contract handled here: at most 100 inputs per call; 200/201 all written; 207 mul
 with per-input errors (enabled by sending ``objectWriteTraceId``, which we set to the
 record key so errors map back to customers); 400 for a bad batch (the engine splits it);
 401/403 bad credentials; 429 over the per-10-second limit and 5xx outages are retried by
-the HTTP client, honouring Retry-After.
+the HTTP client (:mod:`tierwise.publish.httpjson`), honouring Retry-After.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
+
 from tierwise.masking import mask
 from tierwise.publish.config import CrmConfig
 from tierwise.publish.crm import Contact, to_contact
 from tierwise.publish.engine import Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
-from tierwise.publish.httpjson import HttpResponse, JsonHttpClient
+from tierwise.publish.httpjson import JsonHttpClient, json_body
 
 MAX_INPUTS = 100
 _NO_IDENTIFIER = "no usable identifier (no valid email and no customer id)"
@@ -85,7 +87,7 @@ class HubSpotContacts:
         return [outcome[record.key] for record in batch.records]
 
     def close(self) -> None:
-        """Nothing to release: every request opens its own connection."""
+        self.client.close()
 
     def _upsert(self, contacts: Sequence[Contact]) -> dict[str, RecordResult]:
         inputs = [
@@ -99,14 +101,15 @@ class HubSpotContacts:
         ]
         return self._interpret(contacts, self.client.post(self.path, {"inputs": inputs}))
 
-    def _interpret(self, contacts: Sequence[Contact], response: HttpResponse) -> dict[str, RecordResult]:
-        if response.status in (200, 201):
+    def _interpret(self, contacts: Sequence[Contact], response: httpx.Response) -> dict[str, RecordResult]:
+        status, body = response.status_code, json_body(response)
+        if status in (200, 201):
             return {contact.key: RecordResult(contact.key, ok=True) for contact in contacts}
-        if response.status == 207:
-            return multi_status_results(contacts, response.body)
-        message = mask(f"HTTP {response.status}: {error_message(response.body)}")
-        if response.status in (401, 403, 404):
+        if status == 207:
+            return multi_status_results(contacts, body)
+        message = mask(f"HTTP {status}: {error_message(body)}")
+        if status in (401, 403, 404):
             raise DestinationUnavailableError(f"{self.name}: {message}")
-        if 400 <= response.status < 500:
+        if 400 <= status < 500:
             raise BatchRejectedError(message)
         raise DestinationUnavailableError(f"{self.name}: unexpected answer {message}")

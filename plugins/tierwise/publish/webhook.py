@@ -9,7 +9,7 @@ from tierwise.publish import notify
 from tierwise.publish.config import NotificationConfig
 from tierwise.publish.engine import Batch, RecordResult
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
-from tierwise.publish.httpjson import JsonHttpClient
+from tierwise.publish.httpjson import JsonHttpClient, json_body
 
 _CONTENT_ERRORS = (400, 413, 422)
 
@@ -39,12 +39,12 @@ class WebhookNotifier:
             return {**signed, notify.IDEMPOTENCY_HEADER: key}
 
         response = self.client.post("", notify.slack_message(changes), sign=headers)
-        if 200 <= response.status < 300:
+        if response.is_success:
             return [RecordResult(record.key, ok=True) for record in batch.records]
-        message = mask(f"HTTP {response.status}: {str(response.body)[:300]}")
-        if response.status in _CONTENT_ERRORS:
+        message = mask(f"HTTP {response.status_code}: {str(json_body(response))[:300]}")
+        if response.status_code in _CONTENT_ERRORS:
             raise BatchRejectedError(message)
         raise DestinationUnavailableError(f"{self.name}: {message}")
 
     def close(self) -> None:
-        """Nothing to release."""
+        self.client.close()
