@@ -27,6 +27,7 @@ NOISY_LOGGERS = (
     "sqlalchemy",
     "urllib3",
     "httpx",
+    "httpcore",  # its debug lines carry request and response headers
     "matplotlib",
 )
 
