@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -283,3 +284,12 @@ def test_an_smtp_connection_without_recipients_is_an_error(tierwise_env, monkeyp
         with pytest.raises(ConfigError, match="recipients in extra 'to'"):
             alerts.send_alert(Alert("subject", "text"))
     assert smtp.messages == []
+
+
+def test_a_refused_mail_is_an_error_that_is_not_chained(tierwise_env, monkeypatch) -> None:
+    """smtplib's errors can quote the recipients' addresses: the alert's error is masked and alone."""
+    with FakeSmtp(faults=deque(["451"])) as smtp:
+        monkeypatch.setenv(alerts.ALERTS_CONN_ENV, _smtp_uri(smtp, "&to=ops@test.invalid"))
+        with pytest.raises(TierwiseError, match="e-mail not sent: SMTPDataError") as raised:
+            alerts.send_alert(Alert("subject", "text"))
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
