@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG
 
-from tierwise.alerts import TierwiseAlert
+from tierwise.alerts import AlertEvent, TierwiseAlert
 
 if TYPE_CHECKING:
     from tierwise.context import RunContext
@@ -26,9 +26,9 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
-    "on_failure_callback": [TierwiseAlert("failure")],
+    "on_failure_callback": [TierwiseAlert(AlertEvent.FAILURE)],
 }
-ON_SUCCESS = [TierwiseAlert("recovery")]
+ON_SUCCESS = [TierwiseAlert(AlertEvent.RECOVERY)]
 
 
 def dag_defaults() -> dict[str, Any]:
