@@ -99,6 +99,11 @@ def _raw_inputs(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> dict[str, l
     return parts
 
 
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = con.execute(f"select count(*) from {relation}").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     tables = [
         name
@@ -106,7 +111,7 @@ def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "select table_name from duckdb_tables() where schema_name = 'marts' order by table_name"
         ).fetchall()
     ]
-    counts = {name: int(con.execute(f'select count(*) from marts."{name}"').fetchone()[0]) for name in tables}
+    counts = {name: _count(con, f'marts."{name}"') for name in tables}
     contents = {}
     for table, columns in CONTENT_HASHED.items():
         if table in tables:

@@ -44,7 +44,7 @@ def latest_order_date(con: duckdb.DuckDBPyConnection) -> date | None:
     if not table_exists(con, "raw", "orders"):
         return None
     row = con.execute("select max(cast(ordered_at as date)) from raw.orders").fetchone()
-    day = row[0] if row else None
+    day: date | None = row[0] if row else None
     if day is None:
         return None
     # An order line of the latest day nearly always keeps that date in its latest version:
@@ -55,4 +55,5 @@ def latest_order_date(con: duckdb.DuckDBPyConnection) -> date | None:
         return day
     every = _LATEST_VERSION_DATES.format(only="")
     row = con.execute(f"select max(order_date) from ({every})").fetchone()
-    return row[0] if row else None
+    latest: date | None = row[0] if row else None
+    return latest

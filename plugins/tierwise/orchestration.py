@@ -72,7 +72,7 @@ def params(*names: str) -> dict[str, Any]:
     made = {}
     for name in names:
         default, kind, description = _PARAM_SPECS[name]
-        extra = {"format": "date"} if name == "as_of_date" else {}
+        extra: dict[str, Any] = {"format": "date"} if name == "as_of_date" else {}
         made[name] = Param(default, type=kind, description=description, **extra)
     return made
 

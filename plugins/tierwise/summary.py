@@ -9,25 +9,27 @@ from pathlib import Path
 from typing import Any
 
 from tierwise.context import RunContext
-from tierwise.engine import Engine, table_exists
+from tierwise.engine import Connection, Engine, fetch_all, table_exists
 from tierwise.pipeline import StageName, StageResult
 from tierwise.snapshot import snapshot_path
 
 
-def _tier_rows(con: Any) -> list[tuple[Any, ...]]:
-    return con.execute(
+def _tier_rows(con: Connection) -> list[tuple[Any, ...]]:
+    return fetch_all(
+        con,
         """
         select coalesce(tier_code, 'none') as tier, count(*) as customers,
                round(sum(measure_value), 2) as value
         from marts.customer_tiers
         group by 1
         order by min(tier_rank) desc nulls last
-        """
-    ).fetchall()
+        """,
+    )
 
 
-def _abc_rows(con: Any) -> list[tuple[Any, ...]]:
-    return con.execute(
+def _abc_rows(con: Connection) -> list[tuple[Any, ...]]:
+    return fetch_all(
+        con,
         """
         select abc_class, count(*) as customers,
                round(100.0 * count(*) / sum(count(*)) over (), 1) as pct_customers,
@@ -35,8 +37,8 @@ def _abc_rows(con: Any) -> list[tuple[Any, ...]]:
         from marts.customer_tiers
         group by 1
         order by 1
-        """
-    ).fetchall()
+        """,
+    )
 
 
 # The rule behind each reason a customer is not eligible: what to change to grade them.
@@ -50,7 +52,7 @@ REASON_SETTINGS = {
 }
 
 
-def _unrated_rows(con: Any) -> list[tuple[Any, ...]]:
+def _unrated_rows(con: Connection) -> list[tuple[Any, ...]]:
     """(reason, customers) of the unrated: each ineligibility reason, and eligible but below the ladder."""
     columns = {
         str(row[0])
@@ -64,15 +66,16 @@ def _unrated_rows(con: Any) -> list[tuple[Any, ...]]:
     ):
         return []  # marts of an older build, or not built by dbt
     # The unrated tier is the ladder's lowest rank (var unrated_tier_code, checked by dbt).
-    return con.execute(
+    return fetch_all(
+        con,
         """
         select coalesce(ineligibility_reason, 'below_lowest_tier') as reason, count(*) as customers
         from marts.customer_tiers
         where tier_rank = (select min(tier_rank) from staging.tier_ladder)
         group by 1
         order by 2 desc, 1
-        """
-    ).fetchall()
+        """,
+    )
 
 
 def unrated_line(rows: Sequence[Sequence[Any]]) -> str:
@@ -89,12 +92,13 @@ def unrated_line(rows: Sequence[Sequence[Any]]) -> str:
     return f"  unrated: {total:,} customers: " + "; ".join(parts)
 
 
-def _clv_fit_rows(con: Any) -> list[tuple[Any, ...]]:
+def _clv_fit_rows(con: Connection) -> list[tuple[Any, ...]]:
     if not table_exists(con, "marts", "clv_fit_diagnostics"):
         return []
-    return con.execute(
-        "select model_name, fit_status, degenerate_reason from marts.clv_fit_diagnostics order by model_name"
-    ).fetchall()
+    return fetch_all(
+        con,
+        "select model_name, fit_status, degenerate_reason from marts.clv_fit_diagnostics order by model_name",
+    )
 
 
 def clv_line(fits: Sequence[Sequence[Any]]) -> str:

@@ -257,7 +257,7 @@ def parse_dbt_vars(given: str | Mapping[str, Any] | None, project_dir: Path) -> 
     dbt accepts any name silently, so a misspelt rule would change nothing: every name must be
     a var of dbt_project.yml. Values are checked by dbt's on-run-start (tierwise_validate_vars).
     """
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     if isinstance(given, str):
         try:

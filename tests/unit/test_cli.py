@@ -22,7 +22,21 @@ def test_help_lists_every_stage_and_no_dev_command() -> None:
         [sys.executable, "-m", "tierwise.cli", "--help"], capture_output=True, text=True, check=True
     )
     commands = done.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
-    assert commands == ["ingest", "build", "validate", "publish", "run"]
+    assert commands == ["ingest", "build", "validate", "publish", "run", "dbt"]
+
+
+def test_dbt_runs_by_hand_on_the_workspace_target(tierwise_env: Path) -> None:
+    """The profile has no defaults: ``tierwise dbt`` gives dbt the workspace's target."""
+    (tierwise_env / "warehouse").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "tierwise.cli", "dbt", "--", "debug"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert str(tierwise_env / "warehouse" / "tierwise.duckdb") in done.stdout
+    assert "All checks passed!" in done.stdout
 
 
 def test_parser_reads_run_options() -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tierwise.engine.base import Connection, Engine, WarehouseBusyError, table_exists, transaction
+from tierwise.engine.base import (
+    Connection,
+    Engine,
+    WarehouseBusyError,
+    fetch_all,
+    table_exists,
+    transaction,
+)
 from tierwise.settings import EngineName, Settings
 
 __all__ = [
@@ -10,6 +17,7 @@ __all__ = [
     "Engine",
     "EngineName",
     "WarehouseBusyError",
+    "fetch_all",
     "make_engine",
     "table_exists",
     "transaction",

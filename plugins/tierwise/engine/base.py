@@ -83,6 +83,12 @@ class Engine(Protocol):
         ...
 
 
+def fetch_all(con: Connection, query: str, parameters: object = None) -> list[tuple[Any, ...]]:
+    """Every row of ``query``."""
+    con.execute(query, parameters)
+    return con.fetchall()
+
+
 def table_exists(con: Connection, schema: str, table: str) -> bool:
     con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",

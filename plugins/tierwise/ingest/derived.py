@@ -62,7 +62,7 @@ from tierwise.ingest.readers import (
 from tierwise.ingest.report import LOADED, LOOKUP, UNCHANGED, FileResult
 from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.sql import ident, literal
-from tierwise.ingest.tables import EXTRA, quarantine_table, raw_table
+from tierwise.ingest.tables import EXTRA, MANIFEST, quarantine_table, raw_table
 from tierwise.ingest.transform import (
     RESULT,
     create_result,
@@ -139,7 +139,7 @@ def _list_all(con: duckdb.DuckDBPyConnection, run: LoadRun, root: Path) -> Itera
 def _no_longer_listed(con: duckdb.DuckDBPyConnection, run: LoadRun, listed: list[_Listed]) -> list[str]:
     current = {entry.file.path for entry in listed}
     rows = con.execute(
-        f"select distinct file_path from {manifest.MANIFEST} where source = ? and is_current order by 1",
+        f"select distinct file_path from {MANIFEST} where source = ? and is_current order by 1",
         [run.config.name],
     ).fetchall()
     return [str(path) for (path,) in rows if str(path) not in current]
@@ -256,8 +256,7 @@ def _forget_derived(con: duckdb.DuckDBPyConnection, run: LoadRun) -> None:
     raw, quarantine = raw_table(run.config.schema), quarantine_table(run.config.schema)
     # Every file the source ever recorded: a grain file no longer listed goes with the others.
     con.execute(
-        f"delete from {raw} where _source_file in "
-        f"(select file_path from {manifest.MANIFEST} where source = ?)",
+        f"delete from {raw} where _source_file in (select file_path from {MANIFEST} where source = ?)",
         [run.config.name],
     )
     con.execute(f"delete from {quarantine} where source = ?", [run.config.name])

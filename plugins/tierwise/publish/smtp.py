@@ -61,6 +61,7 @@ def open_session(settings: SmtpSettings) -> smtplib.SMTP:
     Shared by the tier-change notifications and the run alerts (tierwise.alerts).
     """
     context = ssl.create_default_context()
+    session: smtplib.SMTP
     if settings.use_ssl:
         session = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
     else:

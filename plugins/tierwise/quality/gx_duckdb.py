@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import duckdb
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import sqlalchemy as sa
 from duckdb_engine import ConnectionWrapper
 from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
-from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
 from sqlalchemy.dialects import postgresql as sa_postgresql
 from sqlalchemy.pool import NullPool
 
@@ -192,7 +192,7 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
     def get_inspector(self) -> Any:
         if self._inspector is None:
             # Duck-typed stand-in: GX only calls inspector methods, never isinstance().
-            self._inspector = _CatalogInspector(self.engine)  # type: ignore[assignment]
+            self._inspector = _CatalogInspector(self.engine)
         return self._inspector
 
     def release(self) -> None:
