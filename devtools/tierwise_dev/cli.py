@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-
-from tierwise.exceptions import TierwiseError
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -80,16 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tierwise.console import configure_cli_logging
-    from tierwise.context import workspace
+    from tierwise.cli import run_command
 
-    args = build_parser().parse_args(argv)
-    configure_cli_logging(workspace().log_dir, verbose=args.verbose)
-    try:
-        return int(args.func(args))
-    except TierwiseError as error:
-        print(f"tierwise-dev {args.command}: {error}", file=sys.stderr)
-        return 1
+    return run_command(build_parser(), argv)
 
 
 def entry_point() -> None:

@@ -183,18 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse, set up logging in the workspace and run the chosen command; an error is exit code 1.
+
+    Shared with the dev tools' command (``tierwise-dev``). The workspace's settings are read here,
+    once, and reach the command as ``args.settings``.
+    """
     from tierwise.console import configure_cli_logging
     from tierwise.context import workspace
 
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     try:
         args.settings = workspace()
         configure_cli_logging(args.settings.log_dir, verbose=args.verbose)
         return int(args.func(args))
     except TierwiseError as error:
-        print(f"tierwise {args.command}: {error}", file=sys.stderr)
+        print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(build_parser(), argv)
 
 
 def entry_point() -> None:
