@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from tierwise.context import workspace as current_settings
+from tierwise.schema import ENTITIES
 
-ENTITIES = ("orders", "contacts", "tickets")
 SEED = 42
 START = date(2024, 1, 1)
 # Quick mode keeps one quarter of history: the per-file cost of 731 daily files would

@@ -15,6 +15,7 @@ import duckdb
 from tqdm import tqdm
 
 from tierwise.context import workspace
+from tierwise.schema import ENTITIES
 from tierwise_dev.generate.common import Params, Rows, id_width
 from tierwise_dev.generate.customers import build_customers
 from tierwise_dev.generate.dirty import add_dirty
@@ -23,7 +24,7 @@ from tierwise_dev.generate.orders import Orders, build_orders
 from tierwise_dev.generate.render import Widths, sort_rows, write_entity
 from tierwise_dev.generate.tickets import build_tickets
 
-ENTITY_ORDER = ("orders", "contacts", "tickets")
+ENTITY_ORDER = tuple(ENTITIES)
 MANIFEST = "manifest.json"
 STEPS = ("customers", "orders", "tickets", "dirty rows", *(f"write {e}" for e in ENTITY_ORDER), "manifest")
 

@@ -46,6 +46,16 @@ from tierwise.ingest.files import (
     stat_file,
 )
 from tierwise.ingest.manifest import ManifestEntry
+from tierwise.ingest.mapping import (
+    RESULT,
+    create_result,
+    create_typed_view,
+    future_cutoff,
+    mark_duplicates,
+    parse_scalar,
+    plan_fields,
+    trimmed,
+)
 from tierwise.ingest.readers import (
     FILES,
     LINED,
@@ -63,16 +73,6 @@ from tierwise.ingest.report import LOADED, LOOKUP, UNCHANGED, FileResult
 from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.sql import ident, literal
 from tierwise.ingest.tables import EXTRA, MANIFEST, quarantine_table, raw_table
-from tierwise.ingest.transform import (
-    RESULT,
-    create_result,
-    create_typed_view,
-    future_cutoff,
-    mark_duplicates,
-    parse_scalar,
-    plan_fields,
-    trimmed,
-)
 from tierwise.ingest.writes import insert_rows
 
 LANDING = "landing"

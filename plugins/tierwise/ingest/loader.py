@@ -37,6 +37,13 @@ from tierwise.ingest.files import (
     stat_file,
 )
 from tierwise.ingest.manifest import ManifestEntry
+from tierwise.ingest.mapping import (
+    create_result,
+    create_typed_view,
+    future_cutoff,
+    mark_duplicates,
+    plan_fields,
+)
 from tierwise.ingest.readers import BatchFile, Staged, columns_of, stage_batch
 from tierwise.ingest.report import (
     EMPTY,
@@ -50,13 +57,6 @@ from tierwise.ingest.report import (
 )
 from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.tables import ensure_every_entity
-from tierwise.ingest.transform import (
-    create_result,
-    create_typed_view,
-    future_cutoff,
-    mark_duplicates,
-    plan_fields,
-)
 from tierwise.ingest.writes import Counts, delete_previous, insert_rows
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ import duckdb
 
 from tierwise.exceptions import IngestError
 from tierwise.ingest import rules
+from tierwise.ingest.mapping import RESULT
 from tierwise.ingest.readers import FILES, REJECT_LINES, STAGE, BatchFile
 from tierwise.ingest.sql import ident, literal
 from tierwise.ingest.tables import EXTRA, quarantine_table, raw_table
-from tierwise.ingest.transform import RESULT
 from tierwise.schema import Entity
 
 _REJECT_REASON = "case when invalid_encoding then 'invalid_encoding' else 'malformed_line' end"

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tierwise.schema import ENTITIES
+
 if TYPE_CHECKING:
     from great_expectations.expectations.expectation import Expectation
 
@@ -39,7 +41,7 @@ class SuiteSpec:
 
 _RAW_INDEX = ("_source_file", "_source_line")
 SUITES: dict[str, tuple[SuiteSpec, ...]] = {
-    "raw": tuple(SuiteSpec("raw", "raw", table, _RAW_INDEX) for table in ("orders", "contacts", "tickets")),
+    "raw": tuple(SuiteSpec("raw", "raw", table, _RAW_INDEX) for table in ENTITIES),
     "marts": tuple(
         SuiteSpec("marts", "marts", table, ("customer_id",)) for table in ("customer_value", "customer_tiers")
     ),

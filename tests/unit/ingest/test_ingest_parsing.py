@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from tierwise.ingest.config import ParseHints
+from tierwise.ingest.mapping import future_cutoff, parse_scalar
 from tierwise.ingest.sql import literal
-from tierwise.ingest.transform import future_cutoff, parse_scalar
 
 
 def evaluate(text: str | None, type_name: str, hints: ParseHints | None = None) -> object:
