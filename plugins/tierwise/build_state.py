@@ -29,7 +29,7 @@ from tierwise.transform import project_vars
 
 if TYPE_CHECKING:
     from tierwise.context import RunContext
-from tierwise.engine import table_exists
+from tierwise.engine import Connection, table_exists
 
 STATE_TABLE = "ops.build_state"
 # Marts whose content is hashed too: the history feeds the next evaluation's downgrade grace,
@@ -145,12 +145,28 @@ def _ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
-    """(digest, run_id) recorded after the last successful build, if any."""
-    if not table_exists(con, "ops", "build_state"):
+@dataclass(frozen=True)
+class BuildRecord:
+    """The latest row of ``ops.build_state``: a build that started (no digest) or succeeded."""
+
+    built_at: datetime
+    run_id: str
+    digest: str | None
+
+
+def latest_record(con: Connection) -> BuildRecord | None:
+    """The last build recorded, started or finished; None before the first one."""
+    if not table_exists(con, *STATE_TABLE.split(".")):
         return None
-    row = con.execute(f"select digest, run_id from {STATE_TABLE} order by built_at desc limit 1").fetchone()
-    return (str(row[0]), str(row[1])) if row and row[0] else None
+    con.execute(f"select built_at, run_id, digest from {STATE_TABLE} order by built_at desc limit 1")
+    row = con.fetchone()
+    return BuildRecord(row[0], str(row[1]), str(row[2]) if row[2] else None) if row else None
+
+
+def last_build(con: Connection) -> tuple[str, str] | None:
+    """(digest, run_id) recorded after the last successful build, if any."""
+    latest = latest_record(con)
+    return (latest.digest, latest.run_id) if latest and latest.digest else None
 
 
 def record(con: duckdb.DuckDBPyConnection, fp: Fingerprint, run_id: str, built_at: datetime) -> None:

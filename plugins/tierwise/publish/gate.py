@@ -25,9 +25,8 @@ from datetime import datetime
 
 import duckdb
 
-from tierwise.build_state import STATE_TABLE
+from tierwise.build_state import latest_record
 from tierwise.console import progress
-from tierwise.engine import table_exists
 from tierwise.exceptions import GateNotPassedError
 from tierwise.masking import get_logger
 from tierwise.publish import state
@@ -57,10 +56,8 @@ class GateVerdict:
 
 def _last_write(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None:
     """When a build last started or finished changing the marts, and its run."""
-    if not table_exists(con, *STATE_TABLE.split(".")):
-        return None
-    row = con.execute(f"select built_at, run_id from {STATE_TABLE} order by built_at desc limit 1").fetchone()
-    return (row[0], str(row[1])) if row else None
+    latest = latest_record(con)
+    return (latest.built_at, latest.run_id) if latest else None
 
 
 def _when(moment: datetime) -> str:
