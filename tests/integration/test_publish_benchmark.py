@@ -6,7 +6,6 @@ Not part of the normal suite: a million customers take minutes on a small machin
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,18 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.support import isolate, scratch_database
+from tests.fakes.warehouse import build_marts, execute
+from tests.support import run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
-from tests.fakes.support import isolate, scratch_database  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute  # noqa: E402
-from tests.support import run_context  # noqa: E402
-
-from tierwise.publish import publish  # noqa: E402
-from tierwise.publish.config import CrmConfig, DatabaseConfig, PublishConfig  # noqa: E402
+from tierwise.publish import publish
+from tierwise.publish.config import CrmConfig, DatabaseConfig, PublishConfig
 
 pytestmark = [
     pytest.mark.slow,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,19 +9,14 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.fakes.support import isolate, scratch_database
+from tests.fakes.warehouse import build_marts, execute
+from tests.support import run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.support import isolate, scratch_database  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute  # noqa: E402
-from tests.support import run_context  # noqa: E402
-
-from tierwise.publish import engine, publish  # noqa: E402
-from tierwise.publish.config import DatabaseConfig, PublishConfig  # noqa: E402
-from tierwise.publish.errors import PublishFailedError  # noqa: E402
-from tierwise.publish.postgres import PostgresTable  # noqa: E402
+from tierwise.publish import engine, publish
+from tierwise.publish.config import DatabaseConfig, PublishConfig
+from tierwise.publish.errors import PublishFailedError
+from tierwise.publish.postgres import PostgresTable
 
 CUSTOMERS = 180
 COLUMNS = "customer_id, as_of_date, measure_value, tier_code, tier_rank, is_eligible, gap_to_next_tier"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,17 +18,12 @@ from urllib.parse import quote, urlencode
 
 import duckdb
 import pytest
+from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.support import isolate
+from tests.fakes.warehouse import build_marts
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
-from tests.fakes.support import isolate  # noqa: E402
-from tests.fakes.warehouse import build_marts  # noqa: E402
-
-from tierwise import pipeline  # noqa: E402
-from tierwise.cli import main  # noqa: E402
+from tierwise import pipeline
+from tierwise.cli import main
 
 Secrets = dict[str, str]
 
