@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.support import isolate, scratch_database
+from tests.fakes.support import scratch_database
 from tests.fakes.warehouse import build_marts, execute
-from tests.support import run_context
+from tests.support import isolate_tierwise, run_context
 
 from tierwise.publish import publish
 from tierwise.publish.config import CrmConfig, DatabaseConfig, PublishConfig
@@ -52,7 +52,7 @@ def timed(
 def test_postgres_rates_at_a_million_customers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str
 ) -> None:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     warehouse = build_marts(tmp_path / "warehouse.duckdb", customers=ROWS, every=50)
     config = PublishConfig(database=DatabaseConfig(schema="bench"))
@@ -75,7 +75,7 @@ def test_postgres_rates_at_a_million_customers(
 def test_crm_throughput_against_the_rate_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client_limit: bool
 ) -> None:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     customers, limit, window = 6000, 10, 1.0
     warehouse = build_marts(tmp_path / "warehouse.duckdb", customers=customers)
     with FakeHubSpot(rate_limit=limit, window=window) as fake:

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.support import isolate
 from tests.fakes.warehouse import build_marts, execute
-from tests.support import run_context
+from tests.support import isolate_tierwise, run_context
 
 from tierwise.publish import publish
 from tierwise.publish.config import CrmConfig, PublishConfig
@@ -39,7 +38,7 @@ def hubspot() -> Iterator[FakeHubSpot]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hubspot: FakeHubSpot) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     monkeypatch.setenv(
         "AIRFLOW_CONN_TIERWISE_CRM", hubspot.url.replace("http://", f"http://:{hubspot.token}@")
     )

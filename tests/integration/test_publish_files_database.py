@@ -13,9 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.fakes.support import isolate
 from tests.fakes.warehouse import build_marts, execute
-from tests.support import run_context
+from tests.support import isolate_tierwise, run_context
 
 from tierwise.exceptions import PublishError
 from tierwise.publish import publish
@@ -28,7 +27,7 @@ CUSTOMERS = 150
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     return build_marts(tmp_path / "warehouse.duckdb", customers=CUSTOMERS)
 
 

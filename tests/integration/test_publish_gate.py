@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from tests.fakes.support import isolate
 from tests.fakes.warehouse import build_marts, execute, record_passed_gate
-from tests.support import engine_at, run_context
+from tests.support import engine_at, isolate_tierwise, run_context
 
 from tierwise.exceptions import GateNotPassedError
 from tierwise.publish import publish
@@ -21,7 +20,7 @@ AS_OF = date(2024, 1, 31)
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     return build_marts(tmp_path / "warehouse.duckdb", customers=60)
 
 

@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 from tests.fakes.smtp import FakeSmtp
-from tests.fakes.support import isolate
 from tests.fakes.warehouse import build_marts, execute
 from tests.fakes.webhook import FakeWebhook
-from tests.support import run_context
+from tests.support import isolate_tierwise, run_context
 
 from tierwise.publish import publish
 from tierwise.publish.config import NotificationConfig, PublishConfig
@@ -46,7 +45,7 @@ def smtp() -> Iterator[FakeSmtp]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: FakeWebhook, smtp: FakeSmtp) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     hook = webhook.url.replace("http://", f"http://:{webhook.secret}@")
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_WEBHOOK", hook)
     monkeypatch.setenv(

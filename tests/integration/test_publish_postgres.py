@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.fakes.support import isolate, scratch_database
+from tests.fakes.support import scratch_database
 from tests.fakes.warehouse import build_marts, execute
-from tests.support import run_context
+from tests.support import isolate_tierwise, run_context
 
 from tierwise.publish import engine, publish
 from tierwise.publish.config import DatabaseConfig, PublishConfig
@@ -38,7 +38,7 @@ def schema(database: str, request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     return build_marts(tmp_path / "warehouse.duckdb", customers=CUSTOMERS)
 
@@ -131,7 +131,7 @@ def test_connection_dropped_leaves_no_partial_batch_and_the_rerun_converges(
     # Batch 1 committed, batch 2 died with its connection: exactly 60 rows, nothing in between.
     assert pg_rows(database, f"select count(*) from {schema}.customer_tiers") == [(60,)]
     monkeypatch.undo()
-    isolate(warehouse.parent, monkeypatch)
+    isolate_tierwise(warehouse.parent, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     report = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert report.streams[0].sent == CUSTOMERS - 60
@@ -172,7 +172,7 @@ def test_killed_after_commits_before_state_is_saved_the_resend_writes_nothing(
         publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert pg_rows(database, f"select count(*) from {schema}.customer_tiers") == [(CUSTOMERS,)]
     monkeypatch.undo()
-    isolate(warehouse.parent, monkeypatch)
+    isolate_tierwise(warehouse.parent, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     tiers = publish(["database"], run_context("run-2", warehouse=warehouse), config=config(schema)).streams[0]
     assert (tiers.sent, tiers.applied) == (CUSTOMERS, 0)

@@ -19,8 +19,8 @@ from urllib.parse import quote, urlencode
 import duckdb
 import pytest
 from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.support import isolate
 from tests.fakes.warehouse import build_marts
+from tests.support import isolate_tierwise
 
 from tierwise import pipeline
 from tierwise.cli import main
@@ -96,12 +96,11 @@ def _publish_and_summarise(run_id: str) -> None:
 def test_no_credential_surfaces_in_console_logs_summaries_or_ops(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     warehouse = build_marts(tmp_path / "warehouse.duckdb", customers=60)
     with duckdb.connect(str(warehouse)) as con:  # the run summary counts it
         con.execute("create table marts.customer_value as select customer_id from marts.customer_tiers")
     monkeypatch.setenv("TIERWISE_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("TIERWISE_LOG_DIR", str(tmp_path / "logs"))
     values = _fresh_secrets()
     with FakeHubSpot(token=values["key"], echo_key=True) as crm:
         monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_CRM", CONNECTIONS[kind](crm.url, values))
