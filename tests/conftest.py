@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import isolate_tierwise
 
 REPO = Path(__file__).resolve().parents[1]
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="tierwise-tests-"))
@@ -20,11 +21,7 @@ os.environ.setdefault("TIERWISE_TASK_RETRIES", "0")
 
 
 @pytest.fixture
-def tierwise_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Point every Tierwise path (warehouse, data, publish, logs) into a temp folder."""
-
-    monkeypatch.setenv("TIERWISE_WAREHOUSE", str(tmp_path / "warehouse" / "tierwise.duckdb"))
-    monkeypatch.setenv("TIERWISE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(tmp_path / "publish"))
-    monkeypatch.setenv("TIERWISE_LOG_DIR", str(tmp_path / "logs"))
-    yield tmp_path
+def tierwise_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every Tierwise path (warehouse, data, publish, logs, local Airflow) into a temp folder."""
+    isolate_tierwise(tmp_path, monkeypatch)
+    return tmp_path

@@ -16,12 +16,31 @@ if TYPE_CHECKING:
     from tierwise.settings import Settings
 
 
-def isolate_tierwise(root: Path) -> pytest.MonkeyPatch:
-    """Point Tierwise and its local Airflow at folders below ``root`` (module-scoped fixtures).
+# Connections and the publish config a developer may have exported: a test sees only its own.
+CONNECTION_VARS = (
+    "AIRFLOW_CONN_TIERWISE_POSTGRES",
+    "AIRFLOW_CONN_TIERWISE_CRM",
+    "AIRFLOW_CONN_TIERWISE_WEBHOOK",
+    "AIRFLOW_CONN_TIERWISE_SMTP",
+    "TIERWISE_PUBLISH_CONFIG",
+)
 
-    The caller undoes the returned patch when done.
+
+def isolate_tierwise(
+    root: Path, patch: pytest.MonkeyPatch | None = None, *, home: bool = False
+) -> pytest.MonkeyPatch:
+    """Point every path Tierwise writes (and its local Airflow) below ``root``; hide the host's connections.
+
+    The checkout stays Tierwise's home (its DAGs, dbt project, GX project, source configs) unless
+    ``home``: then ``root`` is home as well, so no ``config/publish.yml`` of the checkout is read.
+    Give the ``monkeypatch`` fixture as ``patch`` in a test; a module-scoped fixture passes none and
+    undoes the returned patch when done.
     """
-    patch = pytest.MonkeyPatch()
+    patch = patch or pytest.MonkeyPatch()
+    for name in CONNECTION_VARS:
+        patch.delenv(name, raising=False)
+    if home:
+        patch.setenv("TIERWISE_HOME", str(root))
     for name, sub in {
         "TIERWISE_WAREHOUSE": "warehouse/tierwise.duckdb",
         "TIERWISE_DATA_DIR": "data",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -40,7 +42,27 @@ def test_policy(dagbag) -> None:
         assert dag.catchup is False or dag.max_active_runs == 1, dag_id
         for task in dag.tasks:
             assert task.owner != "airflow", f"{dag_id}.{task.task_id} has no owner"
-            assert task.retries >= 0
+
+
+def test_every_task_retries_as_configured(tmp_path: Path) -> None:
+    """Tasks take TIERWISE_TASK_RETRIES. The tests run with 0, which is Airflow's own default
+    and would pass for a DAG without Tierwise's default args, so the DAGs are parsed with 3."""
+    probe = textwrap.dedent(
+        f"""
+        import json
+        from airflow.dag_processing.dagbag import DagBag
+        bag = DagBag(dag_folder={str(REPO / "dags")!r})
+        assert not bag.import_errors, bag.import_errors
+        tasks = [task for dag in bag.dags.values() for task in dag.tasks]
+        print(json.dumps({{f"{{task.dag_id}}.{{task.task_id}}": task.retries for task in tasks}}))
+        """
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "TIERWISE_TASK_RETRIES": "3"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    retries = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(retries) >= len(DAG_FILES)
+    assert {task: count for task, count in retries.items() if count != 3} == {}
 
 
 def test_writers_share_the_single_slot_pool(dagbag) -> None:

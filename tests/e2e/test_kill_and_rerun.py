@@ -38,7 +38,8 @@ from subprocess import PIPE, STDOUT
 import duckdb
 import psycopg
 import pytest
-from tests.fakes.support import CONNECTION_VARS, scratch_database
+from tests.fakes.support import scratch_database
+from tests.support import CONNECTION_VARS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""Helpers the publish integration tests share: an isolated home, a scratch PostgreSQL."""
+"""A scratch PostgreSQL database for the publish tests (started when installed but down)."""
 
 from __future__ import annotations
 
@@ -14,22 +14,6 @@ import psycopg
 import pytest
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-CONNECTION_VARS = (
-    "AIRFLOW_CONN_TIERWISE_POSTGRES",
-    "AIRFLOW_CONN_TIERWISE_CRM",
-    "AIRFLOW_CONN_TIERWISE_WEBHOOK",
-    "AIRFLOW_CONN_TIERWISE_SMTP",
-    "TIERWISE_PUBLISH_CONFIG",
-)
-
-
-def isolate(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point settings at ``home`` and hide any connection configured on the host."""
-    for name in CONNECTION_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TIERWISE_HOME", str(home))
-    monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(home / "publish"))
-    return home / "publish"
 
 
 def _reachable() -> bool:

@@ -6,7 +6,6 @@ Not part of the normal suite: a million customers take minutes on a small machin
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,18 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.support import scratch_database
+from tests.fakes.warehouse import build_marts, execute
+from tests.support import isolate_tierwise, run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
-from tests.fakes.support import isolate, scratch_database  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute  # noqa: E402
-from tests.support import run_context  # noqa: E402
-
-from tierwise.publish import publish  # noqa: E402
-from tierwise.publish.config import CrmConfig, DatabaseConfig, PublishConfig  # noqa: E402
+from tierwise.publish import publish
+from tierwise.publish.config import CrmConfig, DatabaseConfig, PublishConfig
 
 pytestmark = [
     pytest.mark.slow,
@@ -58,7 +52,7 @@ def timed(
 def test_postgres_rates_at_a_million_customers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str
 ) -> None:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     warehouse = build_marts(tmp_path / "warehouse.duckdb", customers=ROWS, every=50)
     config = PublishConfig(database=DatabaseConfig(schema="bench"))
@@ -81,7 +75,7 @@ def test_postgres_rates_at_a_million_customers(
 def test_crm_throughput_against_the_rate_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client_limit: bool
 ) -> None:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     customers, limit, window = 6000, 10, 1.0
     warehouse = build_marts(tmp_path / "warehouse.duckdb", customers=customers)
     with FakeHubSpot(rate_limit=limit, window=window) as fake:

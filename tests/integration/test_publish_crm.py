@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -11,20 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.warehouse import build_marts, execute
+from tests.support import isolate_tierwise, run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
-from tests.fakes.support import isolate  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute  # noqa: E402
-from tests.support import run_context  # noqa: E402
-
-from tierwise.publish import publish  # noqa: E402
-from tierwise.publish.config import CrmConfig, PublishConfig  # noqa: E402
-from tierwise.publish.errors import PublishFailedError  # noqa: E402
-from tierwise.publish.hubspot import HubSpotContacts  # noqa: E402
+from tierwise.publish import publish
+from tierwise.publish.config import CrmConfig, PublishConfig
+from tierwise.publish.errors import PublishFailedError
+from tierwise.publish.hubspot import HubSpotContacts
 
 CUSTOMERS = 120
 FAST = CrmConfig(
@@ -45,7 +38,7 @@ def hubspot() -> Iterator[FakeHubSpot]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hubspot: FakeHubSpot) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     monkeypatch.setenv(
         "AIRFLOW_CONN_TIERWISE_CRM", hubspot.url.replace("http://", f"http://:{hubspot.token}@")
     )

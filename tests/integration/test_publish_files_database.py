@@ -13,19 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.fakes.warehouse import build_marts, execute
+from tests.support import isolate_tierwise, run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.support import isolate  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute  # noqa: E402
-from tests.support import run_context  # noqa: E402
-
-from tierwise.exceptions import PublishError  # noqa: E402
-from tierwise.publish import publish  # noqa: E402
-from tierwise.publish.files import write_atomically  # noqa: E402
-from tierwise.publish.tables import sqlite_value  # noqa: E402
+from tierwise.exceptions import PublishError
+from tierwise.publish import publish
+from tierwise.publish.files import write_atomically
+from tierwise.publish.tables import sqlite_value
 
 AS_OF = date(2024, 1, 31)
 CUSTOMERS = 150
@@ -33,7 +27,7 @@ CUSTOMERS = 150
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     return build_marts(tmp_path / "warehouse.duckdb", customers=CUSTOMERS)
 
 

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from tests.fakes.warehouse import build_marts, execute, record_passed_gate
+from tests.support import engine_at, isolate_tierwise, run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.support import isolate  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute, record_passed_gate  # noqa: E402
-from tests.support import engine_at, run_context  # noqa: E402
-
-from tierwise.exceptions import GateNotPassedError  # noqa: E402
-from tierwise.publish import publish  # noqa: E402
-from tierwise.quality.report import FAILED, ExpectationResult  # noqa: E402
-from tierwise.quality.store import write_results  # noqa: E402
+from tierwise.exceptions import GateNotPassedError
+from tierwise.publish import publish
+from tierwise.quality.report import FAILED, ExpectationResult
+from tierwise.quality.store import write_results
 
 AS_OF = date(2024, 1, 31)
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     return build_marts(tmp_path / "warehouse.duckdb", customers=60)
 
 

@@ -18,21 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes.smtp import FakeSmtp
+from tests.fakes.warehouse import build_marts, execute
+from tests.fakes.webhook import FakeWebhook
+from tests.support import isolate_tierwise, run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.smtp import FakeSmtp  # noqa: E402
-from tests.fakes.support import isolate  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute  # noqa: E402
-from tests.fakes.webhook import FakeWebhook  # noqa: E402
-from tests.support import run_context  # noqa: E402
-
-from tierwise.publish import publish  # noqa: E402
-from tierwise.publish.config import NotificationConfig, PublishConfig  # noqa: E402
-from tierwise.publish.errors import PublishFailedError  # noqa: E402
-from tierwise.publish.webhook import WebhookNotifier  # noqa: E402
+from tierwise.publish import publish
+from tierwise.publish.config import NotificationConfig, PublishConfig
+from tierwise.publish.errors import PublishFailedError
+from tierwise.publish.webhook import WebhookNotifier
 
 FAST = NotificationConfig(batch_size=5, timeout_seconds=0.5, retry_base_delay=0.01, retry_max_delay=0.05)
 
@@ -51,7 +45,7 @@ def smtp() -> Iterator[FakeSmtp]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: FakeWebhook, smtp: FakeSmtp) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     hook = webhook.url.replace("http://", f"http://:{webhook.secret}@")
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_WEBHOOK", hook)
     monkeypatch.setenv(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,19 +9,14 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.fakes.support import scratch_database
+from tests.fakes.warehouse import build_marts, execute
+from tests.support import isolate_tierwise, run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.support import isolate, scratch_database  # noqa: E402
-from tests.fakes.warehouse import build_marts, execute  # noqa: E402
-from tests.support import run_context  # noqa: E402
-
-from tierwise.publish import engine, publish  # noqa: E402
-from tierwise.publish.config import DatabaseConfig, PublishConfig  # noqa: E402
-from tierwise.publish.errors import PublishFailedError  # noqa: E402
-from tierwise.publish.postgres import PostgresTable  # noqa: E402
+from tierwise.publish import engine, publish
+from tierwise.publish.config import DatabaseConfig, PublishConfig
+from tierwise.publish.errors import PublishFailedError
+from tierwise.publish.postgres import PostgresTable
 
 CUSTOMERS = 180
 COLUMNS = "customer_id, as_of_date, measure_value, tier_code, tier_rank, is_eligible, gap_to_next_tier"
@@ -44,7 +38,7 @@ def schema(database: str, request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> Path:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     return build_marts(tmp_path / "warehouse.duckdb", customers=CUSTOMERS)
 
@@ -137,7 +131,7 @@ def test_connection_dropped_leaves_no_partial_batch_and_the_rerun_converges(
     # Batch 1 committed, batch 2 died with its connection: exactly 60 rows, nothing in between.
     assert pg_rows(database, f"select count(*) from {schema}.customer_tiers") == [(60,)]
     monkeypatch.undo()
-    isolate(warehouse.parent, monkeypatch)
+    isolate_tierwise(warehouse.parent, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     report = publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert report.streams[0].sent == CUSTOMERS - 60
@@ -178,7 +172,7 @@ def test_killed_after_commits_before_state_is_saved_the_resend_writes_nothing(
         publish(["database"], run_context("run-1", warehouse=warehouse), config=config(schema))
     assert pg_rows(database, f"select count(*) from {schema}.customer_tiers") == [(CUSTOMERS,)]
     monkeypatch.undo()
-    isolate(warehouse.parent, monkeypatch)
+    isolate_tierwise(warehouse.parent, monkeypatch, home=True)
     monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_POSTGRES", database)
     tiers = publish(["database"], run_context("run-2", warehouse=warehouse), config=config(schema)).streams[0]
     assert (tiers.sent, tiers.applied) == (CUSTOMERS, 0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,20 +23,17 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
+from tests.fakes.smtp import FakeSmtp
+from tests.fakes.support import scratch_database
+from tests.fakes.webhook import FakeWebhook
+from tests.support import isolate_tierwise, run_context
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.smtp import FakeSmtp  # noqa: E402
-from tests.fakes.support import scratch_database  # noqa: E402
-from tests.fakes.webhook import FakeWebhook  # noqa: E402
-from tests.support import isolate_tierwise, run_context  # noqa: E402
-
-from tierwise.publish import PublishReport, publish  # noqa: E402
-from tierwise.publish.config import DatabaseConfig, NotificationConfig, PublishConfig  # noqa: E402
+from tierwise.publish import PublishReport, publish
+from tierwise.publish.config import DatabaseConfig, NotificationConfig, PublishConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NOVEMBER, DECEMBER = date(2025, 11, 30), date(2025, 12, 31)
 SCHEMA = "ops_copy"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,17 +18,12 @@ from urllib.parse import quote, urlencode
 
 import duckdb
 import pytest
+from tests.fakes.hubspot import FakeHubSpot
+from tests.fakes.warehouse import build_marts
+from tests.support import isolate_tierwise
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the fakes live in tests/fakes; no conftest puts the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.hubspot import FakeHubSpot  # noqa: E402
-from tests.fakes.support import isolate  # noqa: E402
-from tests.fakes.warehouse import build_marts  # noqa: E402
-
-from tierwise import pipeline  # noqa: E402
-from tierwise.cli import main  # noqa: E402
+from tierwise import pipeline
+from tierwise.cli import main
 
 Secrets = dict[str, str]
 
@@ -102,12 +96,11 @@ def _publish_and_summarise(run_id: str) -> None:
 def test_no_credential_surfaces_in_console_logs_summaries_or_ops(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    isolate(tmp_path, monkeypatch)
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
     warehouse = build_marts(tmp_path / "warehouse.duckdb", customers=60)
     with duckdb.connect(str(warehouse)) as con:  # the run summary counts it
         con.execute("create table marts.customer_value as select customer_id from marts.customer_tiers")
     monkeypatch.setenv("TIERWISE_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("TIERWISE_LOG_DIR", str(tmp_path / "logs"))
     values = _fresh_secrets()
     with FakeHubSpot(token=values["key"], echo_key=True) as crm:
         monkeypatch.setenv("AIRFLOW_CONN_TIERWISE_CRM", CONNECTIONS[kind](crm.url, values))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.support import run_context
+from tests.support import isolate_tierwise, run_context
 
 from tierwise.exceptions import QualityGateError, ValidationRunError
 from tierwise.quality.report import GateReport
@@ -223,10 +223,9 @@ def quality_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     seeds.mkdir(parents=True)
     (seeds / "tier_ladder.csv").write_text(TIER_LADDER_CSV)
     with pytest.MonkeyPatch.context() as patch:
+        isolate_tierwise(root, patch)
         patch.setenv("TIERWISE_EXPECTATIONS_DIR", str(expectations))
         patch.setenv("TIERWISE_DBT_PROJECT_DIR", str(root / "dbt_project"))
-        patch.setenv("TIERWISE_LOG_DIR", str(root / "logs"))
-        patch.setenv("TIERWISE_WAREHOUSE", str(root / "unused.duckdb"))
         yield root
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -47,6 +48,18 @@ def test_stage_result_is_small_and_jsonable(tierwise_env) -> None:
     sent = json.loads(json.dumps(result.to_dict()))  # what XCom carries between tasks
     assert sent["details"] == {"counts": {"model:success": 3}, "day": "2025-01-31"}
     assert pipeline.StageResult.from_dict(sent).line == "3 models"
+
+
+def test_stage_elapsed_is_the_seconds_of_its_work(tierwise_env) -> None:
+    def work() -> tuple[str, dict]:
+        time.sleep(0.2)
+        return "built", {}
+
+    started = time.perf_counter()
+    result = pipeline._run_stage(pipeline.StageName.BUILD, work)
+    outside = time.perf_counter() - started
+    # At least the work's sleep, at most the call around it (the stage rounds to 3 decimals).
+    assert 0.2 <= result.elapsed <= round(outside, 3) + 0.001
 
 
 def test_a_snapshot_that_cannot_be_written_does_not_close_a_passed_gate(

@@ -32,7 +32,7 @@ def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
     )
     assert measured.ok and measured.work_s == 0.5
     assert 200 <= measured.peak_rss_mb < 400
-    assert measured.wall_s > 0
+    assert 1.0 <= measured.wall_s < 30, "the child sleeps for a second"
 
 
 def test_a_big_parent_does_not_leak_into_the_childs_peak(tmp_path: Path) -> None:

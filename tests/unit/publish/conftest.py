@@ -7,23 +7,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-CONNECTION_VARS = (
-    "AIRFLOW_CONN_TIERWISE_POSTGRES",
-    "AIRFLOW_CONN_TIERWISE_CRM",
-    "AIRFLOW_CONN_TIERWISE_WEBHOOK",
-    "AIRFLOW_CONN_TIERWISE_SMTP",
-    "TIERWISE_PUBLISH_CONFIG",
-)
+from tests.support import isolate_tierwise
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in CONNECTION_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TIERWISE_HOME", str(tmp_path))
-    monkeypatch.setenv("TIERWISE_PUBLISH_DIR", str(tmp_path / "publish"))
-    yield tmp_path
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    isolate_tierwise(tmp_path, monkeypatch, home=True)
+    return tmp_path
 
 
 @pytest.fixture
