@@ -204,9 +204,9 @@ def test_a_kill_9_between_a_send_and_its_record_resends_that_message_unchanged(
     webhook.honours_idempotency_key = honours_key
     config = warehouse.parent / "publish.yml"
     config.write_text("notifications: {batch_size: 5, timeout_seconds: 5}\n", encoding="utf-8")
-    code = "import sys, pathlib; from tierwise.publish import publish; "
-    code += "publish(['notifications'], run_id='run-1', warehouse=pathlib.Path(sys.argv[1]))"
-    env = {**os.environ, "TIERWISE_PUBLISH_CONFIG": str(config)}
+    code = "from tierwise.context import RunContext; from tierwise.publish import publish; "
+    code += "publish(['notifications'], RunContext.create('run-1'))"
+    env = {**os.environ, "TIERWISE_PUBLISH_CONFIG": str(config), "TIERWISE_WAREHOUSE": str(warehouse)}
     with subprocess.Popen([sys.executable, "-c", code, str(warehouse)], env=env) as publisher:
 
         def kill_on_the_second(message: Any) -> None:

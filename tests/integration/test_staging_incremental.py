@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from tests.support import isolate_tierwise
+from tests.support import isolate_tierwise, run_context
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -47,7 +47,7 @@ def _ingest(run_id: str) -> None:
 def _stage(*, full_refresh: bool = False) -> None:
     from tierwise.transform import run_dbt
 
-    run_dbt("run", select=VERSION_MODELS, full_refresh=full_refresh)
+    run_dbt(run_context("staging", full_refresh=full_refresh), "run", select=VERSION_MODELS)
 
 
 def _rows(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
