@@ -100,15 +100,16 @@ class PublishConfig(Section):
     notifications: NotificationConfig = field(default_factory=NotificationConfig)
 
 
-def config_path(home: Path) -> Path | None:
-    """``TIERWISE_PUBLISH_CONFIG``, else ``<home>/config/publish.yml`` if it exists."""
+def config_path(home: Path | None) -> Path | None:
+    """$TIERWISE_PUBLISH_CONFIG, else ``config/publish.yml`` of the workspace ``home`` if there is one."""
     env = os.environ.get("TIERWISE_PUBLISH_CONFIG")
     if env:
         return Path(env)
-    candidate = home / "config" / "publish.yml"
-    return candidate if candidate.exists() else None
+    candidate = home / "config" / "publish.yml" if home else None
+    return candidate if candidate and candidate.exists() else None
 
 
-def load_publish_config(path: Path | None = None) -> PublishConfig:
-    """The settings in ``path`` (see :func:`config_path`), or the defaults without a file."""
-    return PublishConfig() if path is None else load(PublishConfig, path, "publish config")
+def load_publish_config(path: Path | None = None, *, home: Path | None = None) -> PublishConfig:
+    """The settings in ``path`` or found from ``home`` (:func:`config_path`); the defaults without a file."""
+    source = path or config_path(home)
+    return PublishConfig() if source is None else load(PublishConfig, source, "publish config")

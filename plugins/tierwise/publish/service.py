@@ -23,7 +23,7 @@ import duckdb
 from tierwise.exceptions import PublishError
 from tierwise.masking import get_logger, mask
 from tierwise.publish import gate, revisions, sources
-from tierwise.publish.config import CrmConfig, PublishConfig, config_path, load_publish_config
+from tierwise.publish.config import CrmConfig, PublishConfig, load_publish_config
 from tierwise.publish.connections import Connection, base_url, env_var_name, get_connection, secret_of
 from tierwise.publish.engine import Destination, Source, SyncOptions, sync
 from tierwise.publish.errors import DestinationUnavailableError, PublishFailedError
@@ -213,7 +213,7 @@ def publish(
     path = warehouse or settings.warehouse
     if not path.exists():
         raise PublishError(f"warehouse {path} does not exist: run ingest and build first")
-    cfg = config or load_publish_config(config_path(settings.home))
+    cfg = config or load_publish_config(home=settings.home)
     options = SyncOptions(
         run_id=run_id, dry_run=dry_run, full_resync=full_resync, max_attempts=cfg.max_attempts
     )

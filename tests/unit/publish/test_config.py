@@ -68,4 +68,5 @@ def test_the_file_is_found_under_the_home_it_is_given(tmp_path: Path) -> None:
     assert config_path(tmp_path) is None
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "publish.yml").write_text("max_attempts: 7\n")
-    assert load_publish_config(config_path(tmp_path)).max_attempts == 7
+    assert load_publish_config(home=tmp_path).max_attempts == 7
+    assert load_publish_config().max_attempts == 3
