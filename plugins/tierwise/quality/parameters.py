@@ -125,9 +125,9 @@ def marts_parameters(con: duckdb.DuckDBPyConnection, thresholds: Thresholds, see
     marts = thresholds.marts
     values: dict[str, Any] = {
         "tier_codes": tier_codes(con, seed_csv),
-        "a_share_min": marts.a_share_min,
-        "a_share_max": marts.a_share_max,
-        "revenue_abs_tolerance": marts.revenue_abs_tolerance,
-        "staged_net_revenue": staged_net_revenue(con, marts.staged_net_revenue_sql),
+        "a_share_min": marts.a_share.min,
+        "a_share_max": marts.a_share.max,
+        "revenue_abs_tolerance": marts.revenue.abs_tolerance,
+        "staged_net_revenue": staged_net_revenue(con, marts.revenue.staged_net_revenue_sql),
     }
     return RunParameters(values)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from tierwise.exceptions import ConfigError
-from tierwise.publish.config import DEFAULT_CRM_PROPERTIES, PublishConfig, load_publish_config
+from tierwise.publish.config import DEFAULT_CRM_PROPERTIES, PublishConfig, config_path, load_publish_config
 
 
 def test_defaults_without_a_file() -> None:
@@ -38,5 +39,34 @@ def test_example_file_is_valid() -> None:
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "publish.yml"
     path.write_text("crm:\n  batchsize: 5\n")
-    with pytest.raises(ConfigError, match=r"publish.yml:crm: unknown key 'batchsize'"):
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(str(path))}: crm\.batchsize: unknown key; expected one of: "
+    ):
         load_publish_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max_attempts: three\n", "max_attempts: must be a whole number, got 'three'"),
+        ("max_attempts: '3'\n", "max_attempts: must be a whole number, got '3'"),
+        ("crm:\n  include_phone: 'yes'\n", "crm.include_phone: must be true or false, got 'yes'"),
+        ("crm:\n  window_seconds: ten\n", "crm.window_seconds: must be a number, got 'ten'"),
+        ("database: postgres\n", "database: must be a mapping, got 'postgres'"),
+        ("- max_attempts\n", "<top level>: must be a mapping, got a list"),
+    ],
+)
+def test_values_of_the_wrong_type_name_file_key_and_value(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "publish.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_publish_config(path)
+    assert str(raised.value) == f"{path}: {message}"
+
+
+def test_the_file_is_found_under_the_home_it_is_given(tmp_path: Path) -> None:
+    assert config_path(tmp_path) is None
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "publish.yml").write_text("max_attempts: 7\n")
+    assert load_publish_config(home=tmp_path).max_attempts == 7
+    assert load_publish_config().max_attempts == 3

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -34,27 +35,53 @@ def test_committed_thresholds_load() -> None:
     assert set(thresholds.raw.max_age_days) == {"orders", "contacts", "tickets"}
     email = thresholds.raw.formats["email"]
     assert 0 < email.fail_mostly <= email.warn_mostly <= 1
-    assert thresholds.marts.a_share_min < thresholds.marts.a_share_max
-    assert thresholds.marts.staged_net_revenue_sql.startswith("select")
+    assert thresholds.marts.a_share.min < thresholds.marts.a_share.max
+    assert thresholds.marts.revenue.staged_net_revenue_sql.startswith("select")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"raw.volume_min_ratio": 1.5}, "'raw.volume_min_ratio' = 1.5 is outside"),
-        ({"raw.formats.phone.warn_mostly": None}, "missing key 'raw.formats.phone.warn_mostly'"),
-        ({"raw.formats.email.fail_mostly": 0.999}, "raw.formats.email.fail_mostly must not exceed"),
-        ({"marts.a_share.min": 0.5}, "marts.a_share.min must not exceed"),
-        ({"raw.earliest_date": "yesterday"}, "'raw.earliest_date' must be an ISO date"),
-        ({"raw.max_amount": "lots"}, "'raw.max_amount' must be a number"),
-        ({"marts.revenue.staged_net_revenue_sql": " "}, "must be a non-empty string"),
+        ({"raw.volume_min_ratio": 1.5}, "raw.volume_min_ratio: must be a number <= 1.0, got 1.5"),
+        ({"raw.formats.phone.warn_mostly": None}, "raw.formats.phone.warn_mostly: is required"),
+        (
+            {"raw.formats.email.fail_mostly": 0.999},
+            "raw.formats.email.fail_mostly: must not exceed warn_mostly",
+        ),
+        ({"marts.a_share.min": 0.5}, "marts.a_share.min: must not exceed max"),
+        (
+            {"raw.earliest_date": "yesterday"},
+            "raw.earliest_date: must be an ISO date (YYYY-MM-DD), got 'yesterday'",
+        ),
+        ({"raw.max_amount": "lots"}, "raw.max_amount: must be a number, got 'lots'"),
+        ({"raw.max_amount": True}, "raw.max_amount: must be a number, got True"),
+        ({"raw.max_age_days.orders": 2.5}, "raw.max_age_days.orders: must be a whole number, got 2.5"),
+        ({"raw.max_age_days.tickets": None}, "raw.max_age_days.tickets: is required"),
+        (
+            {"marts.revenue.staged_net_revenue_sql": " "},
+            "marts.revenue.staged_net_revenue_sql: must not be empty",
+        ),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, change: dict[str, object], message: str) -> None:
     path = _write(tmp_path, change)
-    with pytest.raises(ConfigError, match=r"thresholds\.yml") as raised:
+    with pytest.raises(ConfigError) as raised:
         load_thresholds(path)
-    assert message in str(raised.value)
+    assert str(raised.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"raw.volume_min_ratoi": 0.9}, "raw.volume_min_ratoi"),
+        ({"raw.max_age_days.invoices": 3}, "raw.max_age_days.invoices"),
+        ({"marts.a_share.mean": 0.1}, "marts.a_share.mean"),
+    ],
+)
+def test_unknown_keys_are_named(tmp_path: Path, change: dict[str, object], key: str) -> None:
+    path = _write(tmp_path, change)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(f'{path}: {key}: unknown key; expected one of: ')}"):
+        load_thresholds(path)
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
