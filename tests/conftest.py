@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,14 @@ def tierwise_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every Tierwise path (warehouse, data, publish, logs, local Airflow) into a temp folder."""
     isolate_tierwise(tmp_path, monkeypatch)
     return tmp_path
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _forget_registered_secrets() -> Iterator[None]:
+    """A value a test module registers as a secret is masked in its own output, not in later modules'."""
+    from tierwise import masking
+
+    before = set(masking._secrets)
+    yield
+    with masking._lock:
+        masking._secrets.intersection_update(before)
