@@ -25,6 +25,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check plugins devtools dags tests
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros --disable-progress-bar --nocolor
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
