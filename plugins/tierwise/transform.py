@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -156,6 +156,27 @@ class DbtOutcome:
     returncode: int
     output: str
     run_results: Mapping[str, Any]
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """In the dbt process, before dbt starts: be killed when the stage's process dies.
+
+    A stage killed with SIGKILL (an Airflow task timed out, the OOM killer, ``kill -9`` of
+    ``tierwise run``) must not leave dbt writing the warehouse behind it, holding DuckDB's lock
+    for the rerun. Linux's parent-death signal does that; elsewhere there is nothing to set.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arm() -> None:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the stage died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def _invoke(args: list[str], env: Mapping[str, str], target: Path, engine: Engine) -> DbtOutcome:

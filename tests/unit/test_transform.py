@@ -76,3 +76,37 @@ def test_node_results_from_run_results_json() -> None:
     assert "FAILED (1 failing)" in report.summary_line()
     assert "1 models" in report.summary_line() and "1 tests" in report.summary_line()
     assert NodeResult("model.x", "success", "", None, 1.5).log_line().startswith("success")
+
+
+PARENT = """
+import os, subprocess, sys, time
+from tierwise.transform import _die_with_parent
+sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+child = subprocess.Popen(sleeper, preexec_fn=_die_with_parent(os.getpid()))
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_dbt_dies_with_a_stage_killed_by_sigkill() -> None:
+    """``kill -9`` of ``tierwise run`` must not leave dbt writing the warehouse and holding its lock."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    os.kill(child, 0)  # running
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the child outlived its parent's SIGKILL")
