@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class BuildReport:
 AS_OF_ENV = "TIERWISE_AS_OF_DATE"
 # Read by dbt's on-run-start (macro tierwise_forget_build_state) for the row it writes.
 RUN_ID_ENV = "TIERWISE_RUN_ID"
+# Set in dbt's environment, read back from run_results.json's metadata (dbt records DBT_ENV_CUSTOM_ENV_*).
+INVOCATION_ENV = "DBT_ENV_CUSTOM_ENV_TIERWISE_INVOCATION"
 # dbt's own console entry point, in this interpreter's environment.
 DBT = (sys.executable, "-c", "from dbt.cli.main import cli; cli()")
 _TIMESTAMP = re.compile(r"^\d{2}:\d{2}:\d{2}\s+")
@@ -126,6 +129,7 @@ def dbt_env(ctx: RunContext, as_of_date: date | None) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name != AS_OF_ENV}
     env.update(ctx.engine.dbt_env())
     env[RUN_ID_ENV] = ctx.run_id
+    env[INVOCATION_ENV] = uuid.uuid4().hex
     if as_of_date is not None:
         env[AS_OF_ENV] = as_of_date.isoformat()
     return env
@@ -154,7 +158,7 @@ def _log_nodes(report: BuildReport) -> None:
 @dataclass(frozen=True)
 class DbtOutcome:
     returncode: int
-    output: str
+    errors: str
     run_results: Mapping[str, Any]
 
 
@@ -199,8 +203,18 @@ def _invoke(args: list[str], env: Mapping[str, str], target: Path, engine: Engin
     if done.returncode == 2 and engine.busy(output):
         # Another writer took the warehouse before dbt opened it: nothing was written.
         raise WarehouseBusyError(output)
-    results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
-    return DbtOutcome(done.returncode, output, results)
+    return DbtOutcome(done.returncode, dbt_errors(done.stdout, done.stderr), _run_results(results_file, env))
+
+
+def _run_results(path: Path, env: Mapping[str, str]) -> Mapping[str, Any]:
+    """This invocation's run_results.json: the target folder is shared by every warehouse of a project,
+    so a file another build wrote in the meantime (its own ``TIERWISE_INVOCATION``) is not ours."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    ours = results.get("metadata", {}).get("env", {}).get("TIERWISE_INVOCATION")
+    return dict(results) if ours == env[INVOCATION_ENV] else {}
 
 
 def run_dbt(
@@ -229,7 +243,7 @@ def run_dbt(
     )
     _log_nodes(report)
     if outcome.returncode not in (0, 1) or (outcome.returncode == 1 and not report.failed):
-        raise BuildError(f"dbt {command} could not run: {_last_error(outcome.output)}")
+        raise BuildError(f"dbt {command} could not run: {outcome.errors}")
     if not report.success:
         details = "; ".join(f"{n.unique_id}: {n.status} {n.message}".strip() for n in report.failed[:10])
         raise BuildError(f"dbt {command} failed: {details or 'see logs/dbt/dbt.log'}")
@@ -257,11 +271,31 @@ def dbt_passthrough(ctx: RunContext, args: Sequence[str]) -> int:
     return subprocess.run(command, env=env, check=False).returncode
 
 
-def _last_error(output: str) -> str:
-    """dbt's error lines, without their timestamps, as one message."""
-    lines = [_TIMESTAMP.sub("", line).strip() for line in output.splitlines()]
-    told = " ".join(line for line in lines if line)
-    return told or "no output; see logs/dbt/dbt.log"
+def dbt_errors(stdout: str, stderr: str = "") -> str:
+    """What dbt said went wrong, without its tracebacks: the message a user can act on.
+
+    dbt prints one event per timestamped line (continuation lines have none); an unexpected
+    error is one event "Encountered an error:" with its message, then one event per traceback.
+    """
+    events: list[list[str]] = []
+    for line in stdout.splitlines():
+        stamp = _TIMESTAMP.match(line)
+        if stamp or not events:
+            events.append([line[stamp.end() :] if stamp else line])
+        else:
+            events[-1].append(line)
+    told = []
+    for event in events:
+        if event[0].startswith("Traceback"):
+            continue
+        text = "\n".join(line.rstrip() for line in event if line.strip())
+        text = text.removeprefix("Encountered an error:").strip()
+        if text:
+            told.append(text)
+    if told:
+        return "\n".join(told)
+    last = stderr.strip().splitlines()[-1:]  # dbt did not get as far as its own logging
+    return last[0] if last else "no output; see logs/dbt/dbt.log"
 
 
 def project_vars(project_dir: Path) -> dict[str, Any]:

@@ -184,8 +184,24 @@ STATE = {
 }
 
 
+def _open_when_released(warehouse: Path, seconds: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only once the killed run's dbt process is gone.
+
+    The kernel kills the dbt process of a killed stage when its parent dies (the parent-death
+    signal), a moment after ``kill -9`` returns; until then it still holds DuckDB's lock.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return duckdb.connect(str(warehouse), read_only=True)
+        except duckdb.IOException as error:
+            if "Could not set lock" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _warehouse_state(warehouse: Path) -> dict[str, list[tuple[object, ...]]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with _open_when_released(warehouse) as con:
         tables = con.execute("select table_name from duckdb_tables() where schema_name = 'ops'").fetchall()
         return {
             label: con.execute(f"select {what} from ops.{table} group by all order by all").fetchall()

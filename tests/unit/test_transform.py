@@ -1,20 +1,26 @@
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 from tests.support import run_context, settings
 
+from tierwise.context import RunContext
 from tierwise.transform import (
     AS_OF_ENV,
+    INVOCATION_ENV,
     RUN_ID_ENV,
     BuildReport,
     NodeResult,
     _node_results,
+    _run_results,
     dbt_args,
     dbt_env,
+    dbt_errors,
 )
 
 
@@ -110,3 +116,48 @@ def test_dbt_dies_with_a_stage_killed_by_sigkill() -> None:
         time.sleep(0.05)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the child outlived its parent's SIGKILL")
+
+
+DBT_CRASH = """\
+21:56:42  Encountered an error:
+Parser Error: Memory must have a number (e.g. 1GB)
+21:56:42  Traceback (most recent call last):
+  File "dbt/adapters/duckdb/connections.py", line 110, in exception_handler
+    yield
+_duckdb.ParserException: Parser Error: Memory must have a number (e.g. 1GB)
+"""
+
+
+def test_dbt_errors_keep_the_message_and_drop_the_traceback() -> None:
+    assert dbt_errors(DBT_CRASH) == "Parser Error: Memory must have a number (e.g. 1GB)"
+    rules = "10:00:01  Compilation Error in operation x\n  Invalid rule:\n    - var abc_method: got foo\n"
+    assert (
+        dbt_errors(rules)
+        == "Compilation Error in operation x\n  Invalid rule:\n    - var abc_method: got foo"
+    )
+    assert (
+        dbt_errors("", "ModuleNotFoundError: No module named 'dbt'\n")
+        == "ModuleNotFoundError: No module named 'dbt'"
+    )
+
+
+def test_run_results_written_by_another_build_are_not_taken(tmp_path: Path) -> None:
+    """The target folder is shared by every warehouse of a project checkout."""
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps({"metadata": {"env": {"TIERWISE_INVOCATION": "theirs"}}, "results": [{}]}))
+    assert _run_results(path, {INVOCATION_ENV: "ours"}) == {}
+    path.write_text('{"metadata": {"env": {"TIERWISE_INVO')  # being written by the other build
+    assert _run_results(path, {INVOCATION_ENV: "ours"}) == {}
+    path.write_text(json.dumps({"metadata": {"env": {"TIERWISE_INVOCATION": "ours"}}, "results": []}))
+    assert _run_results(path, {INVOCATION_ENV: "ours"})["results"] == []
+
+
+def test_a_dbt_that_cannot_start_says_why_in_one_line(tierwise_env: Path) -> None:
+    from tierwise.exceptions import BuildError
+    from tierwise.transform import run_dbt
+
+    ctx = run_context("bad_limit")
+    ctx = RunContext.create("bad_limit", settings=replace(ctx.settings, duckdb_memory_limit="lots"))
+    with pytest.raises(BuildError) as failed:
+        run_dbt(ctx, "seed", select=["tier_ladder"])
+    assert str(failed.value) == "dbt seed could not run: Parser Error: Memory must have a number (e.g. 1GB)"
