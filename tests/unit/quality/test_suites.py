@@ -133,7 +133,8 @@ def test_a_ticket_is_not_resolved_before_it_was_opened(con: duckdb.DuckDBPyConne
         "select 'f' as _source_file, * from (values "
         "(1, 'T1', timestamp '2024-01-01 10:00', timestamp '2024-01-01 09:00'), "
         "(2, 'T2', timestamp '2024-01-01 10:00', timestamp '2024-01-01 11:00'), "
-        "(3, 'T3', timestamp '2024-01-01 10:00', null)) as t(_source_line, ticket_id, opened_at, resolved_at)"
+        "(3, 'T3', timestamp '2024-01-01 10:00', null), (4, 'T4', timestamp '2024-01-01 10:00', "
+        "timestamp '2024-01-01 10:00')) as t(_source_line, ticket_id, opened_at, resolved_at)"
     )
     assert [row[2] for row in flagged(con, "raw.tickets", "tickets.resolved_after_opened", batch)] == ["T1"]
 
