@@ -8,8 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tierwise.publish.engine import Batch, Record
-
 CONNECTION_VARS = (
     "AIRFLOW_CONN_TIERWISE_POSTGRES",
     "AIRFLOW_CONN_TIERWISE_CRM",
@@ -34,34 +32,3 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection.execute("set enable_progress_bar = false")
     yield connection
     connection.close()
-
-
-CHANGE_COLUMNS = (
-    "change_key",
-    "customer_id",
-    "as_of_date",
-    "from_tier_code",
-    "to_tier_code",
-    "change_type",
-    "reason",
-)
-
-
-@pytest.fixture
-def change_batch() -> Batch:
-    """Two tier changes of one evaluation, as the notification channels receive them."""
-    return Batch(
-        CHANGE_COLUMNS,
-        [
-            Record(
-                "C1|2024-01-31",
-                "h",
-                ("C1|2024-01-31", "C1", "2024-01-31", "silver", "gold", "upgrade", "spend"),
-            ),
-            Record(
-                "C2|2024-01-31",
-                "h",
-                ("C2|2024-01-31", "C2", "2024-01-31", "gold", "silver", "downgrade", None),
-            ),
-        ],
-    )

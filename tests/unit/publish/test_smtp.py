@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from tests.fakes.smtp import FakeSmtp
+from tests.unit.publish.changes import change_batch
 
 from tierwise.publish.config import NotificationConfig
 from tierwise.publish.connections import Connection
-from tierwise.publish.engine import Batch
 from tierwise.publish.errors import DestinationUnavailableError
 from tierwise.publish.smtp import EmailNotifier, SmtpSettings, smtp_settings
 
@@ -67,8 +67,8 @@ def plain(
     )
 
 
-def test_a_batch_is_one_digest_with_a_stable_message_id(smtp: FakeSmtp, change_batch: Batch) -> None:
-    results = EmailNotifier(plain(smtp), FAST, target="fake").send(change_batch)
+def test_a_batch_is_one_digest_with_a_stable_message_id(smtp: FakeSmtp) -> None:
+    results = EmailNotifier(plain(smtp), FAST, target="fake").send(change_batch())
     assert [(result.key, result.ok) for result in results] == [
         ("C1|2024-01-31", True),
         ("C2|2024-01-31", True),
@@ -84,24 +84,22 @@ def test_a_batch_is_one_digest_with_a_stable_message_id(smtp: FakeSmtp, change_b
     assert "- C2 gold -> silver (downgrade) [C2|2024-01-31]" in body
 
 
-def test_a_temporary_refusal_is_retried(smtp: FakeSmtp, change_batch: Batch) -> None:
+def test_a_temporary_refusal_is_retried(smtp: FakeSmtp) -> None:
     smtp.faults.extend(["451"])
-    EmailNotifier(plain(smtp), FAST, target="fake").send(change_batch)
+    EmailNotifier(plain(smtp), FAST, target="fake").send(change_batch())
     assert len(smtp.messages) == 1
 
 
-def test_a_server_that_keeps_dropping_the_connection_makes_the_channel_unavailable(
-    smtp: FakeSmtp, change_batch: Batch
-) -> None:
+def test_a_server_that_keeps_dropping_the_connection_makes_the_channel_unavailable(smtp: FakeSmtp) -> None:
     smtp.faults = deque(["drop", "drop"])
     with pytest.raises(DestinationUnavailableError, match=r"^notifications\.email: "):
-        EmailNotifier(plain(smtp), FAST, target="fake").send(change_batch)
+        EmailNotifier(plain(smtp), FAST, target="fake").send(change_batch())
     assert smtp.messages == []
 
 
-def test_no_recipients_fails_at_send_time(smtp: FakeSmtp, change_batch: Batch) -> None:
+def test_no_recipients_fails_at_send_time(smtp: FakeSmtp) -> None:
     notifier = EmailNotifier(plain(smtp, recipients=()), FAST, target="fake")
     with pytest.raises(DestinationUnavailableError) as caught:
-        notifier.send(change_batch)
+        notifier.send(change_batch())
     assert str(caught.value) == "notifications.email: no recipients (extra 'to' or email_to)"
     assert smtp.envelopes == []

@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from tests.fakes.webhook import FakeWebhook
+from tests.unit.publish.changes import change_batch
 
 from tierwise.publish.config import NotificationConfig
-from tierwise.publish.engine import Batch
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.httpjson import JsonHttpClient
 from tierwise.publish.retry import RetryPolicy
@@ -28,10 +28,10 @@ def notifier(url: str, secret: str | None, **config: object) -> WebhookNotifier:
     return WebhookNotifier(client, secret, NotificationConfig(**config), target="fake")  # type: ignore[arg-type]
 
 
-def test_a_batch_is_one_signed_message_keyed_by_its_changes(change_batch: Batch) -> None:
+def test_a_batch_is_one_signed_message_keyed_by_its_changes() -> None:
     with FakeWebhook(secret="s3cret-value") as fake:
         destination = notifier(fake.url, "s3cret-value")
-        results = destination.send(change_batch)
+        results = destination.send(change_batch())
         destination.close()
     assert [(result.key, result.ok) for result in results] == [
         ("C1|2024-01-31", True),
@@ -45,11 +45,11 @@ def test_a_batch_is_one_signed_message_keyed_by_its_changes(change_batch: Batch)
     assert fake.bad_signatures == 0
 
 
-def test_a_wrong_secret_makes_the_channel_unavailable(change_batch: Batch) -> None:
+def test_a_wrong_secret_makes_the_channel_unavailable() -> None:
     with FakeWebhook(secret="s3cret-value") as fake:
         destination = notifier(fake.url, "another-value")
         with pytest.raises(DestinationUnavailableError) as caught:
-            destination.send(change_batch)
+            destination.send(change_batch())
         destination.close()
     assert str(caught.value) == "notifications.webhook: HTTP 401: invalid_signature"
     assert (fake.bad_signatures, fake.received) == (1, [])
@@ -82,18 +82,16 @@ def answering(status: int) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
-def test_a_message_refused_for_its_content_is_rejected_for_the_engine_to_split(
-    status: int, change_batch: Batch
-) -> None:
+def test_a_message_refused_for_its_content_is_rejected_for_the_engine_to_split(status: int) -> None:
     rejected = pytest.raises(BatchRejectedError, match=rf"^HTTP {status}: \{{'error': 'no such channel'\}}$")
     with answering(status) as url, rejected:
-        notifier(url, None).send(change_batch)
+        notifier(url, None).send(change_batch())
 
 
-def test_other_refusals_make_the_channel_unavailable(change_batch: Batch) -> None:
+def test_other_refusals_make_the_channel_unavailable() -> None:
     unavailable = pytest.raises(DestinationUnavailableError, match=r"^notifications\.webhook: HTTP 404: ")
     with answering(404) as url, unavailable:
-        notifier(url, None).send(change_batch)
+        notifier(url, None).send(change_batch())
 
 
 def test_messages_hold_at_most_49_changes_and_the_channel_names_the_state() -> None:
