@@ -5,7 +5,6 @@ from decimal import Decimal
 from tierwise.publish.config import CrmConfig
 from tierwise.publish.crm import property_value, to_contact
 from tierwise.publish.engine import Batch, Record
-from tierwise.publish.hubspot import multi_status_results
 from tierwise.publish.identifiers import sha256_hex
 
 COLUMNS = ("_id_customer_id", "_id_email", "_id_phone", "customer_tier", "customer_value", "tier_eligible")
@@ -49,23 +48,3 @@ def test_property_values_are_strings() -> None:
     assert property_value(None) == ""
     assert property_value(False) == "false"
     assert property_value(Decimal("1E+3")) == "1000"
-
-
-def test_multi_status_maps_errors_by_trace_id() -> None:
-    batch = batch_of(("C1", "a@b.io", None, "gold", 1, True), ("C2", "c@d.io", None, "bogus", 1, True))
-    contacts = [to_contact(batch, record, CrmConfig()) for record in batch.records]
-    body = {
-        "results": [{"objectWriteTraceId": "C1"}],
-        "errors": [{"message": 'bad "bogus" for c@d.io', "context": {"objectWriteTraceId": ["C2"]}}],
-    }
-    results = multi_status_results(contacts, body)
-    assert results["C1"].ok and not results["C2"].ok
-    assert "c@d.io" not in (results["C2"].error or "")
-
-
-def test_unattributable_errors_do_not_claim_success() -> None:
-    batch = batch_of(("C1", "a@b.io", None, "gold", 1, True), ("C2", "c@d.io", None, "gold", 1, True))
-    contacts = [to_contact(batch, record, CrmConfig()) for record in batch.records]
-    body = {"results": [{"objectWriteTraceId": "C1"}], "errors": [{"message": "something"}]}
-    results = multi_status_results(contacts, body)
-    assert results["C1"].ok and not results["C2"].ok

@@ -4,7 +4,6 @@ import time
 
 from tierwise.publish import notify
 from tierwise.publish.engine import Batch, Record
-from tierwise.publish.report import PublishReport, StreamReport
 
 COLUMNS = (
     "change_key",
@@ -104,28 +103,3 @@ def test_idempotency_key_ignores_order() -> None:
 def test_email_body_lists_each_change_once() -> None:
     body = notify.email_body(changes())
     assert body.count("[C1|2024-01-31]") == 1 and body.count("[C2|2024-01-31]") == 1
-
-
-def test_report_summary_lines() -> None:
-    from datetime import date
-    from pathlib import Path
-
-    report = PublishReport(
-        "r1",
-        date(2024, 1, 31),
-        False,
-        (
-            StreamReport(
-                "files", "files.customer_tiers", "ok", total=3, new=3, applied=1, paths=(Path("a.csv"),)
-            ),
-            StreamReport("crm", "crm.hubspot", "failed", total=3, sent=1, rejected=1, error="HTTP 503"),
-        ),
-        ("notifications: not configured",),
-        1.5,
-    )
-    lines = report.summary_lines()
-    assert lines[0].startswith("publish 2024-01-31: 2 streams")
-    assert "wrote 1 files (3 rows: 3 new, 0 changed, 0 removed)" in lines[1]
-    assert "FAILED: HTTP 503" in lines[2]
-    assert lines[3] == "skipped notifications: not configured"
-    assert report.failed[0].destination == "crm"

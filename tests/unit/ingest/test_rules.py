@@ -10,8 +10,17 @@ from tests.support import engine_at
 
 from tierwise.exceptions import ConfigError
 from tierwise.ingest import ingest_source
-from tierwise.ingest.rules import describe_allowed
-from tierwise.schema import ORDERS
+from tierwise.ingest.rules import (
+    FALLBACKS,
+    IMPLICIT_DEFAULTS,
+    allowed_values,
+    describe_allowed,
+    is_identifier,
+    is_money,
+    is_temporal,
+    normalise_code,
+)
+from tierwise.schema import ENTITIES, ORDER_STATUSES, ORDERS, TICKETS
 
 HEADER = "order_id,customer_id,ordered_at,status,currency,gross_amount"
 
@@ -48,3 +57,39 @@ def test_the_currency_set_is_described_not_listed() -> None:
         == "an ISO 4217 currency code in current use (BRL, EUR, GBP, USD...)"
     )
     assert describe_allowed(ORDERS, "status") == "one of: completed, cancelled, refunded, partially_returned"
+
+
+def test_codes_are_spelled_as_the_allowed_sets_spell_them() -> None:
+    assert normalise_code("payment_method", " Bank Transfer ") == "bank_transfer"
+    assert normalise_code("payment_method", "cash-on-delivery") == "cash_on_delivery"
+    assert normalise_code("currency", " eur ") == "EUR"
+    assert allowed_values(ORDERS, "status") == ORDER_STATUSES
+    assert allowed_values(ORDERS, "customer_id") is None
+    assert allowed_values(TICKETS, "severity") == ("low", "medium", "high", "critical")
+
+
+def test_field_kinds_decide_the_hard_rules() -> None:
+    identifiers = [f.name for entity in ENTITIES.values() for f in entity.fields if is_identifier(f)]
+    assert identifiers == [
+        "order_id",
+        "customer_id",
+        "parent_order_id",
+        "customer_id",
+        "merged_into",
+        "ticket_id",
+        "customer_id",
+    ]
+    assert [f.name for f in ORDERS.fields if is_money(f)] == [
+        "gross_amount",
+        "discount_amount",
+        "refunded_amount",
+    ]
+    assert [f.name for f in TICKETS.fields if is_temporal(f)] == ["opened_at", "resolved_at", "updated_at"]
+
+
+def test_implicit_defaults_name_fields_of_their_entity() -> None:
+    for rules_by_entity in (FALLBACKS, IMPLICIT_DEFAULTS):
+        for entity, fields in rules_by_entity.items():
+            names = ENTITIES[entity].columns
+            assert set(fields) <= set(names) and set(fields.values()) <= set(names) | {"1"}
+    assert FALLBACKS == {"orders": {"updated_at": "ordered_at"}, "tickets": {"updated_at": "opened_at"}}

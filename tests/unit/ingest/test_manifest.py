@@ -1,0 +1,131 @@
+"""ops.load_manifest: what was loaded, with which content and config, and what stays current."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+
+import duckdb
+import pytest
+
+from tierwise.ingest import manifest
+from tierwise.ingest.manifest import LoadKey, ManifestEntry
+from tierwise.ingest.report import LOADED, FileResult
+from tierwise.ingest.tables import ensure_tables
+from tierwise.schema import ORDERS
+
+OLD = "/exports/old/orders_2024-01-01.csv"
+NEW = "/exports/new/orders_2024-01-01.csv"
+JAN_1 = (date(2024, 1, 1), date(2024, 1, 2))
+JAN_2 = (date(2024, 1, 2), date(2024, 1, 3))
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    with duckdb.connect() as connection:
+        ensure_tables(connection, ORDERS)
+        yield connection
+
+
+def key(
+    path: str = OLD, checksum: str = "c1", config: str = "h1", slice_: tuple[date, date] | None = None
+) -> LoadKey:
+    return LoadKey("shop", path, checksum, config, slice_)
+
+
+def record(con: duckdb.DuckDBPyConnection, load: LoadKey, run_id: str = "r1", read: int = 3) -> None:
+    result = FileResult(
+        load.file_path, LOADED, date(2024, 1, 1), load.checksum, read, read - 1, 1, {"duplicate": 1}
+    )
+    entry = ManifestEntry(load, "orders", 120, result, load.slice, datetime(2024, 1, 2, 3, 0), run_id)
+    manifest.record(con, entry)
+
+
+def current(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    return con.execute(
+        "select file_path, file_checksum, slice_start, run_id from ops.load_manifest "
+        "where is_current order by all"
+    ).fetchall()
+
+
+def test_a_load_is_recorded_with_its_counts(con: duckdb.DuckDBPyConnection) -> None:
+    record(con, key())
+    row = con.execute(
+        "select source, entity, file_size, file_date, config_hash, rows_read, rows_loaded, rows_quarantined, "
+        "quarantined_by_reason, new_columns, status, is_current, loaded_at from ops.load_manifest"
+    ).fetchone()
+    assert row == (
+        "shop",
+        "orders",
+        120,
+        date(2024, 1, 1),
+        "h1",
+        3,
+        2,
+        1,
+        '{"duplicate": 1}',
+        [],
+        "loaded",
+        True,
+        datetime(2024, 1, 2, 3, 0),
+    )
+
+
+def test_the_same_content_and_config_counts_as_loaded(con: duckdb.DuckDBPyConnection) -> None:
+    assert not manifest.already_loaded(con, key())
+    record(con, key())
+    assert manifest.already_loaded(con, key())
+    assert manifest.already_loaded(con, key(slice_=JAN_1))  # the whole file covers every slice
+    assert not manifest.already_loaded(con, key(checksum="c2"))
+    assert not manifest.already_loaded(con, key(config="h2"))
+    assert not manifest.already_loaded(con, key(path=NEW))
+
+
+def test_a_slice_is_loaded_for_itself_only(con: duckdb.DuckDBPyConnection) -> None:
+    record(con, key(slice_=JAN_1))
+    assert manifest.already_loaded(con, key(slice_=JAN_1))
+    assert not manifest.already_loaded(con, key(slice_=JAN_2))
+    assert not manifest.already_loaded(con, key(slice_=(JAN_1[0], JAN_2[1])))  # a wider slice
+    assert not manifest.already_loaded(con, key())
+
+
+def test_a_new_load_supersedes_the_earlier_rows_of_its_file_or_slice(con: duckdb.DuckDBPyConnection) -> None:
+    record(con, key(slice_=JAN_1), "r1")
+    record(con, key(slice_=JAN_2), "r2")
+    record(con, key(checksum="c2", slice_=JAN_1), "r3")
+    assert current(con) == [(OLD, "c1", date(2024, 1, 2), "r2"), (OLD, "c2", date(2024, 1, 1), "r3")]
+    record(con, key(checksum="c3"), "r4")
+    assert current(con) == [(OLD, "c3", None, "r4")]
+    assert con.execute("select count(*) from ops.load_manifest").fetchone() == (4,)  # history kept
+
+
+def test_a_moved_file_is_found_by_content_config_and_name(con: duckdb.DuckDBPyConnection) -> None:
+    record(con, key())
+    assert manifest.moved_from(con, key(path=NEW), lambda path: path == OLD) == OLD
+    assert manifest.moved_from(con, key(path=NEW), lambda path: False) is None  # a copy: both exist
+    assert manifest.moved_from(con, key(path="/exports/new/renamed.csv"), lambda path: True) is None
+    assert manifest.moved_from(con, key(path=NEW, config="h2"), lambda path: True) is None
+
+
+def test_relocating_moves_only_this_sources_rows(con: duckdb.DuckDBPyConnection) -> None:
+    record(con, key())
+    con.execute("insert into raw.orders (order_id, _source_file) values ('O1', ?)", [OLD])
+    con.execute("insert into quarantine.orders (source, _source_file) values ('shop', ?)", [OLD])
+    con.execute(
+        "insert into ops.extra_columns (source, _source_file) values ('shop', ?), ('lookup', ?)", [OLD, OLD]
+    )
+    manifest.relocate(con, "shop", ORDERS, OLD, NEW)
+    assert con.execute("select _source_file from raw.orders").fetchall() == [(NEW,)]
+    assert con.execute("select _source_file from quarantine.orders").fetchall() == [(NEW,)]
+    extra = con.execute("select source, _source_file from ops.extra_columns order by 1").fetchall()
+    assert extra == [("lookup", OLD), ("shop", NEW)]
+    assert current(con) == [(NEW, "c1", None, "r1")]
+    assert manifest.seen_before(con, NEW) and not manifest.seen_before(con, OLD)
+
+
+def test_a_file_no_longer_listed_stays_in_the_history_only(con: duckdb.DuckDBPyConnection) -> None:
+    record(con, key())
+    manifest.supersede(con, "shop", OLD)
+    assert current(con) == []
+    assert manifest.seen_before(con, OLD)
+    assert not manifest.already_loaded(con, key())
