@@ -127,7 +127,7 @@ def stage_source(con: duckdb.DuckDBPyConnection, source: Source) -> None:
         dict(source.params) if isinstance(source.params, Mapping) else list(source.params),
     )
     row = con.execute(
-        "select count(*) - count(distinct record_key), count(*) - count(record_key) from _tw_src"
+        "select count(record_key) - count(distinct record_key), count(*) - count(record_key) from _tw_src"
     ).fetchone()
     if row and (row[0] or row[1]):
         raise PublishError(f"source has {row[0]} duplicate and {row[1]} null record keys: fix the mart")

@@ -21,7 +21,7 @@ CRITICAL = "critical"
 WARNING = "warning"
 
 EMAIL_REGEX = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
-PHONE_REGEX = r"^\+?[0-9][0-9 ()./-]{5,18}[0-9]$"
+PHONE_REGEX = r"^\+?\(?[0-9][0-9 ()./-]{5,18}[0-9]$"
 ABC_CLASSES = ["A", "B", "C"]
 
 

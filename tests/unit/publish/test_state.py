@@ -179,11 +179,6 @@ def test_duplicate_record_keys_are_refused(con: duckdb.DuckDBPyConnection) -> No
         state.stage_source(con, SOURCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: state.stage_source counts a null record key as a duplicate too "
-    "(count(*) - count(distinct record_key) includes the nulls): 'a, a, null' reports 2 duplicates",
-)
 def test_a_null_key_is_not_counted_as_a_duplicate(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table src as select * from (values ('a', 1), ('a', 2), (null, 3)) as t(k, v)")
     with pytest.raises(PublishError, match="source has 1 duplicate and 1 null record keys"):

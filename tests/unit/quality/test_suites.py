@@ -73,11 +73,6 @@ def test_format_regexes(value: str, email: bool, phone: bool) -> None:
     assert (bool(re.match(EMAIL_REGEX, value)), bool(re.match(PHONE_REGEX, value))) == (email, phone)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: suites.PHONE_REGEX wants a digit (or +digit) first, so the common '(555) 123-4567' "
-    "and '(020) 7946 0123' forms fail contacts.phone_format although '(' and ')' are allowed after it",
-)
 def test_a_phone_number_may_start_with_its_area_code_in_parentheses() -> None:
     assert re.match(PHONE_REGEX, "(555) 123-4567")
 
