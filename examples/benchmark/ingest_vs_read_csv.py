@@ -21,13 +21,14 @@ import argparse
 import resource
 import shutil
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
+from tierwise.context import RunContext, workspace
 from tierwise.ingest import ingest_source, load_source_config
-from tierwise.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_DAY = date(2024, 1, 1)
@@ -80,7 +81,7 @@ def _fresh(path: Path) -> Path:
 
 def bare_read(out: Path) -> tuple[float, float]:
     """Wall and CPU seconds of a plain read_csv into a table."""
-    settings = get_settings()
+    settings = workspace()
     wall, cpu = time.perf_counter(), _cpu()
     with duckdb.connect(str(_fresh(out / "bare.duckdb"))) as con:
         con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
@@ -93,9 +94,9 @@ def ingest(out: Path) -> tuple[float, float, str]:
     """Wall and CPU seconds of ingest_source, and its summary line."""
     config = load_source_config(REPO / "config" / "sources" / "orders.yml")
     wall, cpu = time.perf_counter(), _cpu()
-    report = ingest_source(
-        config, warehouse=_fresh(out / "ingest.duckdb"), data_dir=out / "data", run_id="bench"
-    )
+    warehouse = _fresh(out / "ingest.duckdb")
+    ctx = RunContext.create("bench", settings=replace(workspace(), warehouse=warehouse))
+    report = ingest_source(config, engine=ctx.engine, data_dir=out / "data", run_id=ctx.run_id)
     return time.perf_counter() - wall, _cpu() - cpu, report.summary_line()
 
 

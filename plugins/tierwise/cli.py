@@ -143,8 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument(
         "--destination",
         action="append",
-        type=Destination,
-        choices=list(Destination),
+        choices=[destination.value for destination in Destination],
         help="repeatable (default: files, database)",
     )
     pub.add_argument("--dry-run", action="store_true", help="print the diff, send nothing")
@@ -168,8 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--destination",
         action="append",
-        type=Destination,
-        choices=list(Destination),
+        choices=[destination.value for destination in Destination],
         help="publish to these (repeatable; default: files, database)",
     )
     run.set_defaults(func=cmd_run)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml  # type: ignore[import-untyped]  # no stubs in the dev group
+import yaml
 from pydantic import (
     AfterValidator,
     BeforeValidator,

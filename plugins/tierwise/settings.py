@@ -57,6 +57,8 @@ class Settings:
     warehouse_lock_timeout: float
     snapshot_personal_data: PersonalData = PersonalData.EXCLUDE
     engine: EngineName = EngineName.DUCKDB
+    publish_config: Path | None = None
+    """The publish settings file; without it, ``config/publish.yml`` of the home if there is one."""
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -66,6 +68,11 @@ class Settings:
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).resolve() if value else default
+
+
+def _optional_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).resolve() if value else None
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -126,6 +133,7 @@ def load_settings() -> Settings:
         build_skip_unchanged=_flag("TIERWISE_BUILD_SKIP_UNCHANGED", True),
         snapshot_personal_data=_choice("TIERWISE_SNAPSHOT_PERSONAL_DATA", PersonalData, PersonalData.EXCLUDE),
         engine=_choice("TIERWISE_ENGINE", EngineName, EngineName.DUCKDB),
+        publish_config=_optional_path("TIERWISE_PUBLISH_CONFIG"),
         # DuckDB has one writer, or several readers, per file: a stage waits this long for
         # another process (a second run, an analyst's notebook) to let go of the warehouse.
         warehouse_lock_timeout=_seconds("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", 60.0),

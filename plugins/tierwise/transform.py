@@ -300,7 +300,7 @@ def dbt_errors(stdout: str, stderr: str = "") -> str:
 
 def project_vars(project_dir: Path) -> dict[str, Any]:
     """The vars block of dbt_project.yml: every rule and its default."""
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
     return dict(project.get("vars") or {})

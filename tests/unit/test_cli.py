@@ -39,6 +39,16 @@ def test_dbt_runs_by_hand_on_the_workspace_target(tierwise_env: Path) -> None:
     assert "All checks passed!" in done.stdout
 
 
+def test_an_unknown_destination_is_refused_with_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:
+        build_parser().parse_args(["publish", "--destination", "crmm"])
+    assert usage.value.code == 2
+    assert (
+        "invalid choice: 'crmm' (choose from 'files', 'database', 'crm', 'notifications')"
+        in capsys.readouterr().err
+    )
+
+
 def test_parser_reads_run_options() -> None:
     argv = ["publish", "--as-of", "2025-12-31", "--dry-run", "--destination", "files"]
     args = build_parser().parse_args(argv)

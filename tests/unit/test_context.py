@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 import json
-import os
 from datetime import date
 from pathlib import Path
 
@@ -60,10 +60,43 @@ def test_describe_is_what_the_run_summary_records(tierwise_env: Path) -> None:
     }
 
 
-def test_making_a_context_writes_no_environment_variable(tierwise_env: Path) -> None:
-    before = dict(os.environ)
-    RunContext.create("r", as_of_date=date(2025, 12, 31))
-    assert dict(os.environ) == before
+PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "tierwise"
+
+
+def _environment_writes(tree: ast.AST) -> list[int]:
+    """Lines that assign, delete or update os.environ entries, or call os.putenv/unsetenv."""
+    lines = []
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+        for target in targets:
+            if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "os.environ":
+                lines.append(node.lineno)
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            mutators = {"os.environ.pop", "os.environ.update", "os.environ.setdefault", "os.environ.clear"}
+            if called in mutators | {"os.putenv", "os.unsetenv"}:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_stage_reads_the_settings_or_writes_the_environment() -> None:
+    """Only the run context reads the settings; nothing in the package changes the environment."""
+    readers, writers = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        module = path.relative_to(PACKAGE).as_posix()
+        calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+        if module != "context.py" and any(ast.unparse(call.func).endswith("load_settings") for call in calls):
+            readers.append(module)
+        writers += [f"{module}:{line}" for line in _environment_writes(tree)]
+    assert (readers, writers) == ([], [])
+
+
+def test_the_environment_scan_finds_a_write() -> None:
+    tree = ast.parse("import os\nos.environ['A'] = '1'\nos.environ.pop('B', None)\ndel os.environ['C']\n")
+    assert sorted(_environment_writes(tree)) == [2, 3, 4]
 
 
 def test_an_unknown_engine_is_refused_by_name(tierwise_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

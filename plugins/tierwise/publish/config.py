@@ -7,7 +7,6 @@ module lists every key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
@@ -101,10 +100,7 @@ class PublishConfig(Section):
 
 
 def config_path(home: Path | None) -> Path | None:
-    """$TIERWISE_PUBLISH_CONFIG, else ``config/publish.yml`` of the workspace ``home`` if there is one."""
-    env = os.environ.get("TIERWISE_PUBLISH_CONFIG")
-    if env:
-        return Path(env)
+    """``config/publish.yml`` of the workspace ``home``, if there is one."""
     candidate = home / "config" / "publish.yml" if home else None
     return candidate if candidate and candidate.exists() else None
 

@@ -214,7 +214,7 @@ def publish(
     run_id, dry_run, settings = run.run_id, run.dry_run, run.settings
     if not run.engine.exists():
         raise PublishError(f"warehouse {run.engine.location} does not exist: run ingest and build first")
-    cfg = config or load_publish_config(home=settings.home)
+    cfg = config or load_publish_config(settings.publish_config, home=settings.home)
     options = SyncOptions(
         run_id=run_id, dry_run=dry_run, full_resync=full_resync, max_attempts=cfg.max_attempts
     )
