@@ -13,10 +13,22 @@ environment, else Airflow's own):
   ``disable_tls``, ``timeout``), the recipients in extra ``to``
   (``smtp://user:pass@host:587?to=oncall@example.org``).
 
-Without the connection, alerts are only logged. A success is a recovery when Airflow recorded
-the DAG's previous run (by logical date) as failed; nothing is kept beside Airflow's record.
-Customers' tier-change notifications are not alerts: they go to ``tierwise_webhook`` /
-``tierwise_smtp`` (:mod:`tierwise.publish`).
+Without the connection, alerts are only logged. Customers' tier-change notifications are not
+alerts: they go to ``tierwise_webhook`` / ``tierwise_smtp`` (:mod:`tierwise.publish`).
+
+A recovery is a DAG's first success after a failure alert, whatever started its runs. The
+failure alert keeps the failed run's id in the Airflow Variable ``tierwise_alerts__<dag_id>``;
+the DAG's next success announces the recovery and deletes it. Why a Variable rather than the
+run history: the Task SDK finds a DAG's previous run by logical date only (``GetPreviousDagRun``;
+no request orders runs by ``run_after`` or start date), and asset-triggered and manual runs have
+none, so their recoveries went unannounced. A Variable is Airflow's own storage (the metadata
+database, shown under Admin > Variables; no file beside it) and reachable wherever the callbacks
+run: a task, and the DAG processor (DAG-level callbacks, and the failure callbacks of tasks the
+scheduler failed), ask their supervisor (``airflow.sdk.Variable``); ``airflow dags test`` runs
+DAG-level callbacks in its own process, which has no supervisor but owns the metadata database
+(``airflow.models.Variable``). One Variable per DAG needs no locking, as a DAG runs one run at a
+time. Pairing the two alerts also means that a failure whose alert was not delivered is still
+followed by a recovery, and that a run marked failed by hand (no alert) is not.
 
 Why hand-written: no installed provider posts to a Slack-compatible webhook (the Slack provider
 is not installed and wants its own connection type), and it is one JSON POST. E-mail goes
@@ -31,7 +43,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-from airflow.sdk import BaseNotifier, DagRunState
+from airflow.sdk import BaseNotifier
 
 from tierwise.console import mask_pii
 from tierwise.exceptions import ConfigError, TierwiseError
@@ -161,25 +173,69 @@ def send_alert(alert: Alert, context: Context | None = None) -> str:
     return notifier.channel
 
 
-def previous_run_failed(context: Context) -> bool:
-    """Whether Airflow recorded the DAG's previous run (by logical date) as failed.
+FAILURE_VARIABLE_PREFIX = "tierwise_alerts__"
+FAILURE_VARIABLE_DESCRIPTION = (
+    "Tierwise: this DAG's run whose failure was alerted. The DAG's next success announces the "
+    "recovery and deletes this Variable; delete it by hand to skip that recovery alert."
+)
 
-    A run without a logical date (asset-triggered, or triggered without one) has no previous
-    run in Airflow's execution API, so its success is never announced as a recovery.
+
+def failure_variable(dag_id: str) -> str:
+    """The Airflow Variable that holds ``dag_id``'s alerted failed run until the DAG recovers."""
+    return f"{FAILURE_VARIABLE_PREFIX}{dag_id}"
+
+
+def airflow_variable() -> Any:
+    """Airflow's Variable class as this process reaches Variables.
+
+    A task and the DAG processor ask their supervisor: the Task SDK's Variable. ``airflow dags
+    test`` runs DAG-level callbacks in its own process, without a supervisor, where the Task SDK's
+    Variable reads only the environment and secrets backends and cannot write; that process owns
+    the metadata database, which the core Variable reads and writes. (The core Variable makes
+    the same choice itself, but warns that it is deprecated wherever a supervisor is present.)
+    Both take ``get(key, default)``, ``set(key, value, description)`` and ``delete(key)``.
     """
-    ti = context.get("ti")
-    if ti is None:
-        return False
+    from airflow.sdk.execution_time import task_runner
+
+    if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
+        from airflow.sdk import Variable
+    else:
+        from airflow.models import Variable
+    return Variable
+
+
+def remember_failure(dag_id: str, run_id: str) -> None:
+    """Keep the alerted failed run until the DAG's next success."""
     try:
-        previous = ti.get_previous_dagrun()
-    except Exception as error:  # `airflow dags test` runs DAG callbacks without Airflow's API
-        log.info("recovery not checked: Airflow's run history is out of reach (%s)", type(error).__name__)
-        return False
-    return previous is not None and previous.state == DagRunState.FAILED
+        airflow_variable().set(failure_variable(dag_id), run_id, FAILURE_VARIABLE_DESCRIPTION)
+    except Exception as error:  # the failure alert goes out all the same
+        log.warning("%s: its recovery will not be announced (%s)", dag_id, type(error).__name__)
+
+
+def unrecovered_failure(dag_id: str) -> str | None:
+    """The run of ``dag_id`` whose failure was alerted and no success has followed, if any."""
+    try:
+        value = airflow_variable().get(failure_variable(dag_id), None)
+    except Exception as error:  # a success never fails for the alerts' bookkeeping
+        log.info(
+            "%s: recovery not checked, Airflow's Variables out of reach (%s)", dag_id, type(error).__name__
+        )
+        return None
+    return None if value is None else str(value)
+
+
+def forget_failure(dag_id: str) -> None:
+    """The recovery is announced: the next success is no recovery."""
+    try:
+        airflow_variable().delete(failure_variable(dag_id))
+    except Exception as error:
+        log.warning(
+            "%s: recovery not recorded, the next success repeats it (%s)", dag_id, type(error).__name__
+        )
 
 
 class TierwiseAlert(BaseNotifier):
-    """Callback for task failures and DAG recoveries (a success after a failed run)."""
+    """Callback for task failures and DAG recoveries (a success after a failure alert)."""
 
     # The event is a fixed word, not a template: nothing to render.
     template_fields = ()
@@ -200,21 +256,31 @@ class TierwiseAlert(BaseNotifier):
             super().render_template_fields(context, jinja_env)
 
     def notify(self, context: Context) -> None:
-        alert = self.compose(context)
-        if alert is not None:
-            send_alert(alert, context)
-
-    def compose(self, context: Context) -> Alert | None:
-        """The alert this event makes of ``context``; None when there is nothing to say."""
         dag_id = context["dag"].dag_id
-        run_id = context.get("run_id", "?")
+        run_id = str(context.get("run_id", "?"))
         if self.event is AlertEvent.FAILURE:
-            ti = context.get("ti")
-            error = context.get("exception") or "see the task log"
-            return Alert(f"Tierwise: {dag_id}.{ti.task_id if ti else '?'} failed", f"run {run_id}: {error}")
-        if previous_run_failed(context):
-            return Alert(f"Tierwise: {dag_id} recovered", f"run {run_id} succeeded after a failure")
-        return None
+            # Kept first: a failure whose alert could not be delivered is still followed by a recovery.
+            remember_failure(dag_id, run_id)
+            send_alert(failure_alert(context), context)
+            return
+        failed_run = unrecovered_failure(dag_id)
+        if failed_run is not None:
+            # Sent before forgetting: a recovery that could not be delivered is tried again.
+            send_alert(recovery_alert(dag_id, run_id, failed_run), context)
+            forget_failure(dag_id)
+
+
+def failure_alert(context: Context) -> Alert:
+    ti = context.get("ti")
+    error = context.get("exception") or "see the task log"
+    dag_id = context["dag"].dag_id
+    return Alert(
+        f"Tierwise: {dag_id}.{ti.task_id if ti else '?'} failed", f"run {context.get('run_id', '?')}: {error}"
+    )
+
+
+def recovery_alert(dag_id: str, run_id: str, failed_run: str) -> Alert:
+    return Alert(f"Tierwise: {dag_id} recovered", f"run {run_id} succeeded after run {failed_run} failed")
 
 
 def deadline_missed(**kwargs: Any) -> None:

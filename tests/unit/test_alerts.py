@@ -1,37 +1,51 @@
-"""Alerts reach a real HTTP endpoint or SMTP server; a recovery is what Airflow's run record says.
+"""Alerts reach a real HTTP endpoint or SMTP server; recoveries are kept in Airflow's own Variables.
 
-The DAG callbacks get Airflow's own task instance (``RuntimeTaskInstance``), as the DAG
-processor builds it; only the supervisor channel it asks for the previous run is answered
-here, from a list of runs, the way the execution API answers it.
+The runs are Airflow's: a probe DAG with Tierwise's shared defaults and callbacks, in a bundle
+of the test Airflow home's metadata database (SQLite). Its tasks run in Airflow's task runner
+(in process, with its supervisor and the execution API, as ``airflow dags test`` runs them);
+the scheduler's own state update turns a finished run into a DAG callback request, and a real
+DAG processor subprocess executes it, asking the same execution API, as in a deployment.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pendulum
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.api.datamodels._generated import DagRun, DagRunState, DagRunType, TIRunContext
-from airflow.sdk.execution_time import task_runner
-from airflow.sdk.execution_time.comms import GetPreviousDagRun, PreviousDagRunResult
-from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 from tests.fakes.smtp import FakeSmtp
 
 from tierwise import alerts
 from tierwise.alerts import Alert, AlertEvent, TierwiseAlert
 from tierwise.exceptions import ConfigError, TierwiseError
 
-DAG_ID = "tierwise_pipeline"
-UTC = pendulum.UTC
+DAG_ID = "tierwise_alerts_probe"
+BUNDLE = "tierwise-alerts-probe"
+PROBE_DAG = f'''"""A Tierwise DAG (shared defaults and callbacks); its task fails when the run's conf asks."""
+
+from airflow.sdk import DAG, Asset, task
+
+from tierwise.orchestration import dag_defaults
+
+with DAG("{DAG_ID}", schedule=[Asset("tierwise://alerts-probe")], **dag_defaults()):
+
+    @task
+    def step(dag_run=None) -> None:
+        if dag_run.conf.get("fail"):
+            raise ValueError("probe failed for jane@example.org")
+
+    step()
+'''
 
 
 @dataclass
@@ -43,6 +57,9 @@ class Hook:
     messages: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+
+    def subjects(self) -> list[str]:
+        return [message["text"].split("\n")[0] for message in self.messages]
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -76,133 +93,227 @@ def webhook(tierwise_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hook]:
 
 
 @dataclass
-class AirflowRecord:
-    """The supervisor channel: answers the previous-run question from ``runs`` as the API does."""
+class Probe:
+    """The probe DAG as Airflow holds it: its bundle folder and the DAG parsed from it."""
 
-    runs: list[DagRun]
-    asked: list[GetPreviousDagRun] = field(default_factory=list)
-
-    def send(self, msg: object) -> PreviousDagRunResult:
-        assert isinstance(msg, GetPreviousDagRun), msg
-        self.asked.append(msg)
-        earlier = [
-            run
-            for run in self.runs
-            if run.dag_id == msg.dag_id and run.logical_date and run.logical_date < msg.logical_date
-        ]
-        return PreviousDagRunResult(dag_run=max(earlier, key=lambda run: run.logical_date, default=None))
+    folder: Path
+    dag: Any
 
 
-def _run(month: int | None, state: DagRunState) -> DagRun:
-    """A monthly run (``month`` None: asset-triggered, no logical date)."""
-    logical = datetime(2025, month, 1, tzinfo=UTC) if month else None
-    run_after = logical or datetime(2025, 6, 1, 3, tzinfo=UTC)
-    return DagRun(
-        dag_id=DAG_ID,
-        run_id=f"run_{month or 'asset'}",
-        logical_date=logical,
-        data_interval_start=logical,
-        data_interval_end=logical + timedelta(days=31) if logical else None,
-        run_after=run_after,
-        start_date=run_after,
-        end_date=None,
-        run_type=DagRunType.SCHEDULED if logical else DagRunType.ASSET_TRIGGERED,
-        state=state,
-        consumed_asset_events=[],
-        partition_key=None,
-    )
+@pytest.fixture(scope="module")
+def airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
+    """The test Airflow home's metadata database, with the probe DAG's bundle parsed into it."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.utils.db import initdb
 
-
-def _context(run: DagRun, *, task_id: str = "dbt_build", exception: object = None) -> Any:
-    """The callback context of ``run``, made as the DAG processor makes it."""
-    from airflow.providers.standard.operators.empty import EmptyOperator
-
-    with DAG(DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
-        task = EmptyOperator(task_id=task_id)
-    ti = RuntimeTaskInstance.model_construct(
-        id=uuid.uuid4(),
-        task_id=task_id,
-        dag_id=DAG_ID,
-        run_id=run.run_id,
-        try_number=1,
-        map_index=-1,
-        task=task,
-        _ti_context_from_server=TIRunContext.model_construct(dag_run=run, max_tries=0),
-    )
-    context = ti.get_template_context()
-    if exception is not None:
-        context["exception"] = exception
-    return context
+    folder = tmp_path_factory.mktemp("bundle")
+    (folder / f"{DAG_ID}.py").write_text(PROBE_DAG, encoding="utf-8")
+    bundle = {
+        "name": BUNDLE,
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {"path": str(folder), "refresh_interval": 0},
+    }
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([bundle]))
+    try:
+        initdb()
+        DagBundlesManager().sync_bundles_to_db()
+        bag = BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name=BUNDLE)
+        assert not bag.import_errors, bag.import_errors
+        sync_bag_to_db(bag, BUNDLE, None)
+        yield Probe(folder, bag.get_dag(DAG_ID))
+    finally:
+        patch.undo()
 
 
 @pytest.fixture
-def record(monkeypatch: pytest.MonkeyPatch) -> AirflowRecord:
-    answers = AirflowRecord([_run(1, DagRunState.FAILED), _run(2, DagRunState.SUCCESS)])
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", answers, raising=False)
-    return answers
+def probe(airflow_db: Probe) -> Probe:
+    """Each test starts with no failure kept for the probe DAG."""
+    from airflow.models import Variable
+
+    Variable.delete(alerts.failure_variable(DAG_ID))
+    return airflow_db
 
 
-def test_a_failure_names_dag_task_run_and_error_without_personal_data(webhook: Hook) -> None:
-    error = ValueError("boom for jane@example.org")
-    TierwiseAlert(AlertEvent.FAILURE).notify(_context(_run(3, DagRunState.RUNNING), exception=error))
-    (message,) = webhook.messages
-    assert message["text"].startswith("*Tierwise: tierwise_pipeline.dbt_build failed*\nrun run_3: boom for")
-    assert "jane@example.org" not in message["text"]
+def _failure_kept() -> str | None:
+    from airflow.models import Variable
+
+    return Variable.get(alerts.failure_variable(DAG_ID), default_var=None)
 
 
-def test_a_success_after_a_failed_run_is_announced_once(webhook: Hook, record: AirflowRecord) -> None:
-    recovery = TierwiseAlert(AlertEvent.RECOVERY)
-    recovery.notify(_context(_run(2, DagRunState.SUCCESS)))  # January failed
-    recovery.notify(_context(_run(3, DagRunState.SUCCESS)))  # February did not
-    assert [message["text"] for message in webhook.messages] == [
-        "*Tierwise: tierwise_pipeline recovered*\nrun run_2 succeeded after a failure"
-    ]
-    assert [(asked.dag_id, asked.logical_date.month) for asked in record.asked] == [(DAG_ID, 2), (DAG_ID, 3)]
+def _asset_triggered_run(probe: Probe, *, fail: bool) -> tuple[str, Any]:
+    """A run as the scheduler makes one of an asset event (no logical date); its id and DAG callback.
+
+    Its tasks run in Airflow's task runner with its supervisor (task callbacks run there), then
+    the scheduler's state update finishes the run and returns what the DAG processor gets.
+    """
+    from airflow.api_fastapi.execution_api.datamodels.taskinstance import TaskInstance as TIModel
+    from airflow.models.dagbag import DBDagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.api.datamodels._generated import TaskInstance
+    from airflow.sdk.execution_time.supervisor import run_task_in_process
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    now = pendulum.now("UTC")
+    with create_session() as session:
+        scheduler_dag = DBDagBag().get_latest_version_of_dag(DAG_ID, session=session)
+        run = scheduler_dag.create_dagrun(
+            run_id=DagRun.generate_run_id(
+                run_type=DagRunType.ASSET_TRIGGERED, logical_date=None, run_after=now
+            ),
+            logical_date=None,
+            data_interval=None,
+            run_after=now,
+            run_type=DagRunType.ASSET_TRIGGERED,
+            triggered_by=DagRunTriggeredByType.ASSET,
+            conf={"fail": fail},
+            state=DagRunState.RUNNING,
+            session=session,
+        )
+        assert run.logical_date is None
+        for ti in run.get_task_instances(session=session):
+            ti.try_number += 1
+            ti.state = TaskInstanceState.QUEUED
+        session.commit()
+        for ti in run.get_task_instances(session=session):
+            what = TaskInstance.model_validate(TIModel.model_validate(ti, from_attributes=True).model_dump())
+            run_task_in_process(ti=what, task=probe.dag.get_task(ti.task_id))
+        session.expire_all()
+        _, callback = run.update_state(session=session, execute_callbacks=False)
+        assert run.state == (DagRunState.FAILED if fail else DagRunState.SUCCESS)
+        return run.run_id, callback
 
 
-def test_the_first_run_is_no_recovery(webhook: Hook, record: AirflowRecord) -> None:
-    TierwiseAlert(AlertEvent.RECOVERY).notify(_context(_run(1, DagRunState.SUCCESS)))
-    assert webhook.messages == []
-    assert len(record.asked) == 1
+def _dag_processor(probe: Probe, callback: Any, log_file: Path) -> None:
+    """Execute a DAG callback request in a DAG processor subprocess, as its manager starts one."""
+    import structlog
+    from airflow.dag_processing.processor import DagFileProcessorProcess
+    from airflow.sdk.api.client import Client
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+
+    # The manager's own client: the execution API served in its process.
+    client = Client(base_url=None, token="", dry_run=True, transport=in_process_api_server().transport)
+    client.base_url = "http://in-process.invalid./"
+    with log_file.open("a", encoding="utf-8") as handle:
+        logger = structlog.wrap_logger(
+            structlog.PrintLogger(handle),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            processors=[structlog.processors.JSONRenderer()],
+        )
+        process = DagFileProcessorProcess.start(
+            id=uuid.uuid4(),
+            path=probe.folder / callback.filepath,
+            bundle_path=probe.folder,
+            bundle_name=BUNDLE,
+            dag_file_rel_path=callback.filepath,
+            callbacks=[callback],
+            client=client,
+            logger=logger,
+            logger_filehandle=handle.buffer,
+        )
+        deadline = pendulum.now("UTC").add(seconds=60)
+        while not process.is_ready and pendulum.now("UTC") < deadline:
+            process._service_subprocess(0.1)  # the manager's loop, for this one process
+    assert process.is_ready and process._exit_code == 0, log_file.read_text(errors="replace")
 
 
-def test_a_run_without_a_logical_date_has_no_previous_run(webhook: Hook, record: AirflowRecord) -> None:
-    """Asset-triggered runs: Airflow's API orders runs by logical date only (docs say so)."""
-    TierwiseAlert(AlertEvent.RECOVERY).notify(_context(_run(None, DagRunState.SUCCESS)))
-    assert webhook.messages == []
-    assert record.asked == []
+def _run(probe: Probe, tmp_path: Path, *, fail: bool) -> str:
+    """An asset-triggered run of the probe DAG, its DAG callback (if any) run by the DAG processor."""
+    run_id, callback = _asset_triggered_run(probe, fail=fail)
+    if callback is not None:
+        _dag_processor(probe, callback, tmp_path / "dag_processor.log")
+    return run_id
 
 
-def test_without_airflows_api_a_success_is_logged_not_announced(webhook: Hook, caplog) -> None:
-    """`airflow dags test` runs DAG callbacks where the task runner has no supervisor to ask."""
-    assert not hasattr(task_runner, "SUPERVISOR_COMMS")
-    TierwiseAlert(AlertEvent.RECOVERY)(_context(_run(2, DagRunState.SUCCESS)))
-    assert webhook.messages == []
-    assert "recovery not checked" in caplog.text
-
-
-def test_a_callback_context_without_a_task_instance_is_no_recovery(webhook: Hook, record) -> None:
-    """The DAG processor's minimal context, when the run has no task left to describe it."""
-    dag = DAG(DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"))
-    TierwiseAlert(AlertEvent.RECOVERY).notify({"dag": dag, "run_id": "run_2"})
-    assert webhook.messages == []
-
-
-def test_dag_callbacks_run_with_the_serialized_dag_of_airflow_dags_test(
-    webhook: Hook, record: AirflowRecord
+def test_a_success_after_a_failed_asset_triggered_run_is_announced_once(
+    webhook: Hook, probe: Probe, tmp_path: Path
 ) -> None:
+    failed_run = _run(probe, tmp_path, fail=True)
+    recovered_run = _run(probe, tmp_path, fail=False)
+    _run(probe, tmp_path, fail=False)
+    assert webhook.subjects() == [f"*Tierwise: {DAG_ID}.step failed*", f"*Tierwise: {DAG_ID} recovered*"]
+    failure, recovery = (message["text"] for message in webhook.messages)
+    assert failure.startswith(f"*Tierwise: {DAG_ID}.step failed*\nrun {failed_run}: probe failed for ")
+    assert "jane@example.org" not in failure
+    assert recovery.endswith(f"\nrun {recovered_run} succeeded after run {failed_run} failed")
+    assert _failure_kept() is None
+
+
+def test_the_failed_run_is_kept_in_an_airflow_variable(webhook: Hook, probe: Probe, tmp_path: Path) -> None:
+    failed_run = _run(probe, tmp_path, fail=True)
+    assert failed_run.startswith("asset_triggered__")
+    assert _failure_kept() == failed_run
+
+
+def test_the_first_run_is_no_recovery(webhook: Hook, probe: Probe, tmp_path: Path) -> None:
+    _run(probe, tmp_path, fail=False)
+    assert "Executing on_success dag callback" in (tmp_path / "dag_processor.log").read_text()
+    assert webhook.messages == []
+
+
+def test_a_success_after_a_success_is_no_recovery(webhook: Hook, probe: Probe, tmp_path: Path) -> None:
+    _run(probe, tmp_path, fail=False)
+    _run(probe, tmp_path, fail=False)
+    assert webhook.messages == []
+    assert (tmp_path / "dag_processor.log").read_text().count("Executing on_success dag callback") == 2
+
+
+def test_airflow_dags_test_announces_a_recovery_from_its_own_process(webhook: Hook, probe: Probe) -> None:
+    """`airflow dags test` runs DAG callbacks without a supervisor; its runs here have no logical date."""
+    failed = probe.dag.test(logical_date=None, run_conf={"fail": True})
+    assert _failure_kept() == failed.run_id
+    succeeded = probe.dag.test(logical_date=None)
+    probe.dag.test(logical_date=None)
+    assert (failed.logical_date, succeeded.logical_date) == (None, None)
+    assert webhook.subjects() == [f"*Tierwise: {DAG_ID}.step failed*", f"*Tierwise: {DAG_ID} recovered*"]
+    assert webhook.messages[1]["text"].endswith(
+        f"run {succeeded.run_id} succeeded after run {failed.run_id} failed"
+    )
+    assert _failure_kept() is None
+
+
+def test_dag_callbacks_run_with_the_serialized_dag_of_airflow_dags_test(webhook: Hook, probe: Probe) -> None:
     """`airflow dags test` hands DAG-level callbacks a SerializedDAG (no template environment)."""
     from airflow.serialization.serialized_objects import DagSerialization
 
+    serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(probe.dag))
+    TierwiseAlert(AlertEvent.FAILURE)({"dag": serialized, "run_id": "run_1", "exception": "boom"})
+    TierwiseAlert(AlertEvent.RECOVERY)({"dag": serialized, "run_id": "run_2"})  # BaseNotifier.__call__
+    assert webhook.subjects() == [f"*Tierwise: {DAG_ID}.? failed*", f"*Tierwise: {DAG_ID} recovered*"]
+
+
+def test_a_callback_context_without_a_task_instance_still_recovers(webhook: Hook, probe: Probe) -> None:
+    """The DAG processor's minimal context, when the run has no task left to describe it."""
     dag = DAG(DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"))
-    serialized = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
-    context = {**_context(_run(2, DagRunState.SUCCESS), exception="boom"), "dag": serialized}
-    TierwiseAlert(AlertEvent.FAILURE)(context)  # BaseNotifier.__call__, as Airflow calls it
-    TierwiseAlert(AlertEvent.RECOVERY)(context)
-    assert [message["text"].split("\n")[0] for message in webhook.messages] == [
-        "*Tierwise: tierwise_pipeline.dbt_build failed*",
-        "*Tierwise: tierwise_pipeline recovered*",
-    ]
+    TierwiseAlert(AlertEvent.FAILURE).notify({"dag": dag, "run_id": "run_1"})
+    TierwiseAlert(AlertEvent.RECOVERY).notify({"dag": dag, "run_id": "run_2"})
+    assert (
+        webhook.messages[1]["text"]
+        == "*Tierwise: tierwise_alerts_probe recovered*\nrun run_2 succeeded after run run_1 failed"
+    )
+
+
+def test_a_failure_alert_that_is_refused_still_pairs_with_a_recovery(webhook: Hook, probe: Probe) -> None:
+    dag = DAG(DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"))
+    webhook.status = 500
+    with pytest.raises(TierwiseError, match="HTTP 500"):
+        TierwiseAlert(AlertEvent.FAILURE).notify({"dag": dag, "run_id": "run_1"})
+    assert _failure_kept() == "run_1"
+
+
+def test_a_recovery_alert_that_is_refused_is_tried_again(webhook: Hook, probe: Probe) -> None:
+    dag = DAG(DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"))
+    TierwiseAlert(AlertEvent.FAILURE).notify({"dag": dag, "run_id": "run_1"})
+    webhook.status = 500
+    with pytest.raises(TierwiseError, match="HTTP 500"):
+        TierwiseAlert(AlertEvent.RECOVERY).notify({"dag": dag, "run_id": "run_2"})
+    webhook.status = 200
+    TierwiseAlert(AlertEvent.RECOVERY).notify({"dag": dag, "run_id": "run_3"})
+    assert webhook.subjects()[-1] == f"*Tierwise: {DAG_ID} recovered*"
+    assert _failure_kept() is None
 
 
 def test_without_connection_alerts_are_logged(tierwise_env, monkeypatch, caplog) -> None:
