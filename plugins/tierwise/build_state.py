@@ -29,7 +29,7 @@ from tierwise.transform import project_vars
 
 if TYPE_CHECKING:
     from tierwise.context import RunContext
-from tierwise.engine import Connection, table_exists
+from tierwise.engine import Connection, list_tables, table_exists
 
 STATE_TABLE = "ops.build_state"
 # Marts whose content is hashed too: the history feeds the next evaluation's downgrade grace,
@@ -105,12 +105,7 @@ def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
 
 
 def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    tables = [
-        name
-        for (name,) in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by table_name"
-        ).fetchall()
-    ]
+    tables = list_tables(con, "marts")
     counts = {name: _count(con, f'marts."{name}"') for name in tables}
     contents = {}
     for table, columns in CONTENT_HASHED.items():

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tierwise.context import RunContext
-from tierwise.engine import Connection, Engine, fetch_all, table_exists
+from tierwise.engine import Connection, Engine, column_names, fetch_all, table_exists
 from tierwise.pipeline import StageName, StageResult
 from tierwise.snapshot import snapshot_path
 
@@ -54,13 +54,7 @@ REASON_SETTINGS = {
 
 def _unrated_rows(con: Connection) -> list[tuple[Any, ...]]:
     """(reason, customers) of the unrated: each ineligibility reason, and eligible but below the ladder."""
-    columns = {
-        str(row[0])
-        for row in con.execute(
-            "select column_name from duckdb_columns() "
-            "where schema_name = 'marts' and table_name = 'customer_tiers'"
-        ).fetchall()
-    }
+    columns = set(column_names(con, "marts", "customer_tiers"))
     if not {"tier_rank", "ineligibility_reason"} <= columns or not table_exists(
         con, "staging", "tier_ladder"
     ):

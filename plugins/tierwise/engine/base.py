@@ -89,6 +89,28 @@ def fetch_all(con: Connection, query: str, parameters: object = None) -> list[tu
     return con.fetchall()
 
 
+def list_tables(con: Connection, schema: str) -> list[str]:
+    """The tables (not views) of ``schema``, by name."""
+    rows = fetch_all(
+        con,
+        "select table_name from information_schema.tables "
+        "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+        [schema],
+    )
+    return [str(row[0]) for row in rows]
+
+
+def column_names(con: Connection, schema: str, table: str) -> list[str]:
+    """The columns of ``schema.table`` in their order; none when it does not exist."""
+    rows = fetch_all(
+        con,
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    )
+    return [str(row[0]) for row in rows]
+
+
 def table_exists(con: Connection, schema: str, table: str) -> bool:
     con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
