@@ -46,31 +46,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tierwise-dev", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging in logs/tierwise.log")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from tierwise.cli import iso_date, top_parser
 
-    gen = sub.add_parser("generate", help="write deterministic sample exports")
-    gen.add_argument("--out", required=True)
-    gen.add_argument("--customers", type=int, default=5_000)
-    gen.add_argument("--orders", type=int, default=50_000)
-    gen.add_argument("--seed", type=int, default=42)
+    parser, command = top_parser("tierwise-dev", __doc__)
+
+    gen = command("generate", help="write deterministic sample exports")
+    gen.add_argument("--out", required=True, help="folder the exports are written to")
+    gen.add_argument("--customers", type=int, default=5_000, help="customers in the CRM export")
+    gen.add_argument("--orders", type=int, default=50_000, help="orders (an order has one or more lines)")
+    gen.add_argument("--seed", type=int, default=42, help="the same seed writes the same files")
     gen.add_argument("--dirty", type=float, default=0.0, help="share of bad rows added (e.g. 0.01)")
-    gen.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
-    gen.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
-    gen.add_argument("--no-progress", action="store_true")
+    gen.add_argument("--start", type=iso_date, default=date(2024, 1, 1), help="first order day")
+    gen.add_argument("--end", type=iso_date, default=date(2025, 12, 31), help="last order day")
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
 
-    demo = sub.add_parser("demo", help="sample data + the main DAG through Airflow (airflow dags test)")
-    demo.add_argument("--customers", type=int, default=5_000)
-    demo.add_argument("--orders", type=int, default=60_000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--dirty", type=float, default=0.005)
+    demo = command("demo", help="sample data + the main DAG through Airflow (airflow dags test)")
+    demo.add_argument("--customers", type=int, default=5_000, help="customers in the sample")
+    demo.add_argument("--orders", type=int, default=60_000, help="orders in the sample")
+    demo.add_argument("--seed", type=int, default=7, help="the sample's seed")
+    demo.add_argument("--dirty", type=float, default=0.005, help="share of bad rows in the sample")
     demo.set_defaults(func=cmd_demo)
 
-    bench = sub.add_parser("bench", help="benchmark every stage against the floor and a pandas baseline")
+    bench = command("bench", help="benchmark every stage against the floor and a pandas baseline")
     bench.add_argument("--sizes", default="100000", help="order counts, comma-separated")
-    bench.add_argument("--out", default="bench/results")
+    bench.add_argument("--out", default="bench/results", help="folder for the results (JSON and Markdown)")
     bench.add_argument("--quick", action="store_true", help="skip the slowest stages (CI smoke test)")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tierwise.exceptions import TierwiseError
 
@@ -16,8 +16,12 @@ if TYPE_CHECKING:
     from tierwise.settings import Settings
 
 
-def _date(text: str) -> date:
-    return date.fromisoformat(text)
+def iso_date(text: str) -> date:
+    """An argparse type: a date as YYYY-MM-DD, refused with a message that says so."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _context(args: argparse.Namespace, prefix: str) -> RunContext:
@@ -74,7 +78,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from tierwise import pipeline
 
     ctx = _context(args, "cli_publish")
-    pipeline.publish(ctx, args.destination or pipeline.DEFAULT_DESTINATIONS)
+    pipeline.publish(ctx, args.destination or pipeline.DEFAULT_DESTINATIONS, full_resync=args.full_resync)
     return 0
 
 
@@ -98,7 +102,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", type=_date, help="evaluation date (default: latest order date)")
+    parser.add_argument("--as-of", type=iso_date, help="evaluation date (default: latest order date)")
 
 
 def _add_vars_option(parser: argparse.ArgumentParser) -> None:
@@ -110,35 +114,91 @@ def _add_vars_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Shows an option's default in its help, when it has one worth saying and the help does not."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        told = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in told
+            or action.default in (None, False, argparse.SUPPRESS)
+        ):
+            return told
+        return f"{told} (default: %(default)s)".strip()
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name (``tierwise -v build`` or ``build -v``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand that was not given -v keeps the value given before its name.
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logging in logs/tierwise.log",
+    )
+    return common
+
+
+def top_parser(
+    prog: str, description: str | None
+) -> tuple[argparse.ArgumentParser, Callable[..., argparse.ArgumentParser]]:
+    """The parser of a command line with ``--version`` and ``-v``, and a maker of its subcommands.
+
+    Every subcommand takes the common options too and shows its defaults in its help.
+    """
+    from importlib.metadata import version
+
+    parser = argparse.ArgumentParser(prog=prog, description=description, parents=[common_options()])
+    parser.set_defaults(verbose=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('tierwise')}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, **options: Any) -> argparse.ArgumentParser:
+        formatter = _DefaultsShown
+        made: argparse.ArgumentParser = commands.add_parser(
+            name, parents=[common_options()], formatter_class=formatter, **options
+        )
+        return made
+
+    return parser, command
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tierwise.names import Destination, Gate
 
-    parser = argparse.ArgumentParser(prog="tierwise", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging in logs/tierwise.log")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser, command = top_parser("tierwise", __doc__)
 
-    ing = sub.add_parser("ingest", help="load exports into the warehouse's raw schema")
+    ing = command("ingest", help="load exports into the warehouse's raw schema")
     ing.add_argument("--source", action="append", help="source config name (repeatable; default: all)")
     ing.add_argument("--config", action="append", help="a source config file (repeatable), e.g. examples/...")
     ing.add_argument("--data-dir", help="folder the source patterns are relative to")
-    ing.add_argument("--interval-start", type=_date)
-    ing.add_argument("--interval-end", type=_date)
+    ing.add_argument(
+        "--interval-start", type=iso_date, help="load only files of this day or later (YYYY-MM-DD)"
+    )
+    ing.add_argument("--interval-end", type=iso_date, help="... and before this day (exclusive)")
     ing.set_defaults(func=cmd_ingest)
 
-    bld = sub.add_parser("build", help="dbt build: models, seeds, snapshots and tests")
+    bld = command("build", help="dbt build: models, seeds, snapshots and tests")
     _add_run_options(bld)
     _add_vars_option(bld)
-    bld.add_argument("--full-refresh", action="store_true")
+    bld.add_argument(
+        "--full-refresh", action="store_true", help="rebuild the incremental models from scratch"
+    )
     bld.set_defaults(func=cmd_build)
 
-    val = sub.add_parser(
+    val = command(
         "validate", help="run the Great Expectations quality gates (passed marts refresh the BI snapshot)"
     )
     _add_run_options(val)
-    val.add_argument("--gate", choices=(*(gate.value for gate in Gate), "all"), default="all")
+    val.add_argument(
+        "--gate", choices=(*(gate.value for gate in Gate), "all"), default="all", help="which gate to run"
+    )
     val.set_defaults(func=cmd_validate)
 
-    pub = sub.add_parser("publish", help="publish the tiers to the destinations")
+    pub = command("publish", help="publish the tiers to the destinations")
     _add_run_options(pub)
     pub.add_argument(
         "--destination",
@@ -148,16 +208,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pub.add_argument("--dry-run", action="store_true", help="print the diff, send nothing")
     pub.add_argument(
+        "--full-resync",
+        action="store_true",
+        help="send every record again, changed or not (not notifications: those go out once)",
+    )
+    pub.add_argument(
         "--override-gate",
         metavar="REASON",
         help="publish although the marts gate did not pass (or did not run); recorded in ops.sync_runs",
     )
     pub.set_defaults(func=cmd_publish)
 
-    run = sub.add_parser("run", help="all stages in order, without a scheduler")
+    run = command("run", help="all stages in order, without a scheduler")
     _add_run_options(run)
     _add_vars_option(run)
-    run.add_argument("--full-refresh", action="store_true")
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild the incremental models from scratch"
+    )
     run.add_argument(
         "--config",
         action="append",
@@ -172,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    dbt = sub.add_parser(
+    dbt = command(
         "dbt",
         help="run dbt on the project with the workspace's target, e.g. tierwise dbt -- docs generate",
     )

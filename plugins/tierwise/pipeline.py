@@ -185,11 +185,18 @@ def _refresh_snapshot(ctx: RunContext) -> StageResult:
         return StageResult(StageName.SNAPSHOT, line, 0.0, {"error": str(error)})
 
 
-def publish(ctx: RunContext, destinations: Sequence[Destination | str] = DEFAULT_DESTINATIONS) -> StageResult:
+def publish(
+    ctx: RunContext,
+    destinations: Sequence[Destination | str] = DEFAULT_DESTINATIONS,
+    *,
+    full_resync: bool = False,
+) -> StageResult:
+    """Publish the run's tiers; ``full_resync`` sends every record again (see :mod:`tierwise.publish`)."""
+
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.publish import publish as publish_to
 
-        report = publish_to(destinations, ctx)
+        report = publish_to(destinations, ctx, full_resync=full_resync)
         return report.headline(), {"lines": report.summary_lines()}
 
     return _run_stage(StageName.PUBLISH, work)

@@ -49,6 +49,31 @@ def test_an_unknown_destination_is_refused_with_the_choices(capsys: pytest.Captu
     )
 
 
+def test_version_and_verbose_before_or_after_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as shown:
+        build_parser().parse_args(["--version"])
+    assert shown.value.code == 0 and capsys.readouterr().out.strip() == f"tierwise {version('tierwise')}"
+    assert build_parser().parse_args(["build", "-v"]).verbose is True
+    assert build_parser().parse_args(["-v", "build"]).verbose is True
+    assert build_parser().parse_args(["build"]).verbose is False
+
+
+def test_a_bad_date_is_refused_saying_what_a_date_is(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["build", "--as-of", "2025-13-01"])
+    assert "argument --as-of: '2025-13-01' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_help_shows_defaults_worth_saying(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["validate", "--help"])
+    told = " ".join(capsys.readouterr().out.split())
+    assert "which gate to run (default: all)" in told and "(default: None)" not in told
+    assert build_parser().parse_args(["publish", "--full-resync"]).full_resync is True
+
+
 def test_parser_reads_run_options() -> None:
     argv = ["publish", "--as-of", "2025-12-31", "--dry-run", "--destination", "files"]
     args = build_parser().parse_args(argv)

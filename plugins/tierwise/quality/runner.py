@@ -68,7 +68,10 @@ def _check_tables(con: duckdb.DuckDBPyConnection, suites: tuple[str, ...]) -> No
     # GX would report a missing table once per expectation, under a misleading unqualified name.
     missing = [name for name in suites if not table_exists(con, *name.split("."))]
     if missing:
-        raise ValidationRunError(f"tables to validate do not exist: {', '.join(missing)}")
+        first = "tierwise build" if missing[0].startswith("marts.") else "tierwise ingest"
+        raise ValidationRunError(
+            f"tables to validate do not exist: {', '.join(missing)} (run `{first}` first)"
+        )
 
 
 def unsourced(con: duckdb.DuckDBPyConnection, gate: str) -> tuple[str, ...]:

@@ -108,9 +108,13 @@ def test_optional_entities_no_source_loaded_are_not_validated(warehouse: duckdb.
 def test_missing_tables_are_a_run_error_naming_them(warehouse: duckdb.DuckDBPyConnection) -> None:
     warehouse.execute("create table raw.orders (x integer)")
     with pytest.raises(
-        ValidationRunError, match=r"^tables to validate do not exist: raw\.contacts, raw\.tickets$"
+        ValidationRunError,
+        match=r"^tables to validate do not exist: raw\.contacts, raw\.tickets "
+        r"\(run `tierwise ingest` first\)$",
     ):
         runner._check_tables(warehouse, ("raw.orders", "raw.contacts", "raw.tickets"))
+    with pytest.raises(ValidationRunError, match=r"marts\.customer_tiers \(run `tierwise build` first\)$"):
+        runner._check_tables(warehouse, ("marts.customer_tiers",))
 
 
 def test_an_unknown_gate_is_a_config_error_before_anything_runs(tmp_path: Path) -> None:
