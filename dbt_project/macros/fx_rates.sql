@@ -157,7 +157,7 @@
             upper(trim(coalesce(currency_text, ''))) as currency,
             trim(coalesce(valid_from_text, '')) as valid_from_text,
             trim(coalesce(rate_text, '')) as rate_text,
-            cast(try_strptime(trim(valid_from_text), '%Y-%m-%d') as date) as valid_from,
+            cast({{ tierwise_try_parse_date('trim(valid_from_text)') }} as date) as valid_from,
             cast(try_cast(trim(rate_text) as decimal(38, 18)) as decimal(18, 8)) as rate_to_eur
         from candidates
 
@@ -182,9 +182,10 @@
                     then 'EUR is the reporting currency: its rate_to_eur must be 1, got ' || rate_text
                 when count(*) over (partition by origin, currency, valid_from) > 1
                     then 'more than one rate for ' || currency || ' from ' || cast(valid_from as {{ dbt.type_string() }})
-                        || coalesce(' (lines ' || string_agg(cast(line as {{ dbt.type_string() }}), ', ' order by line) over (
-                            partition by origin, currency, valid_from
-                        ) || ')', '')
+                        || coalesce(' (lines ' || {{ tierwise_string_agg_window(
+                            'cast(line as ' ~ dbt.type_string() ~ ')', "', '", 'line',
+                            partition_by='origin, currency, valid_from',
+                        ) }} || ')', '')
             end as problem
         from parsed
 

@@ -107,8 +107,7 @@
     {%- endif -%}
     {%- set node = tierwise_seed_node(seed_name) -%}
     {%- set file = (node.root_path ~ '/' ~ node.original_file_path) | replace("'", "''") -%}
-    {{- return("read_csv('" ~ file ~ "', header = true, all_varchar = true, delim = '"
-        ~ (node.config.delimiter or ',') ~ "')") -}}
+    {{- return(tierwise_csv_relation(file, node.config.delimiter or ',')) -}}
 {%- endmacro %}
 
 {% macro tierwise_seed_rows(node, problems) -%}
@@ -125,8 +124,8 @@
     {%- set typed -%}
         select
         {%- for column, type in types.items() %}
-            "{{ column }}" as "{{ column }}__text",
-            try_cast("{{ column }}" as {{ type }}) as "{{ column }}"{{ "," if not loop.last }}
+            {{ adapter.quote(column) }} as {{ adapter.quote(column ~ '__text') }},
+            try_cast({{ adapter.quote(column) }} as {{ type }}) as {{ adapter.quote(column) }}{{ "," if not loop.last }}
         {%- endfor %}
         from {{ source }}
     {%- endset -%}

@@ -1,12 +1,16 @@
 """Stand-in for dbt's ``adapter`` object, for sqlfluff's jinja templater only.
 
 ``adapter.dispatch('name', 'tierwise')(args)`` renders as a call ``name(args)``: a
-plausible SQL function call, so files using dispatched macros parse and lint.
+plausible SQL function call, so files using dispatched macros parse and lint. Empty
+optional arguments are left out. A dispatched ``*_config`` macro (a model's config by
+engine, macros/engine.sql) gives no config: there is no SQL in it to lint.
 """
 
 
 def dispatch(macro_name, macro_namespace=None):
     def render(*args):
-        return f"{macro_name}({', '.join(str(arg) for arg in args)})"
+        if macro_name.endswith("_config"):
+            return {}
+        return f"{macro_name}({', '.join(str(arg) for arg in args if arg != '')})"
 
     return render

@@ -331,17 +331,35 @@ def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
     return fit_row("gamma_gamma", GAMMA_GAMMA_PARAMETERS, result, len(repeaters), as_of_date, reason, extra)
 
 
+def to_pandas(relation, *columns):
+    """A pandas frame of dbt.ref(): DuckDB gives a relation (.df()), Spark a DataFrame (.toPandas()).
+
+    Spark's decimals would come back as Python Decimal objects; they are read as doubles, as DuckDB does.
+    The same in both CLV models: dbt runs each Python model file alone, so they share no module.
+    """
+    if hasattr(relation, "toPandas"):
+        from pyspark.sql.functions import col
+        from pyspark.sql.types import DecimalType
+
+        fields = [field for field in relation.schema.fields if not columns or field.name in columns]
+        return relation.select(
+            *[
+                col(field.name).cast("double") if isinstance(field.dataType, DecimalType) else col(field.name)
+                for field in fields
+            ]
+        ).toPandas()
+    return (relation.project(", ".join(columns)) if columns else relation).df()
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     min_customers = int(dbt.config.get("clv_min_customers"))
     max_iterations = int(dbt.config.get("clv_max_iterations"))
     # The numbers only: 800k customer ids as Python strings would cost more than a fit.
-    summary = (
-        dbt.ref("int_customers_summarized")
-        .project("frequency, recency_weeks, age_weeks, monetary_value")
-        .df()
+    summary = to_pandas(
+        dbt.ref("int_customers_summarized"), "frequency", "recency_weeks", "age_weeks", "monetary_value"
     )
-    as_of_date = dbt.ref("int_evaluation_dates_resolved").df()["as_of_date"].iloc[0]
+    as_of_date = to_pandas(dbt.ref("int_evaluation_dates_resolved"))["as_of_date"].iloc[0]
 
     rows = [
         fit_bgnbd(summary, min_customers, max_iterations, as_of_date),

@@ -142,13 +142,33 @@ def score(summary, bgnbd, gamma_gamma, horizon_months, annual_rate, margin):
     return alive, purchases, spend, clv, (purchases_basis, spend_basis)
 
 
+def to_pandas(relation, *columns):
+    """A pandas frame of dbt.ref(): DuckDB gives a relation (.df()), Spark a DataFrame (.toPandas()).
+
+    Spark's decimals would come back as Python Decimal objects; they are read as doubles, as DuckDB does.
+    The same in both CLV models: dbt runs each Python model file alone, so they share no module.
+    """
+    if hasattr(relation, "toPandas"):
+        from pyspark.sql.functions import col
+        from pyspark.sql.types import DecimalType
+
+        fields = [field for field in relation.schema.fields if not columns or field.name in columns]
+        return relation.select(
+            *[
+                col(field.name).cast("double") if isinstance(field.dataType, DecimalType) else col(field.name)
+                for field in fields
+            ]
+        ).toPandas()
+    return (relation.project(", ".join(columns)) if columns else relation).df()
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     horizon_months = int(dbt.config.get("clv_horizon_months"))
     annual_rate = float(dbt.config.get("clv_annual_discount_rate"))
     margin = float(dbt.config.get("clv_margin"))
-    summary = dbt.ref("int_customers_summarized").df()
-    fits = dbt.ref("int_clv_models_fitted").df()
+    summary = to_pandas(dbt.ref("int_customers_summarized"))
+    fits = to_pandas(dbt.ref("int_clv_models_fitted"))
 
     bgnbd = fitted_parameters(fits, "bg_nbd", ("r", "alpha", "a", "b"))
     gamma_gamma = fitted_parameters(fits, "gamma_gamma", ("p", "q", "v"))

@@ -89,16 +89,17 @@ day_rates_named as (
         currency_code,
         ordered_on,
         rate_to_eur,
-        string_agg(
-            case
+        {{ tierwise_string_agg_window(
+            "case
                 when rate_to_eur is null and ordered_on = first_missing_on
                     then coalesce(currency_code, '(empty currency)') || ' on '
-                        || cast(ordered_on as {{ dbt.type_string() }})
+                        || cast(ordered_on as " ~ dbt.type_string() ~ ")
                         || ' (order days without a rate: '
-                        || cast(missing_days as {{ dbt.type_string() }}) || ')'
-            end,
-            '; ' order by currency_code
-        ) over () as missing_rates
+                        || cast(missing_days as " ~ dbt.type_string() ~ ") || ')'
+            end",
+            "'; '",
+            'currency_code',
+        ) }} as missing_rates
     from day_rates_counted
 
 ),

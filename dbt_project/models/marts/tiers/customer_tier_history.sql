@@ -6,15 +6,7 @@
 -- evaluations before moving down (ineligible customers drop at once).
 -- Rebuild later months after rebuilding an earlier one: grace reads the
 -- evaluation before.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='evaluation_month',
-        on_schema_change='append_new_columns',
-        full_refresh=false,
-    )
-}}
+{{ config(**tierwise_history_config()) }}
 
 with evaluation as (
 

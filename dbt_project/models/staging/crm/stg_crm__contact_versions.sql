@@ -3,15 +3,7 @@
 -- Incremental: a build recomputes only the keys touched by the loads since the
 -- last one (tierwise_rows_to_version), all their versions, from raw; a full
 -- build computes the version windows once for every model and test reading them.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['customer_id'],
-        on_schema_change='fail',
-        post_hook="{{ tierwise_delete_vanished_versions('contacts') }}",
-    )
-}}
+{{ config(**tierwise_versions_config(['customer_id'], 'contacts')) }}
 
 {%- set columns = [
     'customer_id', 'customer_name', 'email', 'phone', 'account_type',

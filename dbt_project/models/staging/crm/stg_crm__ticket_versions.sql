@@ -3,15 +3,7 @@
 -- Incremental: a build recomputes only the keys touched by the loads since the
 -- last one (tierwise_rows_to_version), all their versions, from raw; a full
 -- build computes the version windows once for every model and test reading them.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['ticket_id'],
-        on_schema_change='fail',
-        post_hook="{{ tierwise_delete_vanished_versions('tickets') }}",
-    )
-}}
+{{ config(**tierwise_versions_config(['ticket_id'], 'tickets')) }}
 
 {%- set columns = [
     'ticket_id', 'customer_id', 'opened_at', 'ticket_category',
