@@ -13,7 +13,7 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON_VERSION)
+	$(UV) sync --frozen --extra spark --python $(PYTHON_VERSION)
 	touch $@
 
 install: $(VENV)/.synced

@@ -29,7 +29,7 @@ from tierwise.transform import project_vars
 
 if TYPE_CHECKING:
     from tierwise.context import RunContext
-from tierwise.engine import Connection, list_tables, table_exists
+from tierwise.engine import Connection, EngineName, list_tables, table_exists
 
 STATE_TABLE = "ops.build_state"
 # Marts whose content is hashed too: the history feeds the next evaluation's downgrade grace,
@@ -181,7 +181,10 @@ def _extra(ctx: RunContext) -> dict[str, Any]:
     from importlib.metadata import version
 
     # Rules given on the command line (--vars) shape the marts like an edited dbt_project.yml.
-    return {"dbt": version("dbt-core"), "dbt_duckdb": version("dbt-duckdb"), "vars": dict(ctx.dbt_vars)}
+    extra = {"dbt": version("dbt-core"), "dbt_duckdb": version("dbt-duckdb"), "vars": dict(ctx.dbt_vars)}
+    if ctx.engine.name is not EngineName.DUCKDB:  # the same rules on another engine: build again
+        extra["engine"] = ctx.engine.name.value
+    return extra
 
 
 def _now() -> datetime:
@@ -199,6 +202,19 @@ def still_valid(ctx: RunContext, as_of_date: date) -> tuple[str, Fingerprint] | 
         current = fingerprint(con, as_of_date, ctx.settings.dbt_project_dir, _extra(ctx))
     digest, run_id = last
     return (run_id, current) if current.digest == digest else None
+
+
+def forget_outside_dbt(ctx: RunContext) -> None:
+    """Forget the last build before dbt writes, where dbt's own hook cannot reach the state.
+
+    On DuckDB, dbt's on-run-start does it, in the warehouse both share. On Spark the state is in
+    the ledger, which dbt does not see: a build that fails halfway must not leave it valid.
+    """
+    if ctx.engine.name is EngineName.DUCKDB:
+        return
+    with ctx.engine.connect() as con:
+        _ensure_table(con)
+        con.execute(f"insert into {STATE_TABLE} (run_id, built_at) values (?, ?)", [ctx.run_id, _now()])
 
 
 def remember(ctx: RunContext, as_of_date: date) -> None:

@@ -135,7 +135,9 @@ def build(ctx: RunContext) -> StageResult:
                 f"since the build of run {run_id} (TIERWISE_BUILD_SKIP_UNCHANGED=0 forces a build)"
             )
             return line, {"skipped": True, "built_by": run_id, "fingerprint": fingerprint.digest}
+        build_state.forget_outside_dbt(ctx)
         report = run_dbt(ctx, "build", as_of_date=as_of)
+        fetched = ctx.engine.after_build()
         if as_of:
             build_state.remember(ctx, as_of)
         slowest = sorted(report.nodes, key=lambda node: node.seconds, reverse=True)[:10]
@@ -145,6 +147,7 @@ def build(ctx: RunContext) -> StageResult:
             "counts": report.counts,
             "elapsed": report.elapsed,
             "slowest": [(node.unique_id, round(node.seconds, 2)) for node in slowest],
+            **({"marts_fetched": fetched} if fetched else {}),
         }
         return f"{report.summary_line()}; as of {as_of or 'today (no orders)'}{why}", details
 

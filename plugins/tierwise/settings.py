@@ -30,6 +30,7 @@ class EngineName(StrEnum):
     """The warehouse engine a run works on."""
 
     DUCKDB = "duckdb"
+    SPARK = "spark"
 
 
 def _repo_root() -> Path:
@@ -59,6 +60,14 @@ class Settings:
     engine: EngineName = EngineName.DUCKDB
     publish_config: Path | None = None
     """The publish settings file; without it, ``config/publish.yml`` of the home if there is one."""
+    spark_remote: str | None = None
+    """A Spark Connect server (``sc://host:port``); without it, a local server Tierwise starts."""
+    spark_master: str = "local[2]"
+    """The master of the local Spark Connect server (unused with ``spark_remote``)."""
+    spark_port: int = 15002
+    """The port of the local Spark Connect server."""
+    spark_dir: Path | None = None
+    """Where the local Spark server keeps its warehouse, metastore and logs."""
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -113,6 +122,12 @@ def _seconds(name: str, default: float) -> float:
     return seconds
 
 
+def _spark_remote(value: str) -> str | None:
+    if value and not value.startswith("sc://"):
+        raise ConfigError(f"TIERWISE_SPARK_REMOTE={value!r}: expected a Spark Connect URL, sc://host:port")
+    return value or None
+
+
 def load_settings() -> Settings:
     """The settings the environment gives now (``TIERWISE_*``), over the embedded defaults."""
     home = _repo_root()
@@ -134,6 +149,10 @@ def load_settings() -> Settings:
         snapshot_personal_data=_choice("TIERWISE_SNAPSHOT_PERSONAL_DATA", PersonalData, PersonalData.EXCLUDE),
         engine=_choice("TIERWISE_ENGINE", EngineName, EngineName.DUCKDB),
         publish_config=_optional_path("TIERWISE_PUBLISH_CONFIG"),
+        spark_remote=_spark_remote(os.environ.get("TIERWISE_SPARK_REMOTE", "").strip()),
+        spark_master=os.environ.get("TIERWISE_SPARK_MASTER", "").strip() or "local[2]",
+        spark_port=_count("TIERWISE_SPARK_PORT", 15002),
+        spark_dir=_path("TIERWISE_SPARK_DIR", home / "warehouse" / "spark"),
         # DuckDB has one writer, or several readers, per file: a stage waits this long for
         # another process (a second run, an analyst's notebook) to let go of the warehouse.
         warehouse_lock_timeout=_seconds("TIERWISE_WAREHOUSE_LOCK_TIMEOUT", 60.0),

@@ -76,7 +76,6 @@ RUN_ID_ENV = "TIERWISE_RUN_ID"
 # Set in dbt's environment, read back from run_results.json's metadata (dbt records DBT_ENV_CUSTOM_ENV_*).
 INVOCATION_ENV = "DBT_ENV_CUSTOM_ENV_TIERWISE_INVOCATION"
 # dbt's own console entry point, in this interpreter's environment.
-DBT = (sys.executable, "-c", "from dbt.cli.main import cli; cli()")
 _TIMESTAMP = re.compile(r"^\d{2}:\d{2}:\d{2}\s+")
 
 
@@ -193,7 +192,7 @@ def _invoke(args: list[str], env: Mapping[str, str], target: Path, engine: Engin
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)
     done = subprocess.run(
-        [*DBT, *args],
+        [sys.executable, "-c", engine.dbt_launcher(), *args],
         env=dict(env),
         capture_output=True,
         text=True,
@@ -264,7 +263,7 @@ def dbt_passthrough(ctx: RunContext, args: Sequence[str]) -> int:
         "--profiles-dir",
         str(settings.dbt_profiles_dir),
     ]
-    command = [*DBT, *given]
+    command = [sys.executable, "-c", ctx.engine.dbt_launcher(), *given]
     if given[0] not in {"--help", "-h", "--version"}:
         command += project
     env = dbt_env(ctx, ctx.as_of_date)

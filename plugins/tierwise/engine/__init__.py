@@ -30,7 +30,10 @@ __all__ = [
 
 def make_engine(settings: Settings) -> Engine:
     """The engine the settings name (``TIERWISE_ENGINE``)."""
+    if settings.engine is EngineName.SPARK:
+        from tierwise.engine.spark import SparkEngine
+
+        return SparkEngine(settings)
     from tierwise.engine.duckdb import DuckDBEngine
 
-    engines: dict[EngineName, type[DuckDBEngine]] = {EngineName.DUCKDB: DuckDBEngine}
-    return engines[settings.engine](settings)
+    return DuckDBEngine(settings)

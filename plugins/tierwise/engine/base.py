@@ -12,7 +12,7 @@ warehouse to be free (DuckDB's single writer; a no-op where the engine has none)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -78,8 +78,20 @@ class Engine(Protocol):
         """Values for the ``env_var()`` calls of dbt_project/profiles.yml that select this engine."""
         ...
 
+    def dbt_launcher(self) -> str:
+        """The Python code that runs dbt's command line for this engine (``python -c``)."""
+        ...
+
     def attach_to(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
         """Make the warehouse readable from a local DuckDB connection under ``alias`` (BI snapshot)."""
+        ...
+
+    def after_ingest(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, Any]:
+        """Hand the raw ``tables`` ingest just wrote through ``con`` on to where dbt reads them."""
+        ...
+
+    def after_build(self) -> dict[str, Any]:
+        """Bring what dbt built to where publishing and BI read it (:meth:`connect`)."""
         ...
 
 

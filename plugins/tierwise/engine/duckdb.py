@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import tenacity
@@ -181,5 +181,16 @@ class DuckDBEngine:
             "TIERWISE_DUCKDB_THREADS": str(self.settings.duckdb_threads),
         }
 
+    def dbt_launcher(self) -> str:
+        return "from dbt.cli.main import cli; cli()"
+
     def attach_to(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
         attach(con, self.path, alias, self.settings.warehouse_lock_timeout)
+
+    def after_ingest(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, Any]:
+        """Nothing to hand on: dbt reads the raw tables ingest wrote."""
+        return {}
+
+    def after_build(self) -> dict[str, Any]:
+        """Nothing to fetch: dbt wrote the marts into this file."""
+        return {}

@@ -58,6 +58,7 @@ from tierwise.ingest.report import (
 from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.tables import ensure_every_entity
 from tierwise.ingest.writes import Counts, delete_previous, insert_rows
+from tierwise.schema import ENTITIES
 
 log = logging.getLogger(__name__)
 BATCH_BYTES = 256 * 1024 * 1024
@@ -121,6 +122,9 @@ def ingest_source(
             files = [f for f in list_files(con, source, root) if _in_interval(f, interval)]
             results, warnings = _load_all(con, run, files)
         _drop_temp(con)
+        # On Spark, the loads that changed go on to Spark's raw tables (every entity's: dbt
+        # reads them all); a failure here fails the stage, and its rerun sends them again.
+        engine.after_ingest(con, [f"raw.{entity}" for entity in ENTITIES])
     report = IngestReport.from_files(
         source=source.name,
         entity=source.entity,
