@@ -101,6 +101,27 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return dbt_passthrough(_context(args, "cli_dbt"), args.dbt_args)
 
 
+def cmd_spark(args: argparse.Namespace) -> int:
+    """Start, stop or show the local Spark Connect server of the workspace (TIERWISE_ENGINE=spark)."""
+    from tierwise.engine.spark import SparkEngine
+
+    engine = SparkEngine(args.settings)
+    server = engine.server
+    if server is None:
+        print(f"Spark is the remote server {engine.url} (TIERWISE_SPARK_REMOTE): nothing to {args.action}")
+        return 0 if args.action == "status" else 1
+    if args.action == "start":
+        server.start()
+        print(f"local Spark Connect server ({server.master}) at {server.url}; files in {server.directory}")
+    elif args.action == "stop":
+        told = "stopped" if server.stop() else "was not running"
+        print(f"local Spark Connect server at {server.url} {told}")
+    else:
+        state = "running" if server.running() else "not running"
+        print(f"local Spark Connect server at {server.url}: {state}; files in {server.directory}")
+    return 0
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", type=iso_date, help="evaluation date (default: latest order date)")
 
@@ -245,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's arguments (after --)")
     dbt.set_defaults(func=cmd_dbt)
+
+    spark = command(
+        "spark",
+        help="start, stop or show the local Spark Connect server (TIERWISE_ENGINE=spark without "
+        "TIERWISE_SPARK_REMOTE: stages start it when needed, and it stays up until stopped)",
+    )
+    spark.add_argument("action", choices=("start", "stop", "status"), help="what to do")
+    spark.set_defaults(func=cmd_spark)
     return parser
 
 

@@ -147,10 +147,21 @@ def sync_raw(con: duckdb.DuckDBPyConnection, spark: SparkSession, tables: Sequen
     return report
 
 
+def _naive_utc(frame: pa.Table) -> pa.Table:
+    """Spark's timestamps (instants, shown in the session's UTC) as DuckDB's TIMESTAMP, in UTC."""
+    schema = pa.schema(
+        field.with_type(pa.timestamp(field.type.unit))
+        if pa.types.is_timestamp(field.type) and field.type.tz
+        else field
+        for field in frame.schema
+    )
+    return frame.cast(schema)
+
+
 def fetch_marts(con: duckdb.DuckDBPyConnection, spark: SparkSession) -> dict[str, Any]:
     """Replace the ledger's marts with Spark's, all in one transaction; the rows per table."""
     names = sorted(t.name for t in spark.catalog.listTables(MARTS) if not t.isTemporary)
-    frames = {name: spark.table(f"{MARTS}.{_quote(name)}").toArrow() for name in names}
+    frames = {name: _naive_utc(spark.table(f"{MARTS}.{_quote(name)}").toArrow()) for name in names}
     con.execute(f"create schema if not exists {MARTS}")
     with transaction(con):
         for name, frame in frames.items():
