@@ -417,7 +417,14 @@ def test_every_connection_the_code_reads_reaches_the_workers(
     compose: dict[str, Any], env_example: dict[str, str]
 ) -> None:
     conn_ids = connection_ids_read_by_the_code()
-    expected = {"tierwise_postgres", "tierwise_crm", "tierwise_webhook", "tierwise_smtp", "tierwise_alerts"}
+    expected = {
+        "tierwise_postgres",
+        "tierwise_crm",
+        "tierwise_webhook",
+        "tierwise_smtp",
+        "tierwise_alerts",
+        "tierwise_spark",
+    }
     assert conn_ids == expected
     assert connections_not_passed(compose, conn_ids) == set()
     assert {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in conn_ids} <= set(env_example)
