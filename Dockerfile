@@ -5,7 +5,10 @@
 # Build: docker compose build   (or: docker build -t tierwise-airflow:local .)
 #
 # The lock covers everything, including the Celery executor of the scale-out
-# workers (the `deploy` dependency group of pyproject.toml).
+# workers (the `deploy` dependency group of pyproject.toml) and the `spark` extra:
+# the Spark Connect client and dbt-spark, with which the workers run TIERWISE_ENGINE=spark
+# against a Connect server (compose profile `spark`, or a cluster's). pyspark's wheel carries
+# Spark's jars (some 400 MB), but the image has no Java: it is a client, never a Spark server.
 
 ARG AIRFLOW_IMAGE=apache/airflow:slim-3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
@@ -33,7 +36,7 @@ WORKDIR /opt/airflow
 # 1. Third-party dependencies, exactly as locked (cached until the lock changes).
 COPY --chown=airflow:0 pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/home/airflow/.cache/uv,uid=50000,gid=0 \
-    uv sync --frozen --no-dev --group deploy --no-install-project
+    uv sync --frozen --no-dev --group deploy --extra spark --no-install-project
 
 # 2. The project itself. `uv sync` installs `tierwise` in editable mode pointing at
 #    /opt/airflow/plugins, so the folder bind-mounted there by compose is the code
@@ -43,7 +46,7 @@ RUN --mount=type=cache,target=/home/airflow/.cache/uv,uid=50000,gid=0 \
 COPY --chown=airflow:0 README.md ./
 COPY --chown=airflow:0 plugins/ plugins/
 RUN --mount=type=cache,target=/home/airflow/.cache/uv,uid=50000,gid=0 \
-    uv sync --frozen --no-dev --group deploy \
+    uv sync --frozen --no-dev --group deploy --extra spark \
     && rm -f /opt/tierwise/venv/bin/tierwise-dev
 
 # 3. What the DAGs need at run time. Compose mounts the same folders over these
@@ -63,5 +66,6 @@ ENV PATH="/opt/tierwise/venv/bin:${PATH}" \
 # Airflow writes on first use (with generated secrets) out of the image.
 RUN AIRFLOW_HOME=/tmp/airflow-check airflow version \
     && AIRFLOW_HOME=/tmp/airflow-check python -c "import airflow.providers.celery, dbt.version, duckdb, great_expectations, tierwise" \
+    && AIRFLOW_HOME=/tmp/airflow-check python -c "import dbt.adapters.spark, pyspark.sql.connect.session" \
     && ! python -c "import tierwise_dev" 2>/dev/null \
     && rm -rf /tmp/airflow-check

@@ -16,13 +16,17 @@ if TYPE_CHECKING:
     from tierwise.settings import Settings
 
 
-# Connections and the publish config a developer may have exported: a test sees only its own.
+# Connections, the publish config and the engine a developer may have exported: a test sees
+# only its own.
 CONNECTION_VARS = (
     "AIRFLOW_CONN_TIERWISE_POSTGRES",
     "AIRFLOW_CONN_TIERWISE_CRM",
     "AIRFLOW_CONN_TIERWISE_WEBHOOK",
     "AIRFLOW_CONN_TIERWISE_SMTP",
+    "AIRFLOW_CONN_TIERWISE_SPARK",
     "TIERWISE_PUBLISH_CONFIG",
+    "TIERWISE_ENGINE",
+    "TIERWISE_SPARK_REMOTE",
 )
 
 

@@ -37,12 +37,31 @@
 {%- endmacro %}
 
 {#
-    Incremental settings per engine. Spark's Parquet tables have no delete+insert
-    (it needs Delta or Iceberg): the version models are plain tables there
-    (rebuilt whole), the tier history overwrites its month's partition.
+    Incremental settings per engine, by var spark_table_format. Spark's Parquet tables
+    (the default) have no row-level delete or merge: the version models are plain
+    tables there, rebuilt whole. With delta or iceberg (a cluster that has the format's
+    jars and catalog configured) they are incremental as on DuckDB: the versions of the
+    touched keys are merged on key and valid_from, and the post-hook deletes the
+    versions whose raw row is gone (a re-delivered file without them), which together
+    does what DuckDB's delete+insert on the key does. The tier history overwrites its
+    month's partition in every format (insert_overwrite with Spark's dynamic partition
+    overwrite mode): a merge on history_key would keep a customer who left the month.
 #}
+{% macro tierwise_spark_row_level() -%}
+    {{ return(var('spark_table_format') in ['delta', 'iceberg']) }}
+{%- endmacro %}
+
 {% macro spark__tierwise_versions_config(unique_key, entity) -%}
-    {{ return({'materialized': 'table'}) }}
+    {%- if not tierwise_spark_row_level() -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'merge',
+        'unique_key': unique_key + ['valid_from'],
+        'on_schema_change': 'fail',
+        'post_hook': "{{ tierwise_delete_vanished_versions('" ~ entity ~ "') }}",
+    }) }}
 {%- endmacro %}
 
 {% macro spark__tierwise_history_config() -%}
@@ -53,6 +72,46 @@
         'on_schema_change': 'append_new_columns',
         'full_refresh': false,
     }) }}
+{%- endmacro %}
+
+{#
+    The load manifest stays in the DuckDB ledger, not in Spark: a row of the model whose
+    raw row (file, line, load) is gone was replaced by a later load of its file, which
+    finds the same keys as the manifest's files loaded since the build (and a file
+    re-delivered empty as well).
+#}
+{% macro spark__tierwise_keys_of_replaced_versions(relation, entity, key_columns) -%}
+            select {{ key_columns | join(', ') }}
+            from {{ this }} as built
+            where not exists (
+                select 1
+                from {{ relation }} as current_rows
+                where current_rows.source_file = built.source_file
+                    and current_rows.source_line = built.source_line
+                    and current_rows.loaded_at = built.loaded_at
+            )
+{%- endmacro %}
+
+{#- A merge that deletes, not DELETE ... WHERE NOT EXISTS: Delta Lake outside Databricks
+    takes no subquery in a DELETE condition; MERGE takes any source, in Delta and Iceberg. -#}
+{% macro spark__tierwise_delete_vanished_versions(entity) -%}
+    {%- if is_incremental() -%}
+    merge into {{ this }} as versions
+    using (
+        select built.source_file, built.source_line, built.loaded_at
+        from {{ this }} as built
+        left anti join {{ source(tierwise_raw_source_of(entity), entity) }} as raw_rows
+            on raw_rows._source_file = built.source_file
+            and raw_rows._source_line = built.source_line
+            and raw_rows._loaded_at = built.loaded_at
+    ) as vanished
+    on versions.source_file = vanished.source_file
+        and versions.source_line = vanished.source_line
+        and versions.loaded_at = vanished.loaded_at
+    when matched then delete
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}
 
 {#

@@ -43,6 +43,9 @@
     {%- if var('abc_method') not in ['share', 'rank'] -%}
         {%- do problems.append("var abc_method: expected share or rank, got " ~ var('abc_method')) -%}
     {%- endif -%}
+    {%- if var('spark_table_format') not in ['parquet', 'delta', 'iceberg'] -%}
+        {%- do problems.append("var spark_table_format: expected parquet, delta or iceberg, got " ~ var('spark_table_format')) -%}
+    {%- endif -%}
     {%- do tierwise_check_cutoffs('abc_share_cutoffs', var('abc_share_cutoffs'), problems) -%}
     {%- do tierwise_check_cutoffs('abc_rank_cutoffs', var('abc_rank_cutoffs'), problems) -%}
     {%- for name in ['eligibility_min_tenure_months', 'downgrade_grace_evaluations'] -%}

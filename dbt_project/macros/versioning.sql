@@ -78,9 +78,7 @@
             from {{ relation }}
             where loaded_at > ({{ tierwise_last_load_built() }})
             union
-            select {{ key_columns | join(', ') }}
-            from {{ this }}
-            where source_file in ({{ tierwise_files_loaded_since_build(entity) }})
+            {{ tierwise_keys_of_replaced_versions(relation, entity, key_columns) }}
         ) as touched
         where
             {%- for column in key_columns %}
@@ -88,6 +86,21 @@
             {%- endfor %}
     )
     {%- endif %}
+{%- endmacro %}
+
+{#
+    The keys of the model's rows from a file loaded again since its last build. DuckDB
+    finds those files in the load manifest; other engines may not have the manifest
+    (macros/spark.sql).
+#}
+{% macro tierwise_keys_of_replaced_versions(relation, entity, key_columns) -%}
+    {{ return(adapter.dispatch('tierwise_keys_of_replaced_versions', 'tierwise')(relation, entity, key_columns)) }}
+{%- endmacro %}
+
+{% macro default__tierwise_keys_of_replaced_versions(relation, entity, key_columns) -%}
+            select {{ key_columns | join(', ') }}
+            from {{ this }}
+            where source_file in ({{ tierwise_files_loaded_since_build(entity) }})
 {%- endmacro %}
 
 {% macro tierwise_last_load_built() -%}
@@ -109,6 +122,10 @@
     files replaced at some time are checked, so the usual run reads nothing.
 #}
 {% macro tierwise_delete_vanished_versions(entity) -%}
+    {{ return(adapter.dispatch('tierwise_delete_vanished_versions', 'tierwise')(entity)) }}
+{%- endmacro %}
+
+{% macro default__tierwise_delete_vanished_versions(entity) -%}
     {%- if is_incremental() -%}
     delete from {{ this }} as versions
     where versions.source_file in (

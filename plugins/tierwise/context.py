@@ -78,7 +78,9 @@ class RunContext:
 
 
 def workspace() -> Settings:
-    """The settings of a command that runs no stage (building the GX project, the dev tools)."""
+    """The settings the environment gives now, for a command that runs no stage (building the GX
+    project, the dev tools) or one that adds to them before making its context (an Airflow task:
+    :func:`tierwise.orchestration.task_settings`)."""
     return load_settings()
 
 

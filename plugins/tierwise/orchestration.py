@@ -1,4 +1,9 @@
-"""Helpers the DAG files share: default args, params, the run context of a task, step tasks."""
+"""Helpers the DAG files share: default args, params, the run context of a task, step tasks.
+
+An Airflow task's run context differs from the CLI's in one place: on the Spark engine, with no
+``TIERWISE_SPARK_REMOTE``, the Spark Connect server is the Airflow connection ``tierwise_spark``
+(a deployment keeps its cluster's address and token with its other connections).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow.sdk import DAG
 
 from tierwise.alerts import AlertEvent, TierwiseAlert
+from tierwise.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from tierwise.context import RunContext
     from tierwise.pipeline import Step
+    from tierwise.publish.connections import Connection
+    from tierwise.settings import Settings
 
 WRITER_POOL = "duckdb_writer"
+SPARK_CONN_ID = "tierwise_spark"
+SPARK_CONNECT_PORT = 15002
 OWNER = "data-platform"
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -83,6 +94,51 @@ def data_interval(context: Mapping[str, Any]) -> tuple[date, date]:
     return start.date(), end.date()
 
 
+def spark_connect_url(connection: Connection) -> str:
+    """The Spark Connect URL a connection describes: ``sc://host:port/;token=...``.
+
+    The host (``sc://`` optional), the port (Spark Connect's 15002 when absent), the password (or
+    extra ``token``) as the bearer token, the login as ``user_id`` and extra ``use_ssl``. Values
+    are percent-encoded, as pyspark decodes them. The connection's reader has already handed the
+    token to the masker, in this form too.
+    """
+    from tierwise.publish.connections import extra_flag, secret_of
+
+    host = (connection.host or "").removeprefix("sc://").strip("/")
+    if not host:
+        raise ConfigError(f"connection {connection.conn_id} has no host: expected the Spark Connect server's")
+    if connection.schema:
+        raise ConfigError(
+            f"connection {connection.conn_id}: the token goes in the password, the user in the login, "
+            "use_ssl in extra; the connection has a path"
+        )
+    params = {
+        "token": secret_of(connection, "token"),
+        "user_id": connection.login,
+        "use_ssl": "true" if extra_flag(connection, "use_ssl") else None,
+    }
+    given = ";".join(f"{key}={quote(value, safe='')}" for key, value in params.items() if value)
+    return f"sc://{host}:{connection.port or SPARK_CONNECT_PORT}" + (f"/;{given}" if given else "")
+
+
+def task_settings() -> Settings:
+    """The settings of an Airflow task: the environment's, plus connection ``tierwise_spark``.
+
+    The connection gives the Spark remote only to the Spark engine and only when
+    ``TIERWISE_SPARK_REMOTE`` is unset (the variable wins, as on the CLI); without either, Tierwise
+    starts its local Spark server. Nothing is looked up on DuckDB.
+    """
+    from tierwise.context import workspace
+    from tierwise.publish.connections import get_connection
+    from tierwise.settings import EngineName
+
+    settings = workspace()
+    if settings.engine is not EngineName.SPARK or settings.spark_remote:
+        return settings
+    connection = get_connection(SPARK_CONN_ID)
+    return replace(settings, spark_remote=spark_connect_url(connection)) if connection else settings
+
+
 def run_context(context: Mapping[str, Any], *, interval: bool = False) -> RunContext:
     """The run context of an Airflow task (at run time only): its run id, date and params."""
     from tierwise.context import RunContext
@@ -96,6 +152,7 @@ def run_context(context: Mapping[str, Any], *, interval: bool = False) -> RunCon
     as_of = date.fromisoformat(chosen) if chosen else evaluation_date_for(moment)
     ctx = RunContext.create(
         context["run_id"],
+        settings=task_settings(),
         as_of_date=as_of,
         interval=data_interval(context) if interval else None,
         full_refresh=bool(params.get("full_refresh", False)),

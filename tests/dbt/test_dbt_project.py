@@ -205,7 +205,12 @@ def test_bad_rule_vars_fail_before_anything_is_built(workspace: Workspace, first
     # Last in the module: other vars make dbt parse the project again.
     from dbt.cli.main import dbtRunner
 
-    bad = {"as_of_date": AS_OF, "abc_share_cutoffs": {"a": 0.9, "b": 1.2}, "abc_method": "pareto"}
+    bad = {
+        "as_of_date": AS_OF,
+        "abc_share_cutoffs": {"a": 0.9, "b": 1.2},
+        "abc_method": "pareto",
+        "spark_table_format": "orc",
+    }
     outcome = dbtRunner().invoke(
         [
             "--log-level",
@@ -229,3 +234,4 @@ def test_bad_rule_vars_fail_before_anything_is_built(workspace: Workspace, first
     assert "Invalid Tierwise rule configuration" in message
     assert "var abc_share_cutoffs: cut-offs must lie in (0, 1], got a=0.9, b=1.2" in message
     assert "var abc_method: expected share or rank, got pareto" in message
+    assert "var spark_table_format: expected parquet, delta or iceberg, got orc" in message

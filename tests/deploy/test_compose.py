@@ -54,7 +54,9 @@ AIRFLOW_COMMANDS = {
     "triggerer": "triggerer",
     "worker": "celery worker",
 }
-ONE_SHOT_SERVICES = {"init"}
+ONE_SHOT_SERVICES = {"init", "spark-init"}
+SPARK_PROFILE = "spark"
+SPARK_SERVICES = {"spark-init", "spark-master", "spark-worker", "spark-connect"}
 PROJECT_FOLDERS = ("dags", "plugins", "dbt_project", "expectations")
 PLACEHOLDER = "change-me"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$|^AIRFLOW_CONN_|REDISCLI_AUTH")
@@ -417,7 +419,14 @@ def test_every_connection_the_code_reads_reaches_the_workers(
     compose: dict[str, Any], env_example: dict[str, str]
 ) -> None:
     conn_ids = connection_ids_read_by_the_code()
-    expected = {"tierwise_postgres", "tierwise_crm", "tierwise_webhook", "tierwise_smtp", "tierwise_alerts"}
+    expected = {
+        "tierwise_postgres",
+        "tierwise_crm",
+        "tierwise_webhook",
+        "tierwise_smtp",
+        "tierwise_alerts",
+        "tierwise_spark",
+    }
     assert conn_ids == expected
     assert connections_not_passed(compose, conn_ids) == set()
     assert {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in conn_ids} <= set(env_example)
@@ -485,7 +494,7 @@ def test_required_secrets_fail_interpolation_when_missing(
 def test_long_running_services_have_healthchecks_and_restart(compose: dict[str, Any]) -> None:
     assert services_without_healthcheck(compose) == set()
     assert services_without_restart_policy(compose) == set()
-    assert compose["services"]["init"]["restart"] == "no"
+    assert {compose["services"][name]["restart"] for name in ONE_SHOT_SERVICES} == {"no"}
 
 
 def test_a_service_without_healthcheck_is_found() -> None:
@@ -511,6 +520,129 @@ def test_dependencies_wait_for_health_and_for_init(compose: dict[str, Any]) -> N
     for name in AIRFLOW_COMMANDS:
         assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
     assert services["worker"]["depends_on"]["api-server"]["condition"] == "service_healthy"
+
+
+# --- the optional profile `spark` -----------------------------------------------------------------
+
+
+def profiles_of(compose: dict[str, Any]) -> dict[str, set[str]]:
+    return {name: set(service.get("profiles") or []) for name, service in compose["services"].items()}
+
+
+def default_services_needing_a_profile(compose: dict[str, Any]) -> set[str]:
+    """``service -> dependency`` where a service without profile waits for one with a profile.
+
+    ``docker compose up`` without that profile would refuse such a file; the default stack must
+    stay what it was without the profile.
+    """
+    profiles = profiles_of(compose)
+    return {
+        f"{name} -> {target}"
+        for name, service in compose["services"].items()
+        if not profiles[name]
+        for target in service.get("depends_on") or {}
+        if profiles[target]
+    }
+
+
+def test_the_spark_services_exist_only_in_their_profile(compose: dict[str, Any]) -> None:
+    profiles = profiles_of(compose)
+    assert {name for name, found in profiles.items() if found} == SPARK_SERVICES
+    assert all(profiles[name] == {SPARK_PROFILE} for name in SPARK_SERVICES)
+    assert default_services_needing_a_profile(compose) == set()
+
+
+def test_a_default_service_waiting_for_a_profile_is_found() -> None:
+    broken = {
+        "services": {
+            "worker": {"depends_on": {"spark-connect": {"condition": "service_healthy"}, "redis": {}}},
+            "redis": {},
+            "spark-connect": {"profiles": ["spark"], "depends_on": {"redis": {}}},
+        }
+    }
+    assert default_services_needing_a_profile(broken) == {"worker -> spark-connect"}
+
+
+def test_the_spark_image_is_the_locked_pyspark_version(compose: dict[str, Any], lock: dict[str, str]) -> None:
+    images = {compose["services"][name]["image"] for name in SPARK_SERVICES}
+    assert images == {f"apache/spark:{lock['pyspark']}"}
+
+
+def profile_settings() -> dict[str, str]:
+    """The settings .env.example's comment gives for the profile (``#   KEY=VALUE`` lines)."""
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    return dict(re.findall(r"^#   ([A-Z_]+)=(\S+)$", text, re.M))
+
+
+def spark_conf(service: dict[str, Any]) -> dict[str, str]:
+    command = service["command"]
+    pairs = [command[i + 1] for i, item in enumerate(command) if item == "--conf"]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_with_the_profile_the_airflow_workers_reach_the_connect_server(
+    raw_compose: dict[str, Any], env_example: dict[str, str], schema: dict[str, Any]
+) -> None:
+    chosen = profile_settings()
+    assert chosen == {
+        "COMPOSE_PROFILES": SPARK_PROFILE,
+        "TIERWISE_ENGINE": "spark",
+        "TIERWISE_SPARK_REMOTE": "sc://spark-connect:15002",
+    }
+    header = COMPOSE_FILE.read_text(encoding="utf-8").split("\nname:", 1)[0]
+    assert all(f"{key}={value}" in header for key, value in chosen.items())
+    compose = interpolate(raw_compose, {**env_example, **chosen})
+    assert schema_errors(compose, schema) == []
+    remote = urlsplit(environment_of(compose["services"]["worker"])["TIERWISE_SPARK_REMOTE"])
+    connect = compose["services"]["spark-connect"]
+    assert remote.hostname == connect["hostname"] == "spark-connect"
+    assert str(remote.port) == spark_conf(connect)["spark.connect.grpc.binding.port"]
+    for name in DAG_CODE_SERVICES:
+        env = environment_of(compose["services"][name])
+        assert (env["TIERWISE_ENGINE"], env["TIERWISE_SPARK_REMOTE"]) == ("spark", remote.geturl()), name
+
+
+def test_without_the_profile_the_stack_stays_on_duckdb(compose: dict[str, Any]) -> None:
+    for name in AIRFLOW_COMMANDS:
+        env = environment_of(compose["services"][name])
+        assert (env["TIERWISE_ENGINE"], env["TIERWISE_SPARK_REMOTE"]) == ("duckdb", ""), name
+
+
+def test_the_connect_server_is_a_cluster_driver_with_the_catalog(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    connect, worker = services["spark-connect"], services["spark-worker"]
+    assert connect["command"][:3] == [
+        "/opt/spark/bin/spark-submit",
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+    ]
+    master = services["spark-master"]
+    master_url = f"spark://{master['hostname']}:7077"
+    assert connect["command"][connect["command"].index("--master") + 1] == master_url
+    assert worker["command"][-1] == master_url
+    conf = spark_conf(connect)
+    # What the local server of tierwise.engine.spark_server sets too.
+    assert conf["spark.sql.catalogImplementation"] == "hive"
+    assert conf["spark.sql.sources.partitionOverwriteMode"] == "dynamic"
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    # Executors on the worker and the driver see the warehouse at one path, on one volume.
+    mounts = {name: dict(volume_sources(services[name])) for name in SPARK_SERVICES}
+    warehouse = conf["spark.sql.warehouse.dir"]
+    sharing = {
+        name: source
+        for name, found in mounts.items()
+        for source, target in found.items()
+        if target == warehouse
+    }
+    assert set(sharing) == {"spark-connect", "spark-worker", "spark-init"} and len(set(sharing.values())) == 1
+    # The metastore: Derby in a volume of the Connect server alone.
+    derby = conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    metastore = re.search(r"databaseName=([^;]+)/metastore_db;", derby)
+    assert metastore, derby
+    owners = {name for name, found in mounts.items() if metastore[1] in found.values()}
+    assert owners == {"spark-connect", "spark-init"}
+    chowned = services["spark-init"]["command"]
+    assert {warehouse, metastore[1]} <= set(chowned) and services["spark-init"]["user"] == "0:0"
 
 
 # --- init: migration, pool, admin user ------------------------------------------------------
@@ -576,10 +708,22 @@ def test_image_is_the_locked_airflow_on_the_locked_python(
 def test_dockerfile_installs_from_the_lock(dockerfile: str) -> None:
     code = "\n".join(line for line in dockerfile.splitlines() if not line.lstrip().startswith("#"))
     lock_copy = code.index("COPY --chown=airflow:0 pyproject.toml uv.lock ./")
-    assert lock_copy < code.index("uv sync --frozen --no-dev --group deploy --no-install-project")
+    first_sync = "uv sync --frozen --no-dev --group deploy --extra spark --no-install-project"
+    assert lock_copy < code.index(first_sync)
     assert not re.search(r"uv lock|--upgrade|uv sync(?!.*--frozen)|uv pip install", code)
     bare_pip = re.findall(r"(?<!uv )pip install[^\n]*", code)
     assert bare_pip == ['pip install --no-cache-dir "uv==${UV_VERSION}"']
+
+
+def test_the_image_has_the_spark_client_in_both_installs(dockerfile: str, lock: dict[str, str]) -> None:
+    syncs = re.findall(r"uv sync [^\n\\]*", dockerfile)
+    assert len(syncs) == 2 and all("--extra spark" in sync for sync in syncs), syncs
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    spark_extra = project["project"]["optional-dependencies"]["spark"]
+    assert {re.split(r"[\[<>=]", dep)[0] for dep in spark_extra} == {"pyspark", "dbt-spark"}
+    assert {"pyspark", "dbt-spark"} <= set(lock)
+    # The smoke test imports what a worker on TIERWISE_ENGINE=spark loads.
+    assert 'python -c "import dbt.adapters.spark, pyspark.sql.connect.session"' in dockerfile
 
 
 def test_celery_executor_is_in_the_lock(lock: dict[str, str]) -> None:

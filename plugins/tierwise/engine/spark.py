@@ -72,13 +72,18 @@ class SparkEngine:
         return server.url if server else str(self.settings.spark_remote)
 
     @property
+    def address(self) -> str:
+        """The URL without its parameters (``/;token=...``): what logs and the run summary show."""
+        return self.url.partition("/;")[0]
+
+    @property
     def ledger(self) -> Path:
         return self.settings.warehouse
 
     @property
     def location(self) -> str:
         where = f"local Spark {self.settings.spark_master}" if self.server else "Spark"
-        return f"{where} at {self.url} (ledger {self.ledger})"
+        return f"{where} at {self.address} (ledger {self.ledger})"
 
     def exists(self) -> bool:
         return self.ledger.exists()
@@ -107,7 +112,8 @@ class SparkEngine:
             "TIERWISE_DBT_TARGET": "spark",
             # dbt-spark's session method connects to Spark Connect when SPARK_REMOTE is set.
             "SPARK_REMOTE": self.url,
-            "TIERWISE_SPARK_HOST": self.url,
+            # Only a name for dbt's connection (it shows in dbt's logs): no token.
+            "TIERWISE_SPARK_HOST": self.address,
             "TIERWISE_DBT_THREADS": str(self.settings.dbt_threads),
         }
 
