@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tierwise.engine.spark import close_sessions
 from tierwise.engine.spark_server import LocalServer
 
 
@@ -32,6 +33,7 @@ def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
     try:
         yield server
     finally:
+        close_sessions()
         server.stop()
 
 

@@ -22,7 +22,6 @@ connection ``tierwise_spark``), else at a local server Tierwise starts itself
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -41,11 +40,26 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@functools.cache
-def _session(url: str) -> SparkSession:
-    from pyspark.sql import SparkSession
+_SESSIONS: dict[str, SparkSession] = {}
 
-    return SparkSession.builder.remote(url).getOrCreate()
+
+def _session(url: str) -> SparkSession:
+    """This process's Spark Connect session to ``url`` (one per server, made on first use)."""
+    if url not in _SESSIONS:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.builder.remote(url).getOrCreate()
+        # Ingest replaces a load's partitions of a raw table and no others, on any server.
+        session.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        _SESSIONS[url] = session
+    return _SESSIONS[url]
+
+
+def close_sessions() -> None:
+    """Close this process's sessions; before their server stops, or the client retries its
+    goodbye to a server that is gone for minutes at interpreter exit."""
+    while _SESSIONS:
+        _SESSIONS.popitem()[1].stop()
 
 
 @dataclass(frozen=True)

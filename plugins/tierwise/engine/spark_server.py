@@ -73,13 +73,13 @@ class LocalServer:
         return env
 
     def _conf(self) -> list[str]:
-        metastore = self.directory / "metastore_db"
+        metastore = f"jdbc:derby:;databaseName={self.directory / 'metastore_db'};create=true"
         settings = {
             "spark.connect.grpc.binding.address": "127.0.0.1",
             "spark.connect.grpc.binding.port": str(self.port),
             "spark.sql.warehouse.dir": str(self.warehouse_dir),
             "spark.sql.catalogImplementation": "hive",
-            "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore};create=true",
+            "spark.hadoop.javax.jdo.option.ConnectionURL": metastore,
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.directory}",
             "spark.sql.session.timeZone": "UTC",
             # Ingest replaces one load's partitions of a raw table, never the others.
