@@ -37,20 +37,22 @@ def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
         server.stop()
 
 
+def clear_catalog(server: LocalServer) -> None:
+    """Drop every database of the server but ``default``, with its tables."""
+    from tierwise.engine.spark import _session
+
+    spark = _session(server.url)
+    for database in spark.catalog.listDatabases():
+        if database.name != "default":
+            spark.sql(f"drop database if exists `{database.name}` cascade")
+
+
 @pytest.fixture
 def spark_catalog(spark_server: LocalServer) -> Iterator[LocalServer]:
     """The shared server with no database but ``default`` before and after the test."""
-    from tierwise.engine.spark import _session
-
-    def clear() -> None:
-        spark = _session(spark_server.url)
-        for database in spark.catalog.listDatabases():
-            if database.name != "default":
-                spark.sql(f"drop database if exists `{database.name}` cascade")
-
-    clear()
+    clear_catalog(spark_server)
     yield spark_server
-    clear()
+    clear_catalog(spark_server)
 
 
 @pytest.fixture
