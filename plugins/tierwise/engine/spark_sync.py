@@ -1,9 +1,12 @@
 """Moving tables between the DuckDB ledger and Spark (see :mod:`tierwise.engine.spark`).
 
-Raw, ledger to Spark: each raw table is a Parquet table in Spark partitioned by
-``_file_checksum``, one partition per file loaded. A partition is sent again only when its rows
-changed in the ledger (a reloaded or re-pointed file), found by comparing a fingerprint per
-partition (row count and the sum of the rows' hashes) with the one recorded at its last send in
+Raw, ledger to Spark: each raw table is a Parquet table in Spark partitioned by load: column
+``_load``, the load time (``_loaded_at``, one per ingest run) as text, which Spark has and the
+ledger does not. A first load of two years of daily files is one partition, a daily run adds
+one; a partition per file would make thousands of small ones, each a metastore entry. A
+partition is sent again only when its rows changed in the ledger (a reloaded file leaves its
+earlier load; a moved one is re-pointed), found by comparing a fingerprint per partition (row
+count and the sum of the rows' hashes) with the one recorded at its last send in
 ``ops.spark_raw_sync``; partitions gone from the ledger are dropped from Spark, and a partition
 Spark lost (a new Spark warehouse) is sent again. Rows travel as Arrow over Spark Connect, so a
 cluster needs no storage shared with the machine that ingests.
@@ -28,7 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PARTITION = "_file_checksum"
+PARTITION = "_load"
+# The partition key of a ledger row: its load time to the microsecond, as text.
+LOAD_KEY = "coalesce(strftime(_loaded_at, '%Y%m%dT%H%M%S.%f'), 'none')"
 SYNC_STATE = "ops.spark_raw_sync"
 MARTS = "marts"
 # Rows per Arrow batch sent over Spark Connect (its messages are limited to 128 MB).
@@ -46,8 +51,7 @@ def _literal(value: str) -> str:
 def _fingerprints(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[int, str]]:
     rows = fetch_all(
         con,
-        f"select coalesce({PARTITION}, ''), count(*), sum(hash(t)::hugeint)::varchar "
-        f"from {table} as t group by 1",
+        f"select {LOAD_KEY}, count(*), sum(hash(t)::hugeint)::varchar from {table} as t group by 1",
     )
     return {str(key): (int(count), str(digest)) for key, count, digest in rows}
 
@@ -70,7 +74,7 @@ def _spark_partitions(spark: SparkSession, table: str) -> set[str] | None:
     found = set()
     for row in spark.sql(f"show partitions {table}").collect():
         _, _, value = str(row[0]).partition("=")
-        found.add("" if value == "__HIVE_DEFAULT_PARTITION__" else _unescape(value))
+        found.add(_unescape(value))
     return found
 
 
@@ -85,8 +89,7 @@ def _send(
 ) -> int:
     """Append the ledger's rows of partitions ``keys`` to Spark's ``table``; the rows sent."""
     result = con.execute(
-        f"select * exclude ({PARTITION}), coalesce({PARTITION}, '') as {PARTITION} "
-        f"from {table} where coalesce({PARTITION}, '') in (select unnest(?::varchar[]))",
+        f"select *, {LOAD_KEY} as {PARTITION} from {table} where {LOAD_KEY} in (select unnest(?::varchar[]))",
         [list(keys)],
     )
     reader = result.to_arrow_reader(BATCH_ROWS)
