@@ -24,3 +24,26 @@ def test_a_bad_warehouse_lock_timeout_names_the_variable(monkeypatch: pytest.Mon
         ConfigError, match=f"TIERWISE_WAREHOUSE_LOCK_TIMEOUT='{value}': expected a number of seconds >= 0"
     ):
         load_settings()
+
+
+def test_spark_settings_default_to_a_local_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TIERWISE_ENGINE", "TIERWISE_SPARK_REMOTE", "TIERWISE_SPARK_MASTER", "TIERWISE_SPARK_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TIERWISE_ENGINE", "Spark")
+    settings = load_settings()
+    assert (settings.engine.value, settings.spark_remote) == ("spark", None)
+    assert (settings.spark_master, settings.spark_port) == ("local[2]", 15002)
+
+
+def test_a_spark_remote_must_be_a_connect_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERWISE_SPARK_REMOTE", "spark://master:7077")
+    with pytest.raises(
+        ConfigError, match="TIERWISE_SPARK_REMOTE='spark://master:7077': expected a Spark Connect URL"
+    ):
+        load_settings()
+
+
+def test_an_unknown_engine_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERWISE_ENGINE", "snowflake")
+    with pytest.raises(ConfigError, match="TIERWISE_ENGINE='snowflake' is not one of duckdb, spark"):
+        load_settings()
