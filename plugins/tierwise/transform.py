@@ -267,7 +267,8 @@ def dbt_passthrough(ctx: RunContext, args: Sequence[str]) -> int:
     if given[0] not in {"--help", "-h", "--version"}:
         command += project
     env = dbt_env(ctx, ctx.as_of_date)
-    return subprocess.run(command, env=env, check=False).returncode
+    # The engine's own gate around dbt: DuckDB's lock, or Spark's local server started first.
+    return ctx.engine.exclusive(lambda: subprocess.run(command, env=env, check=False).returncode)
 
 
 def dbt_errors(stdout: str, stderr: str = "") -> str:

@@ -22,7 +22,7 @@ def test_help_lists_every_stage_and_no_dev_command() -> None:
         [sys.executable, "-m", "tierwise.cli", "--help"], capture_output=True, text=True, check=True
     )
     commands = done.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
-    assert commands == ["ingest", "build", "validate", "publish", "run", "dbt"]
+    assert commands == ["ingest", "build", "validate", "publish", "run", "dbt", "spark"]
 
 
 def test_dbt_runs_by_hand_on_the_workspace_target(tierwise_env: Path) -> None:
@@ -116,3 +116,15 @@ def test_vars_are_checked_by_name_before_anything_runs(
     assert main(["build", "--as-of", "2025-12-31", "--vars", "{as_of_date: 2025-06-30}"]) == 1
     assert "give the evaluation date as --as-of" in capsys.readouterr().err
     assert not (tierwise_env / "warehouse" / "tierwise.duckdb").exists()
+
+
+def test_spark_status_says_where_the_local_server_is(
+    tierwise_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TIERWISE_SPARK_DIR", str(tierwise_env / "spark"))
+    monkeypatch.delenv("TIERWISE_SPARK_REMOTE", raising=False)
+    monkeypatch.delenv("TIERWISE_SPARK_PORT", raising=False)
+    assert main(["spark", "status"]) == 0
+    told = capsys.readouterr().out
+    assert "local Spark Connect server at sc://127.0.0.1:15002: not running" in told
+    assert str(tierwise_env / "spark") in told
