@@ -32,6 +32,12 @@ def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
     try:
         yield server
     finally:
+        from tierwise.engine.spark import _session
+
+        # A Connect client still open at exit calls its server (pyspark's ML cache clean-up) and
+        # retries for minutes when the server is gone: close the session while the server is up.
+        _session(server.url).stop()
+        _session.cache_clear()
         server.stop()
 
 
