@@ -101,3 +101,35 @@ def airflow_dags_test(dag_id: str, logical_date: datetime, log_file: Path) -> in
 
     env = airflow_env({"TIERWISE_TASK_RETRIES": "0"})
     return run_airflow("dags", "test", dag_id, logical_date.isoformat(), log_file=log_file, env=env)
+
+
+def files_text(folder: Path) -> dict[str, str]:
+    """Every file below ``folder``, path -> text (undecodable bytes replaced)."""
+    return {
+        str(path): path.read_bytes().decode("utf-8", errors="replace")
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def personal_values(warehouse: Path) -> set[str]:
+    """The e-mails and phones of ``raw.contacts`` in a DuckDB warehouse (or ledger)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select email from raw.contacts union select phone from raw.contacts").fetchall()
+    # Short values ("0", "n/a") would match anywhere and identify no one.
+    return {value for (value,) in rows if value and len(value) >= 6}
+
+
+def leaks(values: set[str], surfaces: dict[str, str]) -> list[str]:
+    """Each of ``values`` found in a surface (name -> text), as is, HTML-escaped or JSON-escaped."""
+    import html
+    import json
+
+    return sorted(
+        f"{value!r} in {name}"
+        for name, text in surfaces.items()
+        for value in values
+        if value in text or html.escape(value) in text or json.dumps(value)[1:-1] in text
+    )

@@ -8,33 +8,18 @@ e-mail and phone of the sample. The failing rows must still say where they are (
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
+from tests.support import files_text, leaks, personal_values
 
 from tierwise.cli import main
 from tierwise_dev.cli import main as dev_main
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _personal_values(warehouse: Path) -> set[str]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = con.execute("select email from raw.contacts union select phone from raw.contacts").fetchall()
-    # Short values ("0", "n/a") would match anywhere and identify no one.
-    return {value for (value,) in rows if value and len(value) >= 6}
-
-
-def _files_text(folder: Path) -> dict[str, str]:
-    return {
-        str(path): path.read_bytes().decode("utf-8", errors="replace")
-        for path in folder.rglob("*")
-        if path.is_file()
-    }
 
 
 def _stored_results(warehouse: Path) -> dict[str, str]:
@@ -65,19 +50,14 @@ def test_no_email_or_phone_in_quality_results_docs_or_logs(
         assert failing and all("_source_file" in row and "_source_line" in row for row in failing)
     console = capfd.readouterr()
     surfaces = {
-        **_files_text(expectations / "gx" / "uncommitted"),
-        **_files_text(tierwise_env / "logs"),
+        **files_text(expectations / "gx" / "uncommitted"),
+        **files_text(tierwise_env / "logs"),
         "ops.quality_results": "\n".join(stored.values()),
         "console": console.out + console.err,
     }
     assert any("validations" in name and name.endswith(".json") for name in surfaces)
     assert any("data_docs" in name and name.endswith(".html") for name in surfaces)
-    values = _personal_values(warehouse)
+    values = personal_values(warehouse)
     assert len(values) > 100
-    leaks = sorted(
-        f"{value!r} in {name}"
-        for name, text in surfaces.items()
-        for value in values
-        if value in text or html.escape(value) in text or json.dumps(value)[1:-1] in text
-    )
-    assert leaks == [], f"{len(leaks)} leaks, e.g. {leaks[:5]}"
+    found = leaks(values, surfaces)
+    assert found == [], f"{len(found)} leaks, e.g. {found[:5]}"

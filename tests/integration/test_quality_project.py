@@ -47,7 +47,13 @@ def test_committed_config_matches(built: Path) -> None:
     assert _without_ids(fresh) == _without_ids(committed)
     assert committed["analytics_enabled"] is False
     assert committed["progress_bars"] == {"globally": False, "metric_calculations": False}
-    assert {ds["type"] for ds in committed["fluent_datasources"].values()} == {"tierwise_duckdb"}
+    datasources = committed["fluent_datasources"]
+    assert {name: ds["type"] for name, ds in datasources.items()} == {
+        "raw": "tierwise_duckdb",
+        "marts": "tierwise_duckdb",
+        "raw_spark": "tierwise_spark",
+        "marts_spark": "tierwise_spark",
+    }
 
 
 def test_uncommitted_output_is_ignored() -> None:

@@ -39,9 +39,9 @@ def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
 
 def clear_catalog(server: LocalServer) -> None:
     """Drop every database of the server but ``default``, with its tables."""
-    from tierwise.engine.spark import _session
+    from tierwise.engine.spark import session_for
 
-    spark = _session(server.url)
+    spark = session_for(server.url)
     for database in spark.catalog.listDatabases():
         if database.name != "default":
             spark.sql(f"drop database if exists `{database.name}` cascade")

@@ -163,9 +163,9 @@ def test_the_same_rows_were_read_loaded_and_quarantined(both: duckdb.DuckDBPyCon
 
 
 def test_sparks_raw_tables_hold_every_loaded_row(runs: dict[str, Path], spark_server: LocalServer) -> None:
-    from tierwise.engine.spark import _session
+    from tierwise.engine.spark import session_for
 
-    spark = _session(spark_server.url)
+    spark = session_for(spark_server.url)
     with duckdb.connect(str(_warehouse(runs["spark"])), read_only=True) as ledger:
         for table in ("orders", "contacts", "tickets"):
             loaded = ledger.execute(

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tierwise.engine.spark import _session
+from tierwise.engine.spark import session_for
 from tierwise.engine.spark_server import LocalServer
 from tierwise.engine.spark_sync import fetch_marts, sync_table
 
@@ -30,7 +30,7 @@ def ledger(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 def _spark_rows(server: LocalServer) -> list[tuple[object, ...]]:
     # Spark's table has the load key as its partition column, last: the ledger has no such column.
-    rows = _session(server.url).sql(f"select * except (_load) from {TABLE} order by order_id").collect()
+    rows = session_for(server.url).sql(f"select * except (_load) from {TABLE} order by order_id").collect()
     return [tuple(row) for row in rows]
 
 
@@ -41,7 +41,7 @@ def _ledger_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
 def test_first_sync_sends_every_load_then_nothing(
     ledger: duckdb.DuckDBPyConnection, spark_catalog: LocalServer
 ) -> None:
-    spark = _session(spark_catalog.url)
+    spark = session_for(spark_catalog.url)
     assert sync_table(ledger, spark, TABLE) == {
         "partitions_sent": 3,
         "partitions_dropped": 0,
@@ -57,7 +57,7 @@ def test_first_sync_sends_every_load_then_nothing(
 def test_a_changed_load_is_replaced_and_a_gone_one_dropped(
     ledger: duckdb.DuckDBPyConnection, spark_catalog: LocalServer
 ) -> None:
-    spark = _session(spark_catalog.url)
+    spark = session_for(spark_catalog.url)
     sync_table(ledger, spark, TABLE)
     # A re-pointed file (same content, new path) and a file whose rows left the ledger.
     ledger.execute(f"update {TABLE} set _source_file = 'moved/file_1.csv' where _source_file = 'file_1.csv'")
@@ -73,7 +73,7 @@ def test_a_changed_load_is_replaced_and_a_gone_one_dropped(
 def test_a_table_spark_lost_is_sent_again(
     ledger: duckdb.DuckDBPyConnection, spark_catalog: LocalServer
 ) -> None:
-    spark = _session(spark_catalog.url)
+    spark = session_for(spark_catalog.url)
     sync_table(ledger, spark, TABLE)
     spark.sql(f"drop table {TABLE}")
     assert sync_table(ledger, spark, TABLE)["rows_sent"] == 30
@@ -83,7 +83,7 @@ def test_a_table_spark_lost_is_sent_again(
 def test_an_empty_raw_table_exists_on_spark(
     ledger: duckdb.DuckDBPyConnection, spark_catalog: LocalServer
 ) -> None:
-    spark = _session(spark_catalog.url)
+    spark = session_for(spark_catalog.url)
     ledger.execute(f"delete from {TABLE}")
     assert sync_table(ledger, spark, TABLE)["rows_sent"] == 0
     assert spark.table(TABLE).columns == [
@@ -100,7 +100,7 @@ def test_an_empty_raw_table_exists_on_spark(
 def test_marts_come_back_whole_with_duckdb_types(
     ledger: duckdb.DuckDBPyConnection, spark_catalog: LocalServer
 ) -> None:
-    spark = _session(spark_catalog.url)
+    spark = session_for(spark_catalog.url)
     spark.sql("create schema marts")
     spark.sql(
         "create table marts.customer_tiers using parquet as select 'c1' as customer_id, "

@@ -43,7 +43,7 @@ T = TypeVar("T")
 _SESSIONS: dict[str, SparkSession] = {}
 
 
-def _session(url: str) -> SparkSession:
+def session_for(url: str) -> SparkSession:
     """This process's Spark Connect session to ``url`` (one per server, made on first use)."""
     if url not in _SESSIONS:
         from pyspark.sql import SparkSession
@@ -111,7 +111,7 @@ class SparkEngine:
         server = self.server
         if server is not None:
             server.start()
-        return _session(self.url)
+        return session_for(self.url)
 
     def exclusive(self, work: Callable[[], T]) -> T:
         """dbt on Spark takes no lock on the ledger; the server must be up before it connects."""

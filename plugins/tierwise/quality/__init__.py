@@ -1,4 +1,4 @@
-"""Quality gates: Great Expectations suites run inside DuckDB.
+"""Quality gates: Great Expectations suites run inside DuckDB, or on Spark on the Spark engine.
 
 ``run_gate(ctx, "raw" | "marts")`` validates a gate's tables, stores every result in
 ``ops.quality_results``, renders Data Docs, and raises ``QualityGateError`` when a critical

@@ -19,22 +19,22 @@ Importing this module registers the ``tierwise_duckdb`` data source type with GX
 before loading a context whose config uses that type.
 
 Personal data: the engine redacts the values of personal columns (``masking.PERSONAL_COLUMNS``)
-in every metric it returns, so the unexpected-value samples of a format check never reach GX's
-validation results, Data Docs, ``ops.quality_results`` or a log line; the row keys (file and
-line, customer id) stay, so a failing row can still be found in the warehouse.
+in every metric it returns (:mod:`tierwise.quality.redaction`, shared with the Spark engine),
+so the unexpected-value samples of a format check never reach GX's validation results, Data
+Docs, ``ops.quality_results`` or a log line; the row keys (file and line, customer id) stay, so
+a failing row can still be found in the warehouse.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import duckdb
-import pandas as pd
 import sqlalchemy as sa
 from duckdb_engine import ConnectionWrapper
 from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
@@ -42,7 +42,7 @@ from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlA
 from sqlalchemy.dialects import postgresql as sa_postgresql
 from sqlalchemy.pool import NullPool
 
-from tierwise.masking import PERSONAL_COLUMNS, redact_personal
+from tierwise.quality.redaction import RedactingMetrics
 
 # DuckDB type names that differ from the PostgreSQL names duckdb-engine maps.
 _TYPE_ALIASES = {"decimal": "numeric", "double": "double precision", "bool": "boolean"}
@@ -124,33 +124,7 @@ def sa_type(dialect: sa.Dialect, duckdb_type: str) -> sa.types.TypeEngine[Any]:
     return type_class()  # type: ignore[no-any-return]
 
 
-# Metrics whose values are SQL (expressions, query text), not data.
-_SQL_METRICS = (".condition", ".aggregate_fn", ".unexpected_index_query")
-_DOMAIN_COLUMN_KEYS = ("column", "column_A", "column_B")
-
-
-def personal_domain_column(domain: Mapping[str, Any]) -> str | None:
-    """The personal column a metric's domain is on (the first, for a multi-column domain)."""
-    columns = [domain.get(key) for key in _DOMAIN_COLUMN_KEYS] + list(domain.get("column_list") or ())
-    return next((str(column) for column in columns if column in PERSONAL_COLUMNS), None)
-
-
-def redact_metric(value: Any, column: str | None) -> Any:
-    """``value`` with personal data replaced: row values under a personal column's name, and
-    bare values (unexpected values, value counts) when the domain ``column`` is personal."""
-    if isinstance(value, Mapping):
-        return {
-            key: redact_metric(item, key if key in PERSONAL_COLUMNS else None) for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        items = [redact_metric(item, column) for item in value]
-        return items if isinstance(value, list) else tuple(items)
-    if column is not None and isinstance(value, pd.Series):  # column.value_counts: values in the index
-        return value.rename(index=lambda item: redact_personal(column, item))
-    return redact_personal(column, value) if column is not None else value
-
-
-class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
+class DuckDBExecutionEngine(RedactingMetrics, SqlAlchemyExecutionEngine):
     """SqlAlchemyExecutionEngine that keeps one connection open, so results survive until fetched.
 
     It also redacts personal data in the metrics it computes (see the module docstring).
@@ -174,20 +148,6 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
             with suppress(sa.exc.SQLAlchemyError):
                 self._connection.rollback()
             raise
-
-    def resolve_metrics(
-        self,
-        metrics_to_resolve: Iterable[Any],
-        metrics: dict[Any, Any] | None = None,
-        runtime_configuration: dict[str, Any] | None = None,
-    ) -> dict[Any, Any]:
-        requested = list(metrics_to_resolve)
-        resolved = super().resolve_metrics(requested, metrics, runtime_configuration)
-        for configuration in requested:
-            if configuration.id in resolved and not configuration.metric_name.endswith(_SQL_METRICS):
-                column = personal_domain_column(configuration.metric_domain_kwargs)
-                resolved[configuration.id] = redact_metric(resolved[configuration.id], column)
-        return resolved
 
     def get_inspector(self) -> Any:
         if self._inspector is None:

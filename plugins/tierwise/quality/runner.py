@@ -1,7 +1,10 @@
-"""``run_gate``: run a gate's committed GX checkpoint inside DuckDB and record what it found.
+"""``run_gate``: run a gate's committed GX checkpoint on the warehouse engine and record what it found.
 
 One gate run opens the warehouse once (DuckDB has a single writer): GX computes on a cursor of
 that connection, the results are written to ``ops.quality_results`` through it, then it closes.
+On the Spark engine GX computes on Spark instead (:mod:`tierwise.quality.gx_spark`): the same
+suites, through their Spark validation definitions (checkpoint ``<gate>_gate_spark``), over the
+tables of Spark's catalog; the results go to the same table of the ledger, the docs to the same site.
 """
 
 from __future__ import annotations
@@ -10,28 +13,32 @@ import logging
 import re
 import time
 import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
-from tierwise.engine import table_exists
+from tierwise.engine import Engine, table_exists
 from tierwise.exceptions import ConfigError, ValidationRunError
 from tierwise.masking import get_logger
 from tierwise.quality import outcomes, store
 from tierwise.quality.docs_index import write_offline_index
 from tierwise.quality.parameters import RunParameters, marts_parameters, raw_parameters
-from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR, checkpoint_name
+from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR, checkpoint_name, register_data_source_types
 from tierwise.quality.report import ExpectationResult, GateReport
 from tierwise.quality.suites import SUITES
 from tierwise.quality.thresholds import Thresholds, load_thresholds
+from tierwise.quality.warehouse import DuckDBTables, SparkTables, Tables, tables_of
 from tierwise.schema import OPTIONAL_ENTITIES
-from tierwise.settings import Settings
+from tierwise.settings import EngineName, Settings
 
 if TYPE_CHECKING:
     from tierwise.context import RunContext
+    from tierwise.engine.spark import SparkEngine
 
 log = get_logger(__name__)
 
@@ -49,6 +56,7 @@ class _Run:
     settings: Settings
     skipped: tuple[str, ...] = ()
     """Suites not run: optional entities no source loads."""
+    engine: EngineName = EngineName.DUCKDB
 
 
 def quiet_gx_logging(log_dir: Path) -> None:
@@ -64,9 +72,10 @@ def quiet_gx_logging(log_dir: Path) -> None:
         gx_logger.addHandler(handler)
 
 
-def _check_tables(con: duckdb.DuckDBPyConnection, suites: tuple[str, ...]) -> None:
+def _check_tables(source: Tables | duckdb.DuckDBPyConnection, suites: tuple[str, ...]) -> None:
     # GX would report a missing table once per expectation, under a misleading unqualified name.
-    missing = [name for name in suites if not table_exists(con, *name.split("."))]
+    data = tables_of(source)
+    missing = [name for name in suites if not data.exists(*name.split("."))]
     if missing:
         first = "tierwise build" if missing[0].startswith("marts.") else "tierwise ingest"
         raise ValidationRunError(
@@ -87,11 +96,11 @@ def unsourced(con: duckdb.DuckDBPyConnection, gate: str) -> tuple[str, ...]:
     )
 
 
-def _parameters(con: duckdb.DuckDBPyConnection, run: _Run) -> RunParameters:
+def _parameters(con: duckdb.DuckDBPyConnection, run: _Run, data: Tables) -> RunParameters:
     if run.gate == "raw":
-        return raw_parameters(con, run.thresholds, run.as_of_date, run.run_id)
+        return raw_parameters(con, run.thresholds, run.as_of_date, run.run_id, data)
     seed = run.settings.dbt_project_dir / "seeds" / "tier_ladder.csv"
-    return marts_parameters(con, run.thresholds, seed)
+    return marts_parameters(data, run.thresholds, seed)
 
 
 def _referenced(expectation: Any) -> set[str]:
@@ -126,12 +135,12 @@ def _sampler(engine: Any) -> outcomes.RowSampler:
     return sample
 
 
-def _collect(checkpoint_result: Any, engine: Any) -> list[ExpectationResult]:
+def _collect(checkpoint_result: Any, sampler: outcomes.RowSampler) -> list[ExpectationResult]:
     results: list[ExpectationResult] = []
     for suite_result in checkpoint_result.run_results.values():
         # Suites are named after the table they validate (schema.table).
         suite = suite_result.suite_name
-        results += outcomes.convert_suite(suite_result.results, suite, suite, _sampler(engine))
+        results += outcomes.convert_suite(suite_result.results, suite, suite, sampler)
     return results
 
 
@@ -144,27 +153,52 @@ def _build_data_docs(context: Any, checkpoint_result: Any) -> None:
     context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=identifiers)
 
 
+@dataclass(frozen=True)
+class _Binding:
+    """How GX computes on the gate's engine, for the length of a run."""
+
+    bind: AbstractContextManager[None]
+    sampler: Callable[[], outcomes.RowSampler]
+    batch_parameters: Callable[[str], dict[str, Any]] | None
+    """Per suite (``schema.table``): the batch of a dataframe asset; None for table assets."""
+
+
+def _binding(con: duckdb.DuckDBPyConnection, data: Tables, params: RunParameters) -> _Binding:
+    if isinstance(data, SparkTables):
+        from tierwise.quality import gx_spark
+
+        return _Binding(
+            gx_spark.bind_session(data.spark, params.variables()),
+            lambda: gx_spark.sample_rows,
+            gx_spark.batch_parameters,
+        )
+    from tierwise.quality.gx_duckdb import bind_warehouse, bound_execution_engine
+
+    return _Binding(bind_warehouse(con, params.variables()), lambda: _sampler(bound_execution_engine()), None)
+
+
 def _run_checkpoint(
-    con: duckdb.DuckDBPyConnection, params: RunParameters, run: _Run
+    con: duckdb.DuckDBPyConnection, params: RunParameters, run: _Run, data: Tables
 ) -> list[ExpectationResult]:
     settings = run.settings
     quiet_gx_logging(settings.log_dir)  # before the import: GX logs while it loads
     import great_expectations as gx
 
-    from tierwise.quality.gx_duckdb import bind_warehouse, bound_execution_engine
-
-    with bind_warehouse(con, params.variables()), warnings.catch_warnings():
+    register_data_source_types()
+    binding = _binding(con, data, params)
+    with binding.bind, warnings.catch_warnings():
         # GX's deprecation chatter would land in every task log; its log file keeps the detail.
         warnings.filterwarnings("ignore", module=r"great_expectations(\.|$)")
         context = gx.get_context(mode="file", project_root_dir=settings.expectations_dir)
-        checkpoint = context.checkpoints.get(checkpoint_name(run.gate))
+        checkpoint = context.checkpoints.get(checkpoint_name(run.gate, run.engine))
         _check_parameters(checkpoint, params)
         run_identifier = gx.RunIdentifier(run_name=run.run_id, run_time=run.validated_at.replace(tzinfo=UTC))
-        if run.skipped:
-            result = _run_definitions(checkpoint, run.skipped, params, run_identifier)
+        if run.skipped or binding.batch_parameters is not None:
+            frames = binding.batch_parameters
+            result = _run_definitions(checkpoint, run.skipped, params, run_identifier, frames)
         else:
             result = checkpoint.run(expectation_parameters=params.values, run_id=run_identifier)
-        results = _collect(result, bound_execution_engine())
+        results = _collect(result, binding.sampler())
         _build_data_docs(context, result)
         return results
 
@@ -174,11 +208,18 @@ class _PartialResult:
     run_results: dict[Any, Any]
 
 
-def _run_definitions(checkpoint: Any, skipped: tuple[str, ...], params: RunParameters, run_id: Any) -> Any:
+def _run_definitions(
+    checkpoint: Any,
+    skipped: tuple[str, ...],
+    params: RunParameters,
+    run_id: Any,
+    batch_parameters: Callable[[str], dict[str, Any]] | None = None,
+) -> Any:
     """The checkpoint's validations without the skipped suites, stored as the checkpoint stores them.
 
     Checkpoint.run takes no subset, and a trimmed copy of the checkpoint would be saved into the
-    committed project; each ValidationDefinition.run stores its own result.
+    committed project; each ValidationDefinition.run stores its own result. It also takes one
+    set of batch parameters for all validations, where a dataframe asset needs its own table.
     """
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -187,9 +228,11 @@ def _run_definitions(checkpoint: Any, skipped: tuple[str, ...], params: RunParam
 
     results = {}
     for definition in checkpoint.validation_definitions:
-        if definition.name in skipped:
+        suite_name = definition.suite.name  # schema.table
+        if suite_name in skipped:
             continue
         result = definition.run(
+            batch_parameters=batch_parameters(suite_name) if batch_parameters else None,
             checkpoint_id=checkpoint.id,
             expectation_parameters=params.values,
             result_format=checkpoint.result_format,
@@ -201,7 +244,7 @@ def _run_definitions(checkpoint: Any, skipped: tuple[str, ...], params: RunParam
 
 
 def _validate(
-    con: duckdb.DuckDBPyConnection, run: _Run
+    con: duckdb.DuckDBPyConnection, run: _Run, data: Tables
 ) -> tuple[list[ExpectationResult], tuple[str, ...], Exception | None]:
     """Results and notes; on an exception, one error result per suite and the exception."""
     validated = tuple(spec.name for spec in SUITES[run.gate] if spec.name not in run.skipped)
@@ -211,9 +254,9 @@ def _validate(
         for name in run.skipped
     )
     try:
-        _check_tables(con, validated)
-        params = _parameters(con, run)
-        return _run_checkpoint(con, params, run), notes + params.notes, None
+        _check_tables(data, validated)
+        params = _parameters(con, run, data)
+        return _run_checkpoint(con, params, run, data), notes + params.notes, None
     except Exception as error:  # anything GX or our set-up raises means "could not validate"
         log.debug("%s gate could not run", run.gate, exc_info=error)
         return [outcomes.run_error(name, error) for name in validated], notes, error
@@ -229,6 +272,13 @@ def _suites(gate: str) -> tuple[str, ...]:
     if gate not in SUITES:
         raise ConfigError(f"unknown quality gate {gate!r}; expected one of {', '.join(SUITES)}")
     return tuple(spec.name for spec in SUITES[gate])
+
+
+def _tables(engine: Engine, con: duckdb.DuckDBPyConnection) -> Tables:
+    """Where the gate's tables are: the warehouse ``con`` opened, or Spark's catalog."""
+    if engine.name is EngineName.SPARK:
+        return SparkTables(cast("SparkEngine", engine).session())
+    return DuckDBTables(con)
 
 
 def run_gate(ctx: RunContext, gate: str) -> GateReport:
@@ -247,8 +297,9 @@ def run_gate(ctx: RunContext, gate: str) -> GateReport:
     thresholds = load_thresholds(settings.expectations_dir / "thresholds.yml")
     with ctx.engine.connect() as con:
         validated_at = datetime.now(UTC).replace(tzinfo=None)
-        run = _Run(gate, run_id, as_of_date, validated_at, thresholds, settings, unsourced(con, gate))
-        results, notes, error = _validate(con, run)
+        skipped = unsourced(con, gate)
+        run = _Run(gate, run_id, as_of_date, validated_at, thresholds, settings, skipped, ctx.engine.name)
+        results, notes, error = _validate(con, run, _tables(ctx.engine, con))
         store.write_results(
             con, results, run_id=run_id, validated_at=run.validated_at, as_of_date=as_of_date, gate=gate
         )

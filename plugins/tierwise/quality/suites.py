@@ -3,8 +3,10 @@
 These functions are the source of the committed JSON under ``expectations/gx/`` (written by
 ``python -m tierwise.quality.project``); gate runs read the JSON, never this module. Values a
 user tunes are not literals here: built-in expectations take ``$PARAMETER`` references and the
-SQL checks read DuckDB session variables (``getvariable('tw_<name>')``); both are filled per run
-from ``expectations/thresholds.yml``, ``schema.py`` and the warehouse (see ``parameters.py``).
+SQL checks read ``getvariable('tw_<name>')`` (DuckDB session variables; a session function on
+Spark, see ``gx_spark.py``); both are filled per run from ``expectations/thresholds.yml``,
+``schema.py`` and the warehouse (see ``parameters.py``). The SQL checks run on DuckDB and on
+Spark as written, so they keep to SQL both engines read alike.
 """
 
 from __future__ import annotations
@@ -238,13 +240,15 @@ def _customer_value() -> list[Expectation]:
             meta=_meta("customer_value.revenue_reconciles"),
         ),
         gxe.UnexpectedRowsExpectation(
-            # UNION ALL BY NAME with an empty row adds the optional columns as NULL when the
-            # mart lacks them, so the check runs on whichever of them exist.
+            # The check runs on whichever optional columns the mart has: inside the lateral
+            # subquery a name resolves to the mart's column first and to the outer NULL default
+            # only when the mart lacks it. Plain SQL that DuckDB and Spark read alike (Spark has
+            # no UNION BY NAME), so one query serves both engines.
             unexpected_rows_query=(
-                "select customer_id, historic_clv, predicted_clv, probability_alive"
-                " from (from {batch} union all by name"
-                " select null as historic_clv, null as predicted_clv, null as probability_alive where false)"
-                " where predicted_clv < 0 or probability_alive not between 0 and 1"
+                "select checked.* from (select null as historic_clv, null as predicted_clv,"
+                " null as probability_alive) as optional"
+                " cross join lateral (select customer_id, historic_clv, predicted_clv, probability_alive"
+                " from {batch} where predicted_clv < 0 or probability_alive not between 0 and 1) as checked"
             ),
             # historic_clv is realised value (net revenue x margin): negative for a below-zero
             # customer whose refunds exceed purchases, which real exports have (is_below_zero).

@@ -8,14 +8,32 @@ from pathlib import Path
 from tierwise.engine import table_exists
 from tierwise.quality.project import _stub_warehouse, checkpoint_name, result_format
 from tierwise.quality.suites import SUITES
+from tierwise.settings import EngineName
 
 COMMITTED = Path(__file__).resolve().parents[3] / "expectations" / "gx"
 
 
-def test_each_gate_has_a_committed_checkpoint_under_its_name() -> None:
+def test_each_gate_has_a_committed_checkpoint_per_engine_under_its_name() -> None:
     assert [checkpoint_name(gate) for gate in SUITES] == ["raw_gate", "marts_gate"]
+    assert [checkpoint_name(gate, EngineName.SPARK) for gate in SUITES] == [
+        "raw_gate_spark",
+        "marts_gate_spark",
+    ]
     committed = sorted(path.stem for path in (COMMITTED / "checkpoints").glob("*.json"))
-    assert committed == sorted(checkpoint_name(gate) for gate in SUITES)
+    assert committed == sorted(checkpoint_name(gate, engine) for gate in SUITES for engine in EngineName)
+
+
+def test_the_spark_checkpoints_validate_the_same_suites_through_spark_definitions() -> None:
+    for gate, specs in SUITES.items():
+        checkpoint = json.loads((COMMITTED / "checkpoints" / f"{gate}_gate_spark.json").read_text())
+        assert [d["name"] for d in checkpoint["validation_definitions"]] == [f"{s.name}@spark" for s in specs]
+        assert checkpoint["result_format"] == result_format(gate)
+        for spec in specs:
+            definition = json.loads(
+                (COMMITTED / "validation_definitions" / f"{spec.name}@spark.json").read_text()
+            )
+            assert definition["suite"]["name"] == spec.name
+            assert definition["data"]["datasource"]["name"] == f"{spec.schema}_spark"
 
 
 def test_failing_rows_are_identified_by_file_and_line_in_raw_and_by_customer_in_marts() -> None:

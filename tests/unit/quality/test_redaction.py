@@ -1,4 +1,4 @@
-"""Personal values are redacted in every metric shape GX's SQL engine returns; keys survive."""
+"""Personal values are redacted in every metric shape GX engines return; keys survive."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tierwise.quality.gx_duckdb import personal_domain_column, redact_metric
+from tierwise.quality.redaction import personal_domain_column, redact_metric
 
 ROW = {"_source_file": "contacts.csv", "_source_line": 4, "email": "ann lee@example"}
 
