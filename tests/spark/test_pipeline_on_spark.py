@@ -1,9 +1,13 @@
-"""The quality gates on Spark: the same suites, verdicts and stored results as on DuckDB.
+"""The whole pipeline on Spark local mode equals the pipeline on DuckDB, on the same exports.
 
-One generated sample (with bad e-mails) is ingested and built twice, once on each engine, in a
-module-scoped fixture (a Spark build costs ~75 s); each test then runs gates on it. On Spark GX
-computes on the tables of Spark's catalog, not on the ledger's copy of raw: the failing-row test
-writes its bad row into Spark only, and the gate must see it there.
+One generated sample (with bad rows and bad e-mails) goes through ``tierwise run`` (ingest, the
+raw gate, dbt build, the marts gate, publishing to files) once on each engine, in a
+module-scoped fixture (a Spark build costs ~75 s). The tests compare what a user gets: the row
+accounting, Spark's raw tables, every mart (keys exact, money within 0.01, CLV's fitted
+parameters to 1e-6), the published files, and the quality gates, run again on the built
+warehouses: the same suites, verdicts and stored results. On Spark GX computes on the tables of
+Spark's catalog, not on the ledger's copy of raw: the failing-row test writes its bad row into
+Spark only, and the gate must see it there.
 """
 
 from __future__ import annotations
@@ -65,8 +69,8 @@ def _pipeline(patch: pytest.MonkeyPatch, engine: EngineName, root: Path) -> Sett
     patch.setenv("TIERWISE_WAREHOUSE", str(root / "warehouse" / "tierwise.duckdb"))
     patch.setenv("TIERWISE_EXPECTATIONS_DIR", str(_expectations(root)))
     patch.setenv("TIERWISE_LOG_DIR", str(root / "logs"))
-    assert main(["ingest"]) == 0
-    assert main(["build", "--as-of", AS_OF.isoformat()]) == 0
+    patch.setenv("TIERWISE_PUBLISH_DIR", str(root / "publish"))
+    assert main(["run", "--as-of", AS_OF.isoformat(), "--destination", "files"]) == 0
     return load_settings()
 
 
@@ -194,3 +198,132 @@ def test_no_email_or_phone_in_spark_gate_results_docs_or_logs(
     assert len(values) > 100
     found = leaks(values, surfaces)
     assert found == [], f"{len(found)} leaks, e.g. {found[:5]}"
+
+
+MART_KEYS = {
+    "customers": ("customer_id",),
+    "orders": ("order_id",),
+    "customer_value": ("customer_id",),
+    "customer_tiers": ("customer_id",),
+    "customer_tier_history": ("customer_id", "as_of_date"),
+    "tier_changes": ("change_key",),
+    "tier_summary": ("tier_code",),
+    "clv_fit_diagnostics": ("model_name",),
+}
+TOLERANCE = 0.01  # money and the other decimals; the CLV parameters have their own
+
+
+@pytest.fixture(scope="module")
+def both(sample: Sample) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One connection with the DuckDB warehouse as ``d`` and the Spark run's ledger as ``s``."""
+    con = duckdb.connect()
+    con.execute(f"attach '{sample.duckdb.warehouse}' as d (read_only)")
+    con.execute(f"attach '{sample.spark.warehouse}' as s (read_only)")
+    yield con
+    con.close()
+
+
+def _mismatches(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...]) -> dict[str, int]:
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = 'd' and table_schema = 'marts' and table_name = ?",
+        [table],
+    ).fetchall()
+    on = " and ".join(f"a.{key} = b.{key}" for key in keys)
+    found: dict[str, int] = {}
+    for column, kind in columns:
+        if column in keys or column == "parameters_json":  # the parameters: test_clv_parameters_agree
+            continue
+        differs = (
+            f"abs(a.{column} - b.{column}) > {TOLERANCE} or (a.{column} is null) <> (b.{column} is null)"
+            if str(kind).startswith(("DECIMAL", "DOUBLE", "FLOAT"))
+            else f"a.{column} is distinct from b.{column}"
+        )
+        count = con.execute(
+            f"select count(*) from d.marts.{table} a join s.marts.{table} b on {on} where {differs}"
+        ).fetchone()
+        if count and count[0]:
+            found[column] = int(count[0])
+    return found
+
+
+@pytest.mark.parametrize("table", sorted(MART_KEYS))
+def test_every_mart_equals_duckdbs(both: duckdb.DuckDBPyConnection, table: str) -> None:
+    keys = MART_KEYS[table]
+    counts = [both.execute(f"select count(*) from {db}.marts.{table}").fetchone() for db in ("d", "s")]
+    assert counts[0] == counts[1]
+    assert counts[0] and counts[0][0] > 0
+    on = " and ".join(f"a.{key} = b.{key}" for key in keys)
+    joined = both.execute(f"select count(*) from d.marts.{table} a join s.marts.{table} b on {on}").fetchone()
+    assert joined == counts[0], "the same keys on both engines"
+    assert _mismatches(both, table, keys) == {}
+
+
+def test_clv_parameters_agree(both: duckdb.DuckDBPyConnection) -> None:
+    rows = both.execute(
+        "select a.parameters_json, b.parameters_json from d.marts.clv_fit_diagnostics a "
+        "join s.marts.clv_fit_diagnostics b using (model_name)"
+    ).fetchall()
+    assert len(rows) == 2
+    for duck, spark in rows:
+        expected, got = json.loads(duck), json.loads(spark)
+        assert got.keys() == expected.keys()
+        for name, value in expected.items():
+            assert got[name] == pytest.approx(value, rel=1e-6), name
+
+
+def test_the_same_rows_were_read_loaded_and_quarantined(both: duckdb.DuckDBPyConnection) -> None:
+    accounting = (
+        "select entity, file_path, rows_read, rows_loaded, rows_quarantined from {db}.ops.load_manifest "
+        "where is_current order by all"
+    )
+    assert (
+        both.execute(accounting.format(db="s")).fetchall()
+        == both.execute(accounting.format(db="d")).fetchall()
+    )
+    reasons = "select reason, count(*) from {db}.quarantine.{table} group by all order by all"
+    for table in ("orders", "contacts", "tickets"):
+        duck = both.execute(reasons.format(db="d", table=table)).fetchall()
+        assert both.execute(reasons.format(db="s", table=table)).fetchall() == duck
+    quarantined = both.execute("select sum(rows_quarantined) from s.ops.load_manifest").fetchone()
+    assert quarantined and quarantined[0] > 0
+
+
+def test_sparks_raw_tables_hold_every_loaded_row(sample: Sample) -> None:
+    from tierwise.engine.spark import SparkEngine
+
+    spark = SparkEngine(sample.spark).session()
+    with duckdb.connect(str(sample.spark.warehouse), read_only=True) as ledger:
+        for table in ("orders", "contacts", "tickets"):
+            loaded = ledger.execute(
+                f"select count(*), count(distinct _source_file) from raw.{table}"
+            ).fetchone()
+            query = f"select count(*), count(distinct _source_file) from raw.{table} where _load <> 'bad-row'"
+            assert tuple(spark.sql(query).collect()[0]) == loaded
+
+
+def _published(settings: Settings) -> dict[str, list[list[str]]]:
+    import csv
+
+    folder = settings.publish_dir / "files"
+    return {
+        path.name: sorted(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+        for path in sorted(folder.glob("*.csv"))
+    }
+
+
+def _same_field(duck: str, spark: str) -> bool:
+    try:
+        return abs(float(duck) - float(spark)) <= TOLERANCE
+    except ValueError:
+        return duck == spark
+
+
+def test_the_published_files_are_the_same(sample: Sample) -> None:
+    duck, spark = _published(sample.duckdb), _published(sample.spark)
+    assert duck and duck.keys() == spark.keys()
+    for name, rows in duck.items():
+        assert len(spark[name]) == len(rows), name
+        for expected, got in zip(rows, spark[name], strict=True):
+            assert len(got) == len(expected)
+            assert all(_same_field(a, b) for a, b in zip(expected, got, strict=True)), (name, expected, got)
