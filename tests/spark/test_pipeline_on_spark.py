@@ -239,6 +239,9 @@ def _mismatches(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...
             if str(kind).startswith(("DECIMAL", "DOUBLE", "FLOAT"))
             else f"a.{column} is distinct from b.{column}"
         )
+        if table == "clv_fit_diagnostics" and (column.startswith("param_") or column == "degenerate_reason"):
+            # A fit the data do not determine (both engines say so) has no parameters to agree on.
+            differs = f"({differs}) and a.degenerate_reason is null and b.degenerate_reason is null"
         count = con.execute(
             f"select count(*) from d.marts.{table} a join s.marts.{table} b on {on} where {differs}"
         ).fetchone()
@@ -260,11 +263,15 @@ def test_every_mart_equals_duckdbs(both: duckdb.DuckDBPyConnection, table: str) 
 
 
 def test_clv_parameters_agree(both: duckdb.DuckDBPyConnection) -> None:
+    flags = "select model_name, degenerate_reason is null from {db}.marts.clv_fit_diagnostics order by 1"
+    assert both.execute(flags.format(db="s")).fetchall() == both.execute(flags.format(db="d")).fetchall()
+    # The parameters of the fits the data determine (on this small sample, BG/NBD's at least).
     rows = both.execute(
         "select a.parameters_json, b.parameters_json from d.marts.clv_fit_diagnostics a "
-        "join s.marts.clv_fit_diagnostics b using (model_name)"
+        "join s.marts.clv_fit_diagnostics b using (model_name) "
+        "where a.degenerate_reason is null and b.degenerate_reason is null"
     ).fetchall()
-    assert len(rows) == 2
+    assert rows
     for duck, spark in rows:
         expected, got = json.loads(duck), json.loads(spark)
         assert got.keys() == expected.keys()
@@ -298,7 +305,7 @@ def test_sparks_raw_tables_hold_every_loaded_row(sample: Sample) -> None:
             loaded = ledger.execute(
                 f"select count(*), count(distinct _source_file) from raw.{table}"
             ).fetchone()
-            query = f"select count(*), count(distinct _source_file) from raw.{table} where _load <> 'bad-row'"
+            query = f"select count(*), count(distinct _source_file) from raw.{table}"
             assert tuple(spark.sql(query).collect()[0]) == loaded
 
 
