@@ -94,7 +94,7 @@
     (macros/spark.sql).
 #}
 {% macro tierwise_keys_of_replaced_versions(relation, entity, key_columns) -%}
-    {{ return(adapter.dispatch('tierwise_keys_of_replaced_versions', 'tierwise')(relation, entity, key_columns)) }}
+    {{- adapter.dispatch('tierwise_keys_of_replaced_versions', 'tierwise')(relation, entity, key_columns) -}}
 {%- endmacro %}
 
 {% macro default__tierwise_keys_of_replaced_versions(relation, entity, key_columns) -%}
