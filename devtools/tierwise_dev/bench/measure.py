@@ -7,7 +7,8 @@ Processes that live side by side (Airflow's task runners next to ``airflow dags 
 added up by the kernel, so the process tree is also sampled from ``/proc`` and the largest sum kept.
 A server the stage works through but did not start (the local Spark Connect server, a JVM that
 outlives every stage) is outside that tree: its processes are added to each sample and their own
-largest sum is kept as well (``peak_servers_mb``).
+largest sum is kept as well (``peak_servers_mb``). A child that still has its parent's memory
+(between fork and exec) is counted once, with its parent.
 
 The kernel carries the parent's high-water mark into a child's ``ru_maxrss`` at ``exec`` (the child
 starts on the parent's memory map), so a child of a big parent reports the parent's peak. Such a
@@ -58,7 +59,16 @@ class Measurement:
         return data
 
 
-def _children_map() -> dict[int, list[int]]:
+@dataclass(frozen=True)
+class _Processes:
+    """Every process's parent and virtual size, and the children of each, read from ``/proc``."""
+
+    parent: dict[int, tuple[int, int]]
+    children: dict[int, list[int]]
+
+
+def _processes() -> _Processes:
+    parent: dict[int, tuple[int, int]] = {}
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -68,9 +78,18 @@ def _children_map() -> dict[int, list[int]]:
         except OSError:
             continue  # the process ended while we looked
         # The command name may hold spaces and parentheses: the fields start after the last ')'.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        fields = stat.rsplit(")", 1)[1].split()
+        ppid, vsize = int(fields[1]), int(fields[20])
+        parent[int(entry.name)] = (ppid, vsize)
         children.setdefault(ppid, []).append(int(entry.name))
-    return children
+    return _Processes(parent, children)
+
+
+def _copy_of_parent(pid: int, processes: _Processes) -> bool:
+    """True for a child that still has its parent's memory: between fork/vfork and exec (a JVM
+    spawns ``chmod`` for every file Hadoop writes), its RSS is the parent's, counted once."""
+    ppid, vsize = processes.parent.get(pid, (0, 0))
+    return vsize > 0 and processes.parent.get(ppid, (0, -1))[1] == vsize
 
 
 def _rss_bytes(pid: int) -> int:
@@ -96,15 +115,16 @@ Servers = Callable[[], Iterable[int]]
 """The process ids of the servers a stage works through, asked again at every sample."""
 
 
-def _tree(roots: Iterable[int], children: dict[int, list[int]]) -> set[int]:
+def _tree(roots: list[int], processes: _Processes) -> set[int]:
+    """The roots and their descendants, without the children that share a parent's memory."""
     found: set[int] = set()
     pending = list(roots)
     while pending:
         pid = pending.pop()
         if pid not in found:
             found.add(pid)
-            pending.extend(children.get(pid, ()))
-    return found
+            pending.extend(processes.children.get(pid, ()))
+    return {pid for pid in found if pid in roots or not _copy_of_parent(pid, processes)}
 
 
 def _sum_mb(pids: Iterable[int]) -> float:
@@ -114,9 +134,9 @@ def _sum_mb(pids: Iterable[int]) -> float:
 def tree_rss_mb(root: int, servers: Iterable[int] = ()) -> tuple[float, float]:
     """Resident memory of a process, its descendants and the servers' process trees, summed
     (each process once), and that of the servers' trees alone."""
-    children = _children_map()
-    theirs = _tree(servers, children)
-    return _sum_mb(_tree([root], children) | theirs), _sum_mb(theirs)
+    processes = _processes()
+    theirs = _tree(list(servers), processes)
+    return _sum_mb(_tree([root], processes) | theirs), _sum_mb(theirs)
 
 
 def _own_peak(maxrss_mb: float, sampled_hwm_mb: float, parent_hwm_mb: float) -> float:

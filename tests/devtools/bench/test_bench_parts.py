@@ -208,6 +208,28 @@ def test_a_server_outside_the_childs_tree_counts_in_its_peak(tmp_path: Path) -> 
     assert measured.peak_mb == measured.peak_tree_rss_mb
 
 
+# Holds 200 MB and forks a child that sleeps without touching it: the child's RSS is the same
+# memory (copy-on-write), as a JVM's is between spawning a process and its exec.
+FORKS = (
+    "import os, sys, time; block = bytearray(200 * 1024 * 1024); pid = os.fork()\n"
+    "if pid == 0:\n    time.sleep(2); os._exit(0)\n"
+    "os.waitpid(pid, 0); open(sys.argv[1], 'w').write('{}')"
+)
+
+
+def test_a_child_with_its_parents_memory_is_counted_once(tmp_path: Path) -> None:
+    result = tmp_path / "result.json"
+    measured = run_measured(
+        [sys.executable, "-c", FORKS, str(result)],
+        env={},
+        log_file=tmp_path / "child.log",
+        result_file=result,
+        timeout_s=60,
+    )
+    assert measured.ok and measured.peak_rss_mb >= 200
+    assert 200 <= measured.peak_tree_rss_mb < 300, "the forked copy adds no memory of its own"
+
+
 def _engine_stages(**walls: float) -> dict[str, dict[str, Any]]:
     return {key: _stage(seconds) for key, seconds in walls.items()}
 
