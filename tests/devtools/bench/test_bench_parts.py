@@ -23,30 +23,14 @@ ALLOCATE = (
 )
 
 
-def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
-    result = tmp_path / "result.json"
-    measured = run_measured(
-        [sys.executable, "-c", ALLOCATE, str(result)],
-        env={},
-        log_file=tmp_path / "child.log",
-        result_file=result,
-        timeout_s=60,
-    )
-    assert measured.ok and measured.work_s == 0.5
-    assert 200 <= measured.peak_rss_mb < 400
-    assert 1.0 <= measured.wall_s < 30, "the child sleeps for a second"
+SLEEPS = "import sys, time; time.sleep(1); open(sys.argv[1], 'w').write('{}')"
 
 
-def _measure_a_sleeper(tmp_path: Path, servers: Servers | None = None) -> Measurement:
-    """A stage that sleeps for a second and reports, measured."""
+def _measure(tmp_path: Path, script: str, servers: Servers | None = None) -> Measurement:
+    """A stage running ``script`` (which writes its result to argv[1]), measured."""
     result = tmp_path / "result.json"
     return run_measured(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; time.sleep(1); open(sys.argv[1], 'w').write('{}')",
-            str(result),
-        ],
+        [sys.executable, "-c", script, str(result)],
         env={},
         log_file=tmp_path / "child.log",
         result_file=result,
@@ -55,10 +39,17 @@ def _measure_a_sleeper(tmp_path: Path, servers: Servers | None = None) -> Measur
     )
 
 
+def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
+    measured = _measure(tmp_path, ALLOCATE)
+    assert measured.ok and measured.work_s == 0.5
+    assert 200 <= measured.peak_rss_mb < 400
+    assert 1.0 <= measured.wall_s < 30, "the child sleeps for a second"
+
+
 def test_a_big_parent_does_not_leak_into_the_childs_peak(tmp_path: Path) -> None:
     """The kernel hands the parent's peak to the child's ru_maxrss at exec: it must not show."""
     ballast = bytearray(600 * 1024 * 1024)  # this process now peaks above 600 MB
-    measured = _measure_a_sleeper(tmp_path)
+    measured = _measure(tmp_path, SLEEPS)
     del ballast
     assert measured.ok and 0 < measured.peak_rss_mb < 100
 
@@ -198,7 +189,7 @@ def test_a_server_outside_the_childs_tree_counts_in_its_peak(tmp_path: Path) -> 
     server = subprocess.Popen([sys.executable, "-c", SERVER])
     try:
         time.sleep(1.5)  # the server has its 200 MB before the stage starts
-        measured = _measure_a_sleeper(tmp_path, servers=lambda: [server.pid])
+        measured = _measure(tmp_path, SLEEPS, servers=lambda: [server.pid])
     finally:
         server.kill()
         server.wait()
@@ -218,14 +209,7 @@ FORKS = (
 
 
 def test_a_child_with_its_parents_memory_is_counted_once(tmp_path: Path) -> None:
-    result = tmp_path / "result.json"
-    measured = run_measured(
-        [sys.executable, "-c", FORKS, str(result)],
-        env={},
-        log_file=tmp_path / "child.log",
-        result_file=result,
-        timeout_s=60,
-    )
+    measured = _measure(tmp_path, FORKS)
     assert measured.ok and measured.peak_rss_mb >= 200
     assert 200 <= measured.peak_tree_rss_mb < 300, "the forked copy adds no memory of its own"
 
