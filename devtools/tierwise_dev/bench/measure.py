@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_SECONDS = 0.25
+FORKED_NO_EXEC = 0x40
+"""PF_FORKNOEXEC in a process's flags (``/proc/PID/stat``): forked, not yet exec'd."""
+SAME_SIZE = 0.05
+"""A forked child whose virtual size is within 5% of its parent's is still a copy of it."""
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
 
@@ -61,14 +65,14 @@ class Measurement:
 
 @dataclass(frozen=True)
 class _Processes:
-    """Every process's parent and virtual size, and the children of each, read from ``/proc``."""
+    """Every process's parent, flags and virtual size, and the children of each, from ``/proc``."""
 
-    parent: dict[int, tuple[int, int]]
+    parent: dict[int, tuple[int, int, int]]
     children: dict[int, list[int]]
 
 
 def _processes() -> _Processes:
-    parent: dict[int, tuple[int, int]] = {}
+    parent: dict[int, tuple[int, int, int]] = {}
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -79,17 +83,23 @@ def _processes() -> _Processes:
             continue  # the process ended while we looked
         # The command name may hold spaces and parentheses: the fields start after the last ')'.
         fields = stat.rsplit(")", 1)[1].split()
-        ppid, vsize = int(fields[1]), int(fields[20])
-        parent[int(entry.name)] = (ppid, vsize)
+        ppid, flags, vsize = int(fields[1]), int(fields[6]), int(fields[20])
+        parent[int(entry.name)] = (ppid, flags, vsize)
         children.setdefault(ppid, []).append(int(entry.name))
     return _Processes(parent, children)
 
 
 def _copy_of_parent(pid: int, processes: _Processes) -> bool:
     """True for a child that still has its parent's memory: between fork/vfork and exec (a JVM
-    spawns ``chmod`` for every file Hadoop writes), its RSS is the parent's, counted once."""
-    ppid, vsize = processes.parent.get(pid, (0, 0))
-    return vsize > 0 and processes.parent.get(ppid, (0, -1))[1] == vsize
+    spawns ``chmod`` for every file Hadoop writes), its RSS is the parent's, counted once. The
+    sizes are read a moment apart and a JVM's changes all the time, hence the tolerance."""
+    ppid, flags, vsize = processes.parent.get(pid, (0, 0, 0))
+    parent_vsize = processes.parent.get(ppid, (0, 0, 0))[2]
+    return (
+        bool(flags & FORKED_NO_EXEC)
+        and parent_vsize > 0
+        and abs(vsize - parent_vsize) <= SAME_SIZE * parent_vsize
+    )
 
 
 def _rss_bytes(pid: int) -> int:
