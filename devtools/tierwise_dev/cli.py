@@ -40,7 +40,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from tierwise_dev.bench import run_bench
 
     sizes = [int(size) for size in args.sizes.split(",")]
-    path = run_bench(sizes, Path(args.out), quick=args.quick)
+    engines = [name.strip() for name in args.engines.split(",")] if args.engines else None
+    path = run_bench(sizes, Path(args.out), quick=args.quick, engines=engines)
     print(f"benchmark results: {path}")
     return 0
 
@@ -72,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", default="100000", help="order counts, comma-separated")
     bench.add_argument("--out", default="bench/results", help="folder for the results (JSON and Markdown)")
     bench.add_argument("--quick", action="store_true", help="skip the slowest stages (CI smoke test)")
+    bench.add_argument(
+        "--engines",
+        help="engines to run the stages on, comma-separated: duckdb, spark (Spark local[2] on a server "
+        "the bench starts and stops; needs Java 17); default both, duckdb only with --quick",
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

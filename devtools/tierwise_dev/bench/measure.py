@@ -5,6 +5,10 @@ keeps a running maximum over every child the bench ever had, so instead the chil
 ``os.wait4``, which returns the rusage of that one child (and of the descendants it waited for).
 Processes that live side by side (Airflow's task runners next to ``airflow dags test``) are not
 added up by the kernel, so the process tree is also sampled from ``/proc`` and the largest sum kept.
+A server the stage works through but did not start (the local Spark Connect server, a JVM that
+outlives every stage) is outside that tree: its processes are added to each sample and their own
+largest sum is kept as well (``peak_servers_mb``). A child that still has its parent's memory
+(between fork and exec) is counted once, with its parent.
 
 The kernel carries the parent's high-water mark into a child's ``ru_maxrss`` at ``exec`` (the child
 starts on the parent's memory map), so a child of a big parent reports the parent's peak. Such a
@@ -19,25 +23,33 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 SAMPLE_SECONDS = 0.25
+FORKED_NO_EXEC = 0x40
+"""PF_FORKNOEXEC in a process's flags (``/proc/PID/stat``): forked, not yet exec'd."""
+SAME_SIZE = 0.05
+"""A forked child whose virtual size is within 5% of its parent's is still a copy of it."""
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """What one stage cost. ``work_s`` is the time the stage reported itself (no interpreter start)."""
+    """What one stage cost. ``work_s`` is the time the stage reported itself (no interpreter start).
+
+    ``peak_tree_rss_mb`` includes the servers' processes; ``peak_servers_mb`` is theirs alone.
+    """
 
     wall_s: float
     peak_rss_mb: float
     peak_tree_rss_mb: float
     ok: bool
     work_s: float | None = None
+    peak_servers_mb: float | None = None
     note: str = ""
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -51,7 +63,16 @@ class Measurement:
         return data
 
 
-def _children_map() -> dict[int, list[int]]:
+@dataclass(frozen=True)
+class _Processes:
+    """Every process's parent, flags and virtual size, and the children of each, from ``/proc``."""
+
+    parent: dict[int, tuple[int, int, int]]
+    children: dict[int, list[int]]
+
+
+def _processes() -> _Processes:
+    parent: dict[int, tuple[int, int, int]] = {}
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -61,9 +82,24 @@ def _children_map() -> dict[int, list[int]]:
         except OSError:
             continue  # the process ended while we looked
         # The command name may hold spaces and parentheses: the fields start after the last ')'.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        fields = stat.rsplit(")", 1)[1].split()
+        ppid, flags, vsize = int(fields[1]), int(fields[6]), int(fields[20])
+        parent[int(entry.name)] = (ppid, flags, vsize)
         children.setdefault(ppid, []).append(int(entry.name))
-    return children
+    return _Processes(parent, children)
+
+
+def _copy_of_parent(pid: int, processes: _Processes) -> bool:
+    """True for a child that still has its parent's memory: between fork/vfork and exec (a JVM
+    spawns ``chmod`` for every file Hadoop writes), its RSS is the parent's, counted once. The
+    sizes are read a moment apart and a JVM's changes all the time, hence the tolerance."""
+    ppid, flags, vsize = processes.parent.get(pid, (0, 0, 0))
+    parent_vsize = processes.parent.get(ppid, (0, 0, 0))[2]
+    return (
+        bool(flags & FORKED_NO_EXEC)
+        and parent_vsize > 0
+        and abs(vsize - parent_vsize) <= SAME_SIZE * parent_vsize
+    )
 
 
 def _rss_bytes(pid: int) -> int:
@@ -85,15 +121,32 @@ def high_water_mb(pid: int) -> float:
     return 0.0
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of a process and all its descendants, summed."""
-    children = _children_map()
-    total, pending = 0, [root]
+Servers = Callable[[], Iterable[int]]
+"""The process ids of the servers a stage works through, asked again at every sample."""
+
+
+def _tree(roots: list[int], processes: _Processes) -> set[int]:
+    """The roots and their descendants, without the children that share a parent's memory."""
+    found: set[int] = set()
+    pending = list(roots)
     while pending:
         pid = pending.pop()
-        total += _rss_bytes(pid)
-        pending.extend(children.get(pid, ()))
-    return total / MB
+        if pid not in found:
+            found.add(pid)
+            pending.extend(processes.children.get(pid, ()))
+    return {pid for pid in found if pid in roots or not _copy_of_parent(pid, processes)}
+
+
+def _sum_mb(pids: Iterable[int]) -> float:
+    return sum(_rss_bytes(pid) for pid in pids) / MB
+
+
+def tree_rss_mb(root: int, servers: Iterable[int] = ()) -> tuple[float, float]:
+    """Resident memory of a process, its descendants and the servers' process trees, summed
+    (each process once), and that of the servers' trees alone."""
+    processes = _processes()
+    theirs = _tree(list(servers), processes)
+    return _sum_mb(_tree([root], processes) | theirs), _sum_mb(theirs)
 
 
 def _own_peak(maxrss_mb: float, sampled_hwm_mb: float, parent_hwm_mb: float) -> float:
@@ -101,23 +154,33 @@ def _own_peak(maxrss_mb: float, sampled_hwm_mb: float, parent_hwm_mb: float) -> 
     return maxrss_mb if maxrss_mb > parent_hwm_mb else sampled_hwm_mb
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, float, float, bool]:
-    """Poll until the child exits: (exit code, its own peak in MB, the largest tree sample, timed out)."""
+@dataclass
+class _Peaks:
+    own: float = 0.0
+    tree: float = 0.0
+    servers: float = 0.0
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], timeout_s: float, servers: Servers | None
+) -> tuple[int, _Peaks, bool]:
+    """Poll until the child exits: (exit code, its peaks in MB, timed out)."""
     deadline = time.monotonic() + timeout_s
     parent_hwm = high_water_mb(os.getpid())
-    tree_peak = hwm = 0.0
+    peaks, hwm = _Peaks(), 0.0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            # Popen must not try to reap the child again.
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, _own_peak(usage.ru_maxrss / 1024, hwm, parent_hwm), tree_peak, False
-        if time.monotonic() > deadline:
+        timed_out = pid != proc.pid and time.monotonic() > deadline
+        if timed_out:
             os.killpg(proc.pid, signal.SIGKILL)
             _, status, usage = os.wait4(proc.pid, 0)
+        if pid == proc.pid or timed_out:
+            # Popen must not try to reap the child again.
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, _own_peak(usage.ru_maxrss / 1024, hwm, parent_hwm), tree_peak, True
-        tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
+            peaks.own = _own_peak(usage.ru_maxrss / 1024, hwm, parent_hwm)
+            return proc.returncode, peaks, timed_out
+        tree, theirs = tree_rss_mb(proc.pid, servers() if servers else ())
+        peaks.tree, peaks.servers = max(peaks.tree, tree), max(peaks.servers, theirs)
         hwm = max(hwm, high_water_mb(proc.pid))
         time.sleep(SAMPLE_SECONDS)
 
@@ -139,9 +202,16 @@ def _read_result(path: Path) -> dict[str, Any]:
 
 
 def run_measured(
-    command: Sequence[str], *, env: dict[str, str], log_file: Path, result_file: Path, timeout_s: float
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    log_file: Path,
+    result_file: Path,
+    timeout_s: float,
+    servers: Servers | None = None,
 ) -> Measurement:
-    """Run ``command`` (which may write a JSON result to ``result_file``) and measure it."""
+    """Run ``command`` (which may write a JSON result to ``result_file``) and measure it, with
+    the memory of the ``servers`` it works through."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     result_file.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -150,7 +220,7 @@ def run_measured(
         proc = subprocess.Popen(
             list(command), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        code, maxrss_mb, tree_peak_mb, timed_out = _wait(proc, timeout_s)
+        code, peaks, timed_out = _wait(proc, timeout_s, servers)
     wall = time.perf_counter() - started
     result = _read_result(result_file)
     ok = code == 0 and not timed_out
@@ -162,10 +232,11 @@ def run_measured(
         note = str(result.get("note", ""))
     return Measurement(
         wall_s=round(wall, 3),
-        peak_rss_mb=round(maxrss_mb, 1),
-        peak_tree_rss_mb=round(tree_peak_mb, 1),
+        peak_rss_mb=round(peaks.own, 1),
+        peak_tree_rss_mb=round(peaks.tree, 1),
         ok=ok,
         work_s=result.get("elapsed"),
+        peak_servers_mb=round(peaks.servers, 1) if servers else None,
         note=note,
         details=result.get("details", {}),
     )

@@ -158,3 +158,69 @@ def targets(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         _growth_target(sizes),
         _target("peak memory under 4 GB (MB)", orders, memory, _bounded(memory, MEMORY_LIMIT_MB, upper=True)),
     ]
+
+
+# --- Spark beside DuckDB ------------------------------------------------------------------------
+
+COMPARED_STAGES = ("ingest", "validate_raw", "build", "validate_marts", "publish_files")
+"""The stages both engines run. Publishing to PostgreSQL reads the ledger's marts on either."""
+SPARK_STEPS = {"sync_raw": ("ingest", "spark_sync_raw"), "fetch_marts": ("build", "spark_fetch_marts")}
+"""Parts of a stage that the Spark engine times itself: (stage, step in the stage's timings)."""
+
+
+def pipeline_total(stages: Stages) -> dict[str, Any]:
+    """The pipeline stages of one engine, summed (what :func:`add_totals` records as pipeline_total)."""
+    return _total(stages, PIPELINE_STAGES, "pipeline")
+
+
+def _step(stages: Stages, stage: str, step: str) -> float | None:
+    timings = ((stages.get(stage) or {}).get("details") or {}).get("timings") or {}
+    return float(timings[step]) if step in timings else None
+
+
+def _dbt_seconds(dbt: dict[str, Any], *kinds: str) -> float | None:
+    by_type = dbt.get("seconds_by_type") or {}
+    found = [float(by_type[kind]) for kind in kinds if kind in by_type]
+    return round(sum(found), 3) if found else None
+
+
+def engine_figures(stages: Stages, dbt: dict[str, Any], compared: tuple[str, ...]) -> dict[str, float | None]:
+    """One engine's figures for the comparison: the stages, the parts timed within them (Spark's
+    raw sync and marts fetch; dbt's node seconds by type, summed over its threads), the total of
+    the ``compared`` stages, with the server's start-up, and the peak memory of those stages."""
+    figures: dict[str, float | None] = {key: wall(stages, key) for key in (*COMPARED_STAGES, "server_start")}
+    figures |= {name: _step(stages, stage, step) for name, (stage, step) in SPARK_STEPS.items()}
+    figures |= {
+        "dbt_elapsed": float(dbt["elapsed_s"]) if dbt.get("elapsed_s") else None,
+        "dbt_models": _dbt_seconds(dbt, "model"),
+        "dbt_tests": _dbt_seconds(dbt, "test", "unit_test"),
+        "server_stop": wall(stages, "server_stop"),
+    }
+    total = round(sum(wall(stages, key) or 0.0 for key in compared), 3) if compared else None
+    figures["compared_total"] = total
+    figures["with_server_start"] = (
+        round((total or 0.0) + (figures["server_start"] or 0.0), 3) if total else None
+    )
+    ran = [
+        float(stages[key]["peak_mb"])
+        for key in (*COMPARED_STAGES, "server_start")
+        if "peak_mb" in (stages.get(key) or {})
+    ]
+    figures["peak_mb"] = max(ran) if ran else None
+    return figures
+
+
+def engine_ratios(
+    duckdb_stages: Stages, duckdb_dbt: dict[str, Any], spark_stages: Stages, spark_dbt: dict[str, Any]
+) -> dict[str, Any]:
+    """Spark beside DuckDB at one size, from the same run: each engine's figures and Spark ÷ DuckDB.
+    The totals add only the stages that succeeded on both, so that they compare like with like."""
+    compared = tuple(key for key in COMPARED_STAGES if wall(duckdb_stages, key) and wall(spark_stages, key))
+    duckdb = engine_figures(duckdb_stages, duckdb_dbt, compared)
+    spark = engine_figures(spark_stages, spark_dbt, compared)
+    return {
+        "compared_stages": list(compared),
+        "duckdb": duckdb,
+        "spark": spark,
+        "spark_over_duckdb": {key: _ratio(spark[key], duckdb[key]) for key in spark},
+    }

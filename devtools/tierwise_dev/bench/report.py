@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 from collections import Counter
 from importlib import metadata
@@ -25,6 +26,8 @@ PACKAGES = (
     "pyarrow",
     "numpy",
     "psycopg",
+    "pyspark",
+    "dbt-spark",
 )
 STAGE_LABELS = {
     "generate": "generate exports (not in totals)",
@@ -45,6 +48,34 @@ STAGE_LABELS = {
     "floor": "**floor** (floor.sql)",
     "pandas": "**pandas baseline**",
 }
+SPARK_STAGE_LABELS = {
+    "server_start": "Spark server start-up (JVM, first catalog query)",
+    "ingest": "ingest, 3 sources (with the raw sync to Spark)",
+    "validate_raw": "raw gate (GX)",
+    "build": "dbt build (models + tests, marts fetched)",
+    "validate_marts": "marts gate (GX)",
+    "publish_files": "publish: files",
+    "publish_postgres": "publish: PostgreSQL",
+    "pipeline_total": "**pipeline, stage by stage**",
+    "server_stop": "Spark server stop",
+}
+COMPARISON_LABELS = {
+    "server_start": "server start-up (JVM, first catalog query)",
+    "ingest": "ingest, 3 sources",
+    "sync_raw": "· of which raw sent to Spark (Arrow over Connect)",
+    "validate_raw": "raw gate (GX)",
+    "build": "dbt build",
+    "dbt_elapsed": "· of which dbt's elapsed time",
+    "dbt_models": "· · model seconds (summed over 2 threads)",
+    "dbt_tests": "· · test seconds (summed over 2 threads)",
+    "fetch_marts": "· of which marts fetched into the ledger",
+    "validate_marts": "marts gate (GX)",
+    "publish_files": "publish: files",
+    "compared_total": "**pipeline (stages that ran on both)**",
+    "with_server_start": "**pipeline + server start-up**",
+    "peak_mb": "peak RSS, MB (Spark: JVM included)",
+    "server_stop": "server stop",
+}
 RATIO_LABELS = {
     "end_to_end_over_floor": "end-to-end / floor (target <= 2)",
     "pipeline_over_floor": "pipeline stages / floor",
@@ -59,6 +90,16 @@ RATIO_LABELS = {
 TOP_NODES = 10
 
 
+def _java_version() -> str:
+    """The first line of ``java -version`` (Spark's local server runs on it)."""
+    try:
+        done = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "not found"
+    lines = (done.stderr or done.stdout).strip().splitlines()
+    return lines[0] if lines else "unknown"
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for package in PACKAGES:
@@ -66,6 +107,7 @@ def versions() -> dict[str, str]:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
+    found["java"] = _java_version()
     return found
 
 
@@ -130,6 +172,8 @@ def _cell(entry: dict[str, Any] | None) -> str:
     text = f"{entry['wall_s']:.1f} s · {entry.get('peak_mb', 0):,.0f} MB"
     if (entry.get("details") or {}).get("build_skipped"):
         text += " (unchanged: skipped)"
+    if entry.get("gate_overridden"):
+        text += " (marts gate overridden)"
     return text + " (reused)" if entry.get("reused") else text
 
 
@@ -142,6 +186,48 @@ def stage_table(sizes: list[dict[str, Any]]) -> list[str]:
     lines = _header(sizes, "stage (wall · peak RSS)")
     for key, label in STAGE_LABELS.items():
         lines.append(f"| {label} | " + " | ".join(_cell(size["stages"].get(key)) for size in sizes) + " |")
+    return lines
+
+
+def spark_stage_table(sizes: list[dict[str, Any]]) -> list[str]:
+    """The stages on Spark; peak RSS includes the server's JVM, sampled with each stage."""
+    on_spark = [size for size in sizes if "spark" in size]
+    if not on_spark:
+        return []
+    master = on_spark[0]["spark"]["master"]
+    lines = _header(on_spark, f"on Spark {master} (wall · peak RSS with the JVM)")
+    for key, label in SPARK_STAGE_LABELS.items():
+        cells = (_cell(size["spark"]["stages"].get(key)) for size in on_spark)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _seconds(value: float | None, key: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if key == "peak_mb" else f"{value:,.1f}"
+
+
+def comparison_table(sizes: list[dict[str, Any]]) -> list[str]:
+    """Spark beside DuckDB per stage and size, seconds (peak RSS in MB), and Spark ÷ DuckDB."""
+    on_spark = [size for size in sizes if "spark" in size]
+    if not on_spark:
+        return []
+    head = " | ".join(f"DuckDB {size['orders']:,} | Spark | Spark ÷ DuckDB" for size in on_spark)
+    lines = [f"| seconds | {head} |", "|---|" + "---|---|---|" * len(on_spark)]
+    for key, label in COMPARISON_LABELS.items():
+        cells = []
+        for size in on_spark:
+            compared = size["spark"]["over_duckdb"]
+            ratio = compared["spark_over_duckdb"].get(key)
+            cells += [
+                _seconds(compared["duckdb"].get(key), key),
+                _seconds(compared["spark"].get(key), key),
+                "–" if ratio is None else f"{ratio:,.2f}",
+            ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    stages = {", ".join(size["spark"]["over_duckdb"]["compared_stages"]) for size in on_spark}
+    lines += ["", f"The pipeline rows add the stages that succeeded on both engines: {'; '.join(stages)}."]
     return lines
 
 
@@ -166,10 +252,20 @@ def _check_cell(check: dict[str, Any]) -> str:
     return f"DIFFERENT: {wrong}, {keys}"
 
 
+CHECK_LABELS = {
+    "floor": "floor = DuckDB's marts",
+    "pandas": "pandas = DuckDB's marts",
+    "spark": "Spark's marts = floor",
+}
+
+
 def check_table(sizes: list[dict[str, Any]]) -> list[str]:
-    lines = _header(sizes, "same answer as the marts?")
-    for name in ("floor", "pandas"):
-        lines.append(f"| {name} | " + " | ".join(_check_cell(size["checks"][name]) for size in sizes) + " |")
+    lines = _header(sizes, "same answer?")
+    for name, label in CHECK_LABELS.items():
+        if not any(name in size["checks"] for size in sizes):
+            continue
+        cells = (_check_cell(size["checks"][name]) if name in size["checks"] else "–" for size in sizes)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -183,12 +279,12 @@ def target_table(targets: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def dbt_table(size: dict[str, Any]) -> list[str]:
+def dbt_table(size: dict[str, Any], engine: str = "on DuckDB") -> list[str]:
     timings = size.get("dbt") or {}
     if not timings:
         return []
     lines = [
-        f"Slowest dbt nodes of the full build at {size['orders']:,} orders "
+        f"Slowest dbt nodes of the full build {engine} at {size['orders']:,} orders "
         f"(dbt elapsed {timings['elapsed_s']:.1f} s; seconds by type: {timings['seconds_by_type']}):",
         "",
         "| node | seconds |",
@@ -208,9 +304,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
     ]
     blocks = [stage_table(sizes), ratio_table(sizes), check_table(sizes), target_table(results["targets"])]
+    blocks += [spark_stage_table(sizes), comparison_table(sizes)]
     if sizes:
         blocks.append(dbt_table(sizes[-1]))
-    body = [line for block in blocks for line in [*block, ""]]
+        if "spark" in sizes[-1]:
+            blocks.append(dbt_table(sizes[-1] | {"dbt": sizes[-1]["spark"]["dbt"]}, "on Spark"))
+    body = [line for block in blocks if block for line in [*block, ""]]
+    if "elapsed_s" in results:
+        body.append(f"The whole bench run took {results['elapsed_s'] / 60:.1f} minutes.")
     return "\n".join(header + body)
 
 

@@ -71,7 +71,9 @@ class Workspace:
         return self.root / "airflow"
 
     def run_dir(self, run: str) -> Path:
-        """Warehouse, published files and logs of one pipeline run (``stages`` or ``airflow``)."""
+        """Warehouse, published files and logs of one pipeline run (``stages``, ``airflow`` or ``spark``).
+
+        On Spark the warehouse is the ledger (:mod:`tierwise.engine.spark`)."""
         return self.size_root / "runs" / run
 
     def stage_env(self, run: str, postgres_url: str | None) -> dict[str, str]:
@@ -88,8 +90,12 @@ class Workspace:
                 "TIERWISE_EXPECTATIONS_DIR": str(self.expectations_dir),
                 "TIERWISE_AIRFLOW_HOME": str(self.airflow_home),
                 "TIERWISE_TASK_RETRIES": "0",
+                # DuckDB unless the Spark run says otherwise (it names its own server).
+                "TIERWISE_ENGINE": "duckdb",
             }
         )
+        for name in ("REMOTE", "MASTER", "PORT", "DIR"):
+            env.pop(f"TIERWISE_SPARK_{name}", None)
         env.pop("AIRFLOW_CONN_TIERWISE_POSTGRES", None)
         if postgres_url:
             env["AIRFLOW_CONN_TIERWISE_POSTGRES"] = postgres_url
@@ -97,6 +103,10 @@ class Workspace:
         for name in ("CRM", "WEBHOOK", "SMTP", "ALERTS"):
             env.pop(f"AIRFLOW_CONN_TIERWISE_{name}", None)
         return env
+
+    def spark_dir(self, run: str) -> Path:
+        """The local Spark server's tables, metastore, logs and pid file for ``run``."""
+        return self.run_dir(run) / "spark"
 
     def warehouse(self, run: str) -> Path:
         return self.run_dir(run) / "warehouse" / "tierwise.duckdb"

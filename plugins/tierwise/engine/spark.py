@@ -22,6 +22,8 @@ connection ``tierwise_spark``), else at a local server Tierwise starts itself
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -38,6 +40,12 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+TIMING = "tierwise_timing"
+"""The log record attribute that carries a step's timing (``{"step": ..., "seconds": ...}``):
+what the Spark engine adds to a stage, for operators and for the benchmark to pick up."""
 
 
 _SESSIONS: dict[str, SparkSession] = {}
@@ -140,10 +148,21 @@ class SparkEngine:
     def after_ingest(self, con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, Any]:
         from tierwise.engine.spark_sync import sync_raw
 
-        return sync_raw(con, self.session(), tables)
+        started = time.perf_counter()
+        report = sync_raw(con, self.session(), tables)
+        _log_timing("spark_sync_raw", started, "raw sent to Spark")
+        return report
 
     def after_build(self) -> dict[str, Any]:
         from tierwise.engine.spark_sync import fetch_marts
 
+        started = time.perf_counter()
         with self.connect() as con:
-            return fetch_marts(con, self.session())
+            fetched = fetch_marts(con, self.session())
+        _log_timing("spark_fetch_marts", started, "marts fetched into the ledger")
+        return fetched
+
+
+def _log_timing(step: str, started: float, what: str) -> None:
+    seconds = round(time.perf_counter() - started, 3)
+    log.info("spark: %s in %.1fs", what, seconds, extra={TIMING: {"step": step, "seconds": seconds}})

@@ -99,16 +99,19 @@ class LocalServer:
             probe.settimeout(0.5)
             return probe.connect_ex(("127.0.0.1", self.port)) == 0
 
+    def pid(self) -> int | None:
+        """The server's process id (its JVM) from its pid file, None unless that process lives."""
+        pid_file = self.directory / "run" / f"spark-tierwise-{self.port}-{CLASS}-1.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
     def running(self) -> bool:
         """True when this server (its pid file's process) is up and answering."""
-        pid_file = self.directory / "run" / f"spark-tierwise-{self.port}-{CLASS}-1.pid"
-        if not pid_file.exists():
-            return False
-        try:
-            os.kill(int(pid_file.read_text().strip()), 0)
-        except (ValueError, ProcessLookupError, PermissionError):
-            return False
-        return self.answering()
+        return self.pid() is not None and self.answering()
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start the server unless it runs already, and wait until it takes connections."""

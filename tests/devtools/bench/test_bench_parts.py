@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from tierwise_dev.bench import metrics
+from tierwise_dev.bench import metrics, report
 from tierwise_dev.bench.compare import compare_with_marts
 from tierwise_dev.bench.floor import sql_literal
-from tierwise_dev.bench.measure import run_measured
+from tierwise_dev.bench.measure import Measurement, Servers, run_measured
 
 # Holds 200 MB for a second (long enough to be sampled), then reports like a stage does.
 ALLOCATE = (
@@ -21,15 +23,24 @@ ALLOCATE = (
 )
 
 
-def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
+SLEEPS = "import sys, time; time.sleep(1); open(sys.argv[1], 'w').write('{}')"
+
+
+def _measure(tmp_path: Path, script: str, servers: Servers | None = None) -> Measurement:
+    """A stage running ``script`` (which writes its result to argv[1]), measured."""
     result = tmp_path / "result.json"
-    measured = run_measured(
-        [sys.executable, "-c", ALLOCATE, str(result)],
+    return run_measured(
+        [sys.executable, "-c", script, str(result)],
         env={},
         log_file=tmp_path / "child.log",
         result_file=result,
         timeout_s=60,
+        servers=servers,
     )
+
+
+def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
+    measured = _measure(tmp_path, ALLOCATE)
     assert measured.ok and measured.work_s == 0.5
     assert 200 <= measured.peak_rss_mb < 400
     assert 1.0 <= measured.wall_s < 30, "the child sleeps for a second"
@@ -38,19 +49,7 @@ def test_a_child_is_measured_with_its_own_peak_memory(tmp_path: Path) -> None:
 def test_a_big_parent_does_not_leak_into_the_childs_peak(tmp_path: Path) -> None:
     """The kernel hands the parent's peak to the child's ru_maxrss at exec: it must not show."""
     ballast = bytearray(600 * 1024 * 1024)  # this process now peaks above 600 MB
-    result = tmp_path / "result.json"
-    measured = run_measured(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; time.sleep(1); open(sys.argv[1], 'w').write('{}')",
-            str(result),
-        ],
-        env={},
-        log_file=tmp_path / "child.log",
-        result_file=result,
-        timeout_s=60,
-    )
+    measured = _measure(tmp_path, SLEEPS)
     del ballast
     assert measured.ok and 0 < measured.peak_rss_mb < 100
 
@@ -180,3 +179,88 @@ def test_rule_values_become_duckdb_literals() -> None:
     assert sql_literal(0.8) == "0.8"
     assert sql_literal(["active"]) == "['active']::varchar[]"
     assert sql_literal("it's") == "'it''s'"
+
+
+# A stand-in for a server the bench did not start as the stage's child (Spark's JVM): 200 MB.
+SERVER = "import time; block = bytearray(200 * 1024 * 1024); time.sleep(60)"
+
+
+def test_a_server_outside_the_childs_tree_counts_in_its_peak(tmp_path: Path) -> None:
+    server = subprocess.Popen([sys.executable, "-c", SERVER])
+    try:
+        time.sleep(1.5)  # the server has its 200 MB before the stage starts
+        measured = _measure(tmp_path, SLEEPS, servers=lambda: [server.pid])
+    finally:
+        server.kill()
+        server.wait()
+    assert measured.ok and measured.peak_rss_mb < 100, "the stage's own figure stays its own"
+    assert measured.peak_servers_mb is not None and 200 <= measured.peak_servers_mb < 400
+    assert measured.peak_tree_rss_mb >= measured.peak_servers_mb + 5
+    assert measured.peak_mb == measured.peak_tree_rss_mb
+
+
+# Holds 200 MB and forks a child that sleeps without touching it: the child's RSS is the same
+# memory (copy-on-write), as a JVM's is between spawning a process and its exec.
+FORKS = (
+    "import os, sys, time; block = bytearray(200 * 1024 * 1024); pid = os.fork()\n"
+    "if pid == 0:\n    time.sleep(2); os._exit(0)\n"
+    "os.waitpid(pid, 0); open(sys.argv[1], 'w').write('{}')"
+)
+
+
+def test_a_child_with_its_parents_memory_is_counted_once(tmp_path: Path) -> None:
+    measured = _measure(tmp_path, FORKS)
+    assert measured.ok and measured.peak_rss_mb >= 200
+    assert 200 <= measured.peak_tree_rss_mb < 300, "the forked copy adds no memory of its own"
+
+
+def _engine_stages(**walls: float) -> dict[str, dict[str, Any]]:
+    return {key: _stage(seconds) for key, seconds in walls.items()}
+
+
+def test_spark_is_compared_with_duckdb_on_the_stages_both_ran() -> None:
+    duckdb_stages = _engine_stages(ingest=10, validate_raw=5, build=20, validate_marts=4, publish_files=1)
+    spark_stages = _engine_stages(server_start=15, ingest=30, validate_raw=5, build=100, publish_files=2)
+    spark_stages["validate_marts"] = {"wall_s": 3.0, "peak_mb": 900.0, "ok": False, "note": "exit code 1"}
+    spark_stages["ingest"]["details"] = {"timings": {"spark_sync_raw": 12.5}}
+    spark_stages["build"]["details"] = {"timings": {"spark_fetch_marts": 2.0}}
+    duckdb_dbt = {"elapsed_s": 15.0, "seconds_by_type": {"model": 10.0, "test": 8.0, "seed": 0.5}}
+    spark_dbt = {"elapsed_s": 90.0, "seconds_by_type": {"model": 60.0, "test": 100.0, "unit_test": 4.0}}
+    compared = metrics.engine_ratios(duckdb_stages, duckdb_dbt, spark_stages, spark_dbt)
+    assert compared["compared_stages"] == ["ingest", "validate_raw", "build", "publish_files"]
+    assert compared["duckdb"]["compared_total"] == 36.0 and compared["spark"]["compared_total"] == 137.0
+    assert compared["spark"]["with_server_start"] == 152.0 and compared["duckdb"]["with_server_start"] == 36.0
+    over = compared["spark_over_duckdb"]
+    assert over["build"] == 5.0 and over["ingest"] == 3.0
+    assert over["validate_marts"] is None, "a stage that failed has no ratio"
+    assert over["dbt_tests"] == pytest.approx(104 / 8, abs=1e-3)
+    assert compared["spark"]["sync_raw"] == 12.5 and over["sync_raw"] is None
+    assert compared["spark"]["fetch_marts"] == 2.0
+    assert compared["spark"]["peak_mb"] == 900.0, "a failed stage's memory still counts"
+
+
+def test_the_report_shows_spark_beside_duckdb_and_a_failed_stage() -> None:
+    duckdb_stages = _engine_stages(ingest=10, validate_raw=5, build=20, validate_marts=4, publish_files=1)
+    spark_stages = _engine_stages(server_start=15, ingest=30, validate_raw=5, build=100, publish_files=2)
+    spark_stages["validate_marts"] = {"wall_s": 3.0, "peak_mb": 900.0, "ok": False}
+    spark = {
+        "master": "local[2]",
+        "stages": spark_stages,
+        "dbt": {},
+        "over_duckdb": metrics.engine_ratios(duckdb_stages, {}, spark_stages, {}),
+    }
+    check = {"passed": True, "customers": 10}
+    size = {
+        "orders": 1000,
+        "stages": duckdb_stages,
+        "checks": {"floor": check, "spark": check},
+        "spark": spark,
+    }
+    table = "\n".join(report.spark_stage_table([size]) + report.comparison_table([size]))
+    assert "| marts gate (GX) | FAILED |" in table
+    assert "| dbt build | 20.0 | 100.0 | 5.00 |" in table
+    assert "| server start-up (JVM, first catalog query) | – | 15.0 | – |" in table
+    assert "ingest, validate_raw, build, publish_files" in table
+    checks = "\n".join(report.check_table([size]))
+    assert "| Spark's marts = floor | equal (10 customers) |" in checks
+    assert "pandas" not in checks
