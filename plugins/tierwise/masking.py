@@ -218,7 +218,13 @@ class MaskingFilter(logging.Filter):
 
 
 def get_logger(name: str) -> logging.Logger:
-    """A module logger whose records are masked before any handler sees them."""
+    """A module logger whose records are masked before any handler sees them.
+
+    A standard ``logging.Logger`` whatever class another library left set (pyspark may leave
+    its JSON logger class, which writes to its own handler).
+    """
+    if logging.getLoggerClass() is not logging.Logger:
+        logging.setLoggerClass(logging.Logger)
     logger = logging.getLogger(name)
     if not any(isinstance(existing, MaskingFilter) for existing in logger.filters):
         logger.addFilter(MaskingFilter())

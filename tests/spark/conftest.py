@@ -7,6 +7,7 @@ with a message: Spark's local server needs Java 17.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tierwise.engine.spark import close_sessions
+from tierwise.engine.spark import close_sessions, keep_standard_loggers
 from tierwise.engine.spark_server import LocalServer
 
 
@@ -35,6 +36,14 @@ def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
     finally:
         close_sessions()
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _standard_loggers() -> Iterator[None]:
+    """No Spark test leaves pyspark's logger class behind for the tests after it."""
+    yield
+    keep_standard_loggers()
+    assert logging.getLoggerClass() is logging.Logger
 
 
 def clear_catalog(server: LocalServer) -> None:

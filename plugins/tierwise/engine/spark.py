@@ -51,6 +51,18 @@ what the Spark engine adds to a stage, for operators and for the benchmark to pi
 _SESSIONS: dict[str, SparkSession] = {}
 
 
+def keep_standard_loggers() -> None:
+    """Undo pyspark leaving its JSON logger class as the process's logger class.
+
+    pyspark's ``PySparkLogger.getLogger`` swaps the logger class and back without a lock, and
+    Spark Connect's threads call it (for errors' query context): two at once can leave
+    ``PySparkLogger`` in place, so every logger made afterwards writes JSON to stderr with its
+    own handler, past Tierwise's masking of personal data. Called after each use of Spark.
+    """
+    if logging.getLoggerClass() is not logging.Logger:
+        logging.setLoggerClass(logging.Logger)
+
+
 def session_for(url: str) -> SparkSession:
     """This process's Spark Connect session to ``url`` (one per server, made on first use)."""
     if url not in _SESSIONS:
@@ -60,6 +72,7 @@ def session_for(url: str) -> SparkSession:
         # Ingest replaces a load's partitions of a raw table and no others, on any server.
         session.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
         _SESSIONS[url] = session
+    keep_standard_loggers()
     return _SESSIONS[url]
 
 
@@ -68,6 +81,7 @@ def close_sessions() -> None:
     goodbye to a server that is gone for minutes at interpreter exit."""
     while _SESSIONS:
         _SESSIONS.popitem()[1].stop()
+    keep_standard_loggers()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 import duckdb
 
 from tierwise.engine import Engine, table_exists
+from tierwise.engine.spark import keep_standard_loggers
 from tierwise.exceptions import ConfigError, ValidationRunError
 from tierwise.masking import get_logger
 from tierwise.quality import outcomes, store
@@ -303,6 +304,7 @@ def run_gate(ctx: RunContext, gate: str) -> GateReport:
         store.write_results(
             con, results, run_id=run_id, validated_at=run.validated_at, as_of_date=as_of_date, gate=gate
         )
+    keep_standard_loggers()  # GX on Spark ran Spark Connect's threads
     docs = settings.expectations_dir / DATA_DOCS_INDEX
     if docs.is_file():
         docs = write_offline_index(docs.parent)

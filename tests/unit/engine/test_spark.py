@@ -45,3 +45,22 @@ def test_the_ledger_is_the_warehouse_file(tierwise_env: Path) -> None:
 def test_dbt_runs_with_the_session_submission_helper(tierwise_env: Path) -> None:
     engine = SparkEngine(settings())
     assert "tierwise.engine.spark_dbt" in engine.dbt_launcher()
+
+
+def test_a_logger_class_left_behind_by_pyspark_is_undone() -> None:
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    from tierwise.engine.spark import keep_standard_loggers
+    from tierwise.masking import get_logger
+
+    logging.setLoggerClass(PySparkLogger)  # what pyspark's unlocked class swap can leave behind
+    try:
+        logger = get_logger("tierwise.tests.after_pyspark")
+        assert type(logger) is logging.Logger
+        logging.setLoggerClass(PySparkLogger)
+        keep_standard_loggers()
+        assert logging.getLoggerClass() is logging.Logger
+    finally:
+        logging.setLoggerClass(logging.Logger)
