@@ -148,6 +148,9 @@ def test_personal_columns_of_a_row_are_redacted_keys_kept() -> None:
 
 def test_logger_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
     log = get_logger("tierwise.publish.test_masking")
+    # pytest shares one capture handler for the session; pyspark's JSON logger class, once left
+    # behind in an earlier test, sets its own formatter on handlers: use a standard one here.
+    caplog.handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
     with caplog.at_level(logging.INFO, logger="tierwise.publish.test_masking"):
         log.info("sending %s", "someone@example.com")
         try:
