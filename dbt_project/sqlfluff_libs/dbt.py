@@ -44,3 +44,10 @@ def type_float():
 
 def type_numeric():
     return "numeric(28, 6)"
+
+
+def date_spine(datepart, start_date, end_date):
+    return (
+        f"select cast(generate_series as date) as date_{datepart} "
+        f"from generate_series({start_date}, {end_date}, interval 1 {datepart})"
+    )
