@@ -9,6 +9,9 @@ pipeline's writer has to wait for.
 Personal columns (e-mail, phone, name) are left out, as in the published files, unless
 ``TIERWISE_SNAPSHOT_PERSONAL_DATA`` says ``hash`` (SHA-256 of the value normalised as for the
 CRM's hashed identifiers, so a BI tool can count and join on it) or ``include``.
+
+The descriptions dbt writes as comments (``persist_docs``) are copied with the data: BI tools
+show a table's and a column's comment as its description.
 """
 
 from __future__ import annotations
@@ -53,6 +56,38 @@ def _select_list(con: duckdb.DuckDBPyConnection, relation: str, personal_data: P
     if personal_data is PersonalData.HASH:
         return f"* replace ({', '.join(_hashed(column) for column in personal)})"
     return f"* exclude ({', '.join(ident(column) for column in personal)})"
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> None:
+    """Give ``main.table`` the comments of ``database.schema.table`` (a table or a view) and its columns.
+
+    ``create table as`` copies no comment. A column the copy left out (personal data) has none to take.
+    """
+    where = "database_name = ? and schema_name = ?"
+    relation_comment = con.execute(
+        f"select comment from duckdb_tables() where {where} and table_name = ? "
+        f"union all select comment from duckdb_views() where {where} and view_name = ?",
+        [database, schema, table, database, schema, table],
+    ).fetchone()
+    copied = {
+        str(row[0])
+        for row in con.execute(
+            "select column_name from duckdb_columns() where database_name = current_database() "
+            "and schema_name = 'main' and table_name = ?",
+            [table],
+        ).fetchall()
+    }
+    column_comments = con.execute(
+        f"select column_name, comment from duckdb_columns() where {where} and table_name = ? "
+        "and comment is not null",
+        [database, schema, table],
+    ).fetchall()
+    target = f"main.{ident(table)}"
+    if relation_comment and relation_comment[0]:
+        con.execute(f"comment on table {target} is {literal(str(relation_comment[0]))}")
+    for column, comment in column_comments:
+        if column in copied:
+            con.execute(f"comment on column {target}.{ident(column)} is {literal(str(comment))}")
 
 
 def _remove_abandoned(target: Path) -> None:
@@ -104,6 +139,7 @@ def publish_snapshot(
             relation = f'"{name}"."{schema}"."{table}"'
             columns = _select_list(con, relation, personal_data)
             con.execute(f'create table main."{table}" as select {columns} from {relation}')
+            _copy_comments(con, name, schema, table)
         con.execute(f'detach "{name}"')
         con.execute("checkpoint")
     os.replace(staging, target)

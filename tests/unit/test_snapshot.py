@@ -188,3 +188,40 @@ def test_an_unknown_personal_data_setting_names_the_variable(monkeypatch: pytest
             load_settings()
     finally:
         monkeypatch.delenv("TIERWISE_SNAPSHOT_PERSONAL_DATA")
+
+
+def _snapshot_comments(snapshot: Path) -> dict[str, str | None]:
+    """The copy's comments: ``table`` for each table, ``table.column`` for each column."""
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        tables = con.execute("select table_name, comment from duckdb_tables() where not internal").fetchall()
+        columns = con.execute(
+            "select table_name || '.' || column_name, comment from duckdb_columns() where not internal"
+        )
+        return dict(tables + columns.fetchall())
+
+
+def test_comments_reach_the_snapshot(tierwise_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt's persist_docs comments (a table's, a view's and their columns') are where BI tools read them.
+
+    A column left out as personal data takes its comment with it; a quote in a comment survives.
+    """
+    monkeypatch.delenv("TIERWISE_SNAPSHOT_PERSONAL_DATA", raising=False)
+    warehouse = _customers_warehouse(tierwise_env / "tierwise.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("comment on table marts.customers is 'One row per customer'")
+        con.execute("comment on column marts.customers.region is 'Sales region (the CRM''s)'")
+        con.execute("comment on column marts.customers.email is 'Email address'")
+        con.execute("create schema intermediate")
+        con.execute("create table intermediate.regions as select 'EU' as region")
+        con.execute('create view marts.regions as select region from "tierwise"."intermediate"."regions"')
+        con.execute("comment on view marts.regions is 'Regions'")
+        con.execute("comment on column marts.regions.region is 'Sales region'")
+    snapshot, relations, _ = snap(warehouse, tierwise_env / "bi" / "marts.duckdb")
+    assert relations == 2
+    assert _snapshot_comments(snapshot) == {
+        "customers": "One row per customer",
+        "customers.customer_id": None,
+        "customers.region": "Sales region (the CRM's)",
+        "regions": "Regions",
+        "regions.region": "Sales region",
+    }
