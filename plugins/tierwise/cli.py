@@ -101,6 +101,12 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return dbt_passthrough(_context(args, "cli_dbt"), args.dbt_args)
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from tierwise.metrics import metrics_passthrough
+
+    return metrics_passthrough(_context(args, "cli_metrics"), args.mf_args)
+
+
 def cmd_spark(args: argparse.Namespace) -> int:
     """Start, stop or show the local Spark Connect server of the workspace (TIERWISE_ENGINE=spark)."""
     from tierwise.engine.spark import SparkEngine
@@ -266,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's arguments (after --)")
     dbt.set_defaults(func=cmd_dbt)
+
+    metrics = command(
+        "metrics",
+        help="query the semantic layer with MetricFlow's mf on the workspace's warehouse, e.g. "
+        "tierwise metrics -- query --saved-query tier_overview (docs/semantic-layer.md)",
+    )
+    metrics.add_argument("mf_args", nargs=argparse.REMAINDER, help="mf's arguments (after --)")
+    metrics.set_defaults(func=cmd_metrics)
 
     spark = command(
         "spark",
