@@ -102,3 +102,13 @@ def test_spark_with_row_level_formats_merges_the_versions(
         assert configs[name]["file_format"] == table_format
     history = configs[HISTORY]
     assert (history["incremental_strategy"], history["file_format"]) == ("insert_overwrite", table_format)
+
+
+def test_marts_persist_their_descriptions_on_duckdb_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Comments for BI tools on DuckDB; none on Spark, whose marts reach the ledger without them."""
+    on_duckdb = parsed_configs(tmp_path, monkeypatch, "duckdb", {})[HISTORY]
+    on_spark = parsed_configs(tmp_path, monkeypatch, "spark", {})[HISTORY]
+    assert on_duckdb["persist_docs"] == {"relation": True, "columns": True}
+    assert on_spark["persist_docs"] == {"relation": False, "columns": False}
