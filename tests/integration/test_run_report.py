@@ -128,6 +128,12 @@ def _con(runs: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(runs["root"] / "warehouse" / "tierwise.duckdb"), read_only=True)
 
 
+def _query(runs: dict[str, Any], sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` on the warehouse, read here independently of the report."""
+    with _con(runs) as con:
+        return con.execute(sql, parameters).fetchall()
+
+
 def _reports(runs: dict[str, Any]) -> Path:
     return runs["root"] / "publish" / "reports"
 
@@ -139,9 +145,9 @@ def _latest(runs: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_each_evaluation_has_its_report_and_latest_is_the_last(runs: dict[str, Any]) -> None:
     reports = _reports(runs)
     assert sorted(path.name for path in reports.iterdir()) == [
+        "latest.html",
         f"run-{FIRST}.html",
         f"run-{SECOND}.html",
-        "latest.html",
     ]
     assert (reports / "latest.html").read_bytes() == (reports / f"run-{SECOND}.html").read_bytes()
 
@@ -164,11 +170,10 @@ def test_no_previous_evaluation_says_not_yet(runs: dict[str, Any]) -> None:
 
 
 def test_tier_mix_equals_the_marts(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            "select tier_code, count(*), round(sum(window_net_revenue), 2) from marts.customer_tiers "
-            "group by 1"
-        ).fetchall()
+    expected = _query(
+        runs,
+        "select tier_code, count(*), round(sum(window_net_revenue), 2) from marts.customer_tiers group by 1",
+    )
     rows = _latest(runs)["tier-mix"]["rows"]
     shown = {row[0]: (_number(row[2]), _number(row[4])) for row in rows if row[0] != "total"}
     assert {code: n for code, (n, _) in shown.items() if n} == {code: n for code, n, _ in expected}
@@ -177,10 +182,10 @@ def test_tier_mix_equals_the_marts(runs: dict[str, Any]) -> None:
 
 
 def test_abc_classes_and_cutoffs_equal_the_marts(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            "select abc_class, count(*), round(sum(measure_value), 2) from marts.customer_tiers group by 1"
-        ).fetchall()
+    expected = _query(
+        runs,
+        "select abc_class, count(*), round(sum(measure_value), 2) from marts.customer_tiers group by 1",
+    )
     section = _latest(runs)["pareto-curve-and-abc-classes"]
     shown = {row[0]: (_number(row[1]), _number(row[3])) for row in section["rows"]}
     assert shown == {cls: (n, pytest.approx(float(value), abs=0.01)) for cls, n, value in expected}
@@ -223,11 +228,11 @@ def test_migration_matrix_equals_the_history(runs: dict[str, Any]) -> None:
 
 
 def test_tier_history_equals_the_marts(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            "select cast(as_of_date as varchar), tier_code, count(*) from marts.customer_tier_history "
-            "group by 1, 2"
-        ).fetchall()
+    expected = _query(
+        runs,
+        "select cast(as_of_date as varchar), tier_code, count(*) from marts.customer_tier_history "
+        "group by 1, 2",
+    )
     section = _latest(runs)["tier-mix-over-the-last-evaluations"]
     tiers = section["headers"][1:]
     shown = _grid(tiers, section["rows"])
@@ -236,37 +241,37 @@ def test_tier_history_equals_the_marts(runs: dict[str, Any]) -> None:
 
 
 def test_eligibility_equals_the_marts(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            "select coalesce(ineligibility_reason, 'eligible'), count(*) from marts.customer_tiers group by 1"
-        ).fetchall()
+    expected = _query(
+        runs,
+        "select coalesce(ineligibility_reason, 'eligible'), count(*) from marts.customer_tiers group by 1",
+    )
     rows = _latest(runs)["eligibility-reasons"]["rows"]
     assert {row[0]: _number(row[1]) for row in rows} == dict(expected)
 
 
 def test_quarantine_equals_the_warehouse(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            "select source, reason, count(*) from (select source, reason from quarantine.orders union all "
-            "select source, reason from quarantine.contacts union all select source, reason from "
-            "quarantine.tickets) group by 1, 2"
-        ).fetchall()
+    expected = _query(
+        runs,
+        "select source, reason, count(*) from (select source, reason from quarantine.orders union all "
+        "select source, reason from quarantine.contacts union all select source, reason from "
+        "quarantine.tickets) group by 1, 2",
+    )
     rows = _latest(runs)["quarantined-rows-by-source-and-reason"]["rows"]
     assert expected, "the dirty sample quarantines rows"
     assert {(row[0], row[1]): _number(row[2]) for row in rows} == {(s, r): n for s, r, n in expected}
 
 
 def test_quality_gates_equal_the_results_and_link_the_data_docs(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            """
-            select gate, count(*) filter (where outcome = 'passed'),
-                   count(*) filter (where outcome = 'failed')
-            from ops.quality_results
-            where (gate, validated_at) in (select gate, max(validated_at) from ops.quality_results group by 1)
-            group by 1
-            """
-        ).fetchall()
+    expected = _query(
+        runs,
+        """
+        select gate, count(*) filter (where outcome = 'passed'),
+               count(*) filter (where outcome = 'failed')
+        from ops.quality_results
+        where (gate, validated_at) in (select gate, max(validated_at) from ops.quality_results group by 1)
+        group by 1
+        """,
+    )
     section = _latest(runs)["quality-gates"]
     headers = section["headers"]
     shown = {
@@ -281,11 +286,11 @@ def test_quality_gates_equal_the_results_and_link_the_data_docs(runs: dict[str, 
 
 
 def test_publish_results_equal_the_sync_runs(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            "select destination, status, sent, unchanged from ops.sync_runs "
-            "qualify row_number() over (partition by destination order by started_at desc) = 1"
-        ).fetchall()
+    expected = _query(
+        runs,
+        "select destination, status, sent, unchanged from ops.sync_runs "
+        "qualify row_number() over (partition by destination order by started_at desc) = 1",
+    )
     section = _latest(runs)["publish-results-per-destination"]
     headers = section["headers"]
     shown = {
@@ -296,10 +301,10 @@ def test_publish_results_equal_the_sync_runs(runs: dict[str, Any]) -> None:
 
 
 def test_clv_fits_equal_the_marts(runs: dict[str, Any]) -> None:
-    with _con(runs) as con:
-        expected = con.execute(
-            "select model_name, fit_status, n_customers from marts.clv_fit_diagnostics"
-        ).fetchall()
+    expected = _query(
+        runs,
+        "select model_name, fit_status, n_customers from marts.clv_fit_diagnostics",
+    )
     rows = _latest(runs)["clv-fit-diagnostics"]["rows"]
     told = {model: (status, f"{n:,}" if n is not None else "") for model, status, n in expected}
     assert {row[0]: (row[1], row[3]) for row in rows} == told
