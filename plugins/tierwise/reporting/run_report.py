@@ -407,10 +407,11 @@ def quarantine(con: Connection) -> Section:
 
 
 def _docs_link(settings: Settings, report_dir: Path) -> Link | None:
+    # The project's constants, not the runner's: importing the runner would import GX (seconds).
     from tierwise.quality.docs_index import INDEX_NAME
-    from tierwise.quality.runner import DATA_DOCS_INDEX
+    from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR
 
-    index = settings.expectations_dir / DATA_DOCS_INDEX.parent / INDEX_NAME
+    index = settings.expectations_dir / GX_DIR / "uncommitted" / "data_docs" / DATA_DOCS_SITE / INDEX_NAME
     if not index.is_file():
         return None
     return Link("Data Docs", os.path.relpath(index, report_dir))
