@@ -192,7 +192,8 @@ def pareto(con: Connection, ev: Evaluation, settings: Settings) -> Section:
     points = _pareto_points(con)
     if not points:
         return not_yet("Pareto curve and ABC classes", "no customer has a positive measure value")
-    method = str(fetch_all(con, "select max(abc_method) from marts.customer_tiers")[0][0])
+    rule_row = fetch_all(con, "select max(abc_method), max(measure_name) from marts.customer_tiers")[0]
+    method, measure = str(rule_row[0]), str(rule_row[1])
     rules = abc_settings(con, settings)
     cutoffs = rules.get("abc_share_cutoffs" if method == "share" else "abc_rank_cutoffs") or {}
     axis: Literal["x", "y"] = "y" if method == "share" else "x"
@@ -226,7 +227,8 @@ def pareto(con: Connection, ev: Evaluation, settings: Settings) -> Section:
         ["class", "customers", "% customers", "measure value", "% value"],
         table,
         note=f"ABC method {method}, cut-offs {cut or 'unknown'} (dbt vars abc_method, abc_{method}_cutoffs); "
-        f"{len(points):,} customers with a positive measure drawn.",
+        f"value is the tier measure ({measure}, var tier_measure); {len(points):,} customers with a "
+        "positive value drawn.",
     )
 
 

@@ -18,11 +18,12 @@ MARTS = """
 create schema marts;
 create table marts.customer_tier_history as
 select * from (values
-    ('C1', date '2025-12-31', date '2025-12-01', 'gold', 3, 900.0, 900.0, 'A', 'share', null),
-    ('C2', date '2025-12-31', date '2025-12-01', 'unrated', 0, 50.0, 50.0, 'B', 'share', 'not_verified'),
-    ('C3', date '2025-12-31', date '2025-12-01', 'unrated', 0, 0.0, 0.0, 'C', 'share', null)
+    ('C1', date '2025-12-31', date '2025-12-01', 'gold', 3, 900.0, 900.0, 'A', 'share', 'monetary', null),
+    ('C2', date '2025-12-31', date '2025-12-01', 'unrated', 0, 50.0, 50.0, 'B', 'share', 'monetary',
+     'not_verified'),
+    ('C3', date '2025-12-31', date '2025-12-01', 'unrated', 0, 0.0, 0.0, 'C', 'share', 'monetary', null)
 ) as rows(customer_id, as_of_date, evaluation_month, tier_code, tier_rank, measure_value, window_net_revenue,
-          abc_class, abc_method, ineligibility_reason);
+          abc_class, abc_method, measure_name, ineligibility_reason);
 create table marts.customer_tiers as select * from marts.customer_tier_history;
 create table marts.customer_value as select customer_id from marts.customer_tiers;
 create table marts.tier_summary as
