@@ -174,7 +174,7 @@ def _thin(points: Sequence[tuple[float, float]], most: int = PARETO_POINTS) -> l
         return list(points)
     step = len(points) / most
     kept = [points[int(index * step)] for index in range(most)]
-    return [(0.0, 0.0), *kept, points[-1]]
+    return [*kept, points[-1]]
 
 
 def _class_rows(con: Connection) -> list[tuple[Any, ...]]:
@@ -203,7 +203,7 @@ def pareto(con: Connection, ev: Evaluation, settings: Settings) -> Section:
         for key in ("a", "b")
         if key in cutoffs
     ]
-    shown = _thin(points)
+    shown = [(0.0, 0.0), *_thin(points)]  # the curve starts at no customers, no value
     svg = charts.line_chart(
         [x for x, _ in shown],
         {"cumulative value share": [y for _, y in shown]},
