@@ -101,6 +101,25 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return dbt_passthrough(_context(args, "cli_dbt"), args.dbt_args)
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """One customer's tier, rule, eligibility, next tier, history, value and notifications."""
+    import json
+
+    from tierwise.engine import make_engine
+    from tierwise.explain import explain, render
+
+    settings: Settings = args.settings
+    explained = explain(
+        make_engine(settings),
+        args.customer_id,
+        project_dir=settings.dbt_project_dir,
+        as_of=args.as_of,
+        changes=args.changes,
+    )
+    print(json.dumps(explained, indent=2) if args.json else render(explained))
+    return 0
+
+
 def cmd_spark(args: argparse.Namespace) -> int:
     """Start, stop or show the local Spark Connect server of the workspace (TIERWISE_ENGINE=spark)."""
     from tierwise.engine.spark import SparkEngine
@@ -259,6 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish to these (repeatable; default: files, database)",
     )
     run.set_defaults(func=cmd_run)
+
+    exp = command(
+        "explain", help="one customer explained: tier and its rule, eligibility, next tier, history"
+    )
+    exp.add_argument("customer_id", help="the customer's id, as in marts.customer_tiers (e.g. C0000141)")
+    exp.add_argument(
+        "--as-of",
+        type=iso_date,
+        help="the evaluation of this date's month, from the tier history (default: the current evaluation)",
+    )
+    exp.add_argument("--json", action="store_true", help="print JSON for tools instead of text")
+    exp.add_argument("--changes", type=int, default=10, help="how many recent tier changes to show")
+    exp.set_defaults(func=cmd_explain)
 
     dbt = command(
         "dbt",
