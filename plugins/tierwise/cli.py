@@ -120,6 +120,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """dbt docs with the project overview, and the offline Data Docs index with each verdict."""
+    from tierwise.docs import build_docs
+
+    paths = build_docs(_context(args, "cli_docs"))
+    print(f"dbt docs generated in {paths.elapsed:.0f}s")
+    print(f"  dbt docs (one file, opens from disk)  {paths.dbt_single_file}")
+    print(f"  dbt docs (serve the folder over HTTP) {paths.dbt_site}")
+    told = paths.data_docs or "none yet: run tierwise validate"
+    print(f"  Data Docs index (status per validation) {told}")
+    return 0
+
+
 def cmd_spark(args: argparse.Namespace) -> int:
     """Start, stop or show the local Spark Connect server of the workspace (TIERWISE_ENGINE=spark)."""
     from tierwise.engine.spark import SparkEngine
@@ -291,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--json", action="store_true", help="print JSON for tools instead of text")
     exp.add_argument("--changes", type=int, default=10, help="how many recent tier changes to show")
     exp.set_defaults(func=cmd_explain)
+
+    docs = command(
+        "docs",
+        help="dbt docs (project overview, lineage) in PUBLISH_DIR/docs/dbt, and the offline Data Docs "
+        "index with each validation's status",
+    )
+    docs.set_defaults(func=cmd_docs)
 
     dbt = command(
         "dbt",
