@@ -78,7 +78,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from tierwise import pipeline
 
     ctx = _context(args, "cli_publish")
-    pipeline.publish(ctx, args.destination or pipeline.DEFAULT_DESTINATIONS, full_resync=args.full_resync)
+    destinations = args.destination or pipeline.DEFAULT_DESTINATIONS
+    result = pipeline.publish(ctx, destinations, full_resync=args.full_resync, sample=args.sample)
+    if ctx.dry_run:
+        # The diff, with its sample of changed fields: what a dry run is for.
+        print("\n".join(result.details.get("lines", [])))
     return 0
 
 
@@ -259,7 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[destination.value for destination in Destination],
         help="repeatable (default: files, database)",
     )
-    pub.add_argument("--dry-run", action="store_true", help="print the diff, send nothing")
+    pub.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing; print the counts and, for a sample of records, the fields that would change",
+    )
+    pub.add_argument(
+        "--sample",
+        type=int,
+        default=5,
+        metavar="N",
+        help="with --dry-run: records per destination stream whose changed fields are shown",
+    )
     pub.add_argument(
         "--full-resync",
         action="store_true",
