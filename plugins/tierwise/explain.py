@@ -18,7 +18,7 @@ from typing import Any
 from tierwise.engine import Connection, Engine, column_names, fetch_all, table_exists
 from tierwise.exceptions import TierwiseError
 from tierwise.masking import PERSONAL_COLUMNS
-from tierwise.summary import REASON_SETTINGS
+from tierwise.names import REASON_SETTINGS
 
 Row = dict[str, Any]
 
@@ -423,7 +423,8 @@ def _value_lines(value: Row | None, as_of: str) -> list[str]:
 def _table(title: str, rows: Sequence[Row], columns: Sequence[str]) -> list[str]:
     if not rows:
         return [f"{title}: none"]
-    return [f"{title}:"] + ["  " + "  ".join(str(row.get(name, "")) for name in columns) for row in rows]
+    shown = (("-" if row.get(name) is None else str(row[name]) for name in columns) for row in rows)
+    return [f"{title}:"] + ["  " + "  ".join(cells) for cells in shown]
 
 
 # The lists of the text output: title, key of the explanation, columns shown.

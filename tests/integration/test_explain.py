@@ -21,9 +21,9 @@ from tests.fakes.webhook import FakeWebhook
 from tests.support import leaks, loaded_home, personal_values, run_context
 
 from tierwise.cli import main
+from tierwise.names import REASON_SETTINGS
 from tierwise.publish import publish
 from tierwise.publish.config import NotificationConfig, PublishConfig
-from tierwise.summary import REASON_SETTINGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
