@@ -78,7 +78,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from tierwise import pipeline
 
     ctx = _context(args, "cli_publish")
-    pipeline.publish(ctx, args.destination or pipeline.DEFAULT_DESTINATIONS, full_resync=args.full_resync)
+    destinations = args.destination or pipeline.DEFAULT_DESTINATIONS
+    result = pipeline.publish(ctx, destinations, full_resync=args.full_resync, sample=args.sample)
+    if ctx.dry_run:
+        # The diff, with its sample of changed fields: what a dry run is for.
+        print("\n".join(result.details.get("lines", [])))
     return 0
 
 
@@ -105,6 +109,38 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from tierwise.metrics import metrics_passthrough
 
     return metrics_passthrough(_context(args, "cli_metrics"), args.mf_args)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """One customer's tier, rule, eligibility, next tier, history, value and notifications."""
+    import json
+
+    from tierwise.engine import make_engine
+    from tierwise.explain import explain, render
+
+    settings: Settings = args.settings
+    explained = explain(
+        make_engine(settings),
+        args.customer_id,
+        project_dir=settings.dbt_project_dir,
+        as_of=args.as_of,
+        changes=args.changes,
+    )
+    print(json.dumps(explained, indent=2) if args.json else render(explained))
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """dbt docs with the project overview, and the offline Data Docs index with each verdict."""
+    from tierwise.docs import build_docs
+
+    paths = build_docs(_context(args, "cli_docs"))
+    print(f"dbt docs generated in {paths.elapsed:.0f}s")
+    print(f"  dbt docs (one file, opens from disk)  {paths.dbt_single_file}")
+    print(f"  dbt docs (serve the folder over HTTP) {paths.dbt_site}")
+    told = paths.data_docs or "none yet: run tierwise validate"
+    print(f"  Data Docs index (status per validation) {told}")
+    return 0
 
 
 def cmd_spark(args: argparse.Namespace) -> int:
@@ -233,7 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[destination.value for destination in Destination],
         help="repeatable (default: files, database)",
     )
-    pub.add_argument("--dry-run", action="store_true", help="print the diff, send nothing")
+    pub.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing; print the counts and, for a sample of records, the fields that would change",
+    )
+    pub.add_argument(
+        "--sample",
+        type=int,
+        default=5,
+        metavar="N",
+        help="with --dry-run: records per destination stream whose changed fields are shown",
+    )
     pub.add_argument(
         "--full-resync",
         action="store_true",
@@ -265,6 +312,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish to these (repeatable; default: files, database)",
     )
     run.set_defaults(func=cmd_run)
+
+    exp = command(
+        "explain", help="one customer explained: tier and its rule, eligibility, next tier, history"
+    )
+    exp.add_argument("customer_id", help="the customer's id, as in marts.customer_tiers (e.g. C0000141)")
+    exp.add_argument(
+        "--as-of",
+        type=iso_date,
+        help="the evaluation of this date's month, from the tier history (default: the current evaluation)",
+    )
+    exp.add_argument("--json", action="store_true", help="print JSON for tools instead of text")
+    exp.add_argument("--changes", type=int, default=10, help="how many recent tier changes to show")
+    exp.set_defaults(func=cmd_explain)
+
+    docs = command(
+        "docs",
+        help="dbt docs (project overview, lineage) in PUBLISH_DIR/docs/dbt, and the offline Data Docs "
+        "index with each validation's status",
+    )
+    docs.set_defaults(func=cmd_docs)
 
     dbt = command(
         "dbt",

@@ -35,3 +35,14 @@ class Destination(StrEnum):
 
 
 DEFAULT_DESTINATIONS = (Destination.FILES, Destination.DATABASE)
+
+
+# The rule behind each reason a customer is not eligible: what to change to grade them.
+REASON_SETTINGS = {
+    "no_crm_record": "var eligibility_without_crm_record: eligible",
+    "deleted": "deleted in the CRM",
+    "excluded_account_type": "var eligibility_excluded_account_types",
+    "status_not_allowed": "var eligibility_allowed_statuses",
+    "not_verified": "var eligibility_require_verified: false",
+    "tenure_below_minimum": "var eligibility_min_tenure_months",
+}

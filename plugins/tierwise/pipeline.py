@@ -193,13 +193,17 @@ def publish(
     destinations: Sequence[Destination | str] = DEFAULT_DESTINATIONS,
     *,
     full_resync: bool = False,
+    sample: int = 5,
 ) -> StageResult:
-    """Publish the run's tiers; ``full_resync`` sends every record again (see :mod:`tierwise.publish`)."""
+    """Publish the run's tiers; ``full_resync`` sends every record again (see :mod:`tierwise.publish`).
+
+    A dry run's details hold, for up to ``sample`` records per stream, the fields that would change.
+    """
 
     def work() -> tuple[str, dict[str, Any]]:
         from tierwise.publish import publish as publish_to
 
-        report = publish_to(destinations, ctx, full_resync=full_resync)
+        report = publish_to(destinations, ctx, full_resync=full_resync, sample=sample)
         return report.headline(), {"lines": report.summary_lines()}
 
     return _run_stage(StageName.PUBLISH, work)

@@ -10,7 +10,11 @@ from typing import Any
 
 from tierwise.context import RunContext
 from tierwise.engine import Connection, Engine, column_names, fetch_all, table_exists
+<<<<<<< HEAD
 from tierwise.masking import get_logger, mask
+=======
+from tierwise.names import REASON_SETTINGS
+>>>>>>> h-explain
 from tierwise.pipeline import StageName, StageResult
 from tierwise.reporting.result import ReportResult
 from tierwise.snapshot import snapshot_path
@@ -43,17 +47,6 @@ def _abc_rows(con: Connection) -> list[tuple[Any, ...]]:
         order by 1
         """,
     )
-
-
-# The rule behind each reason a customer is not eligible: what to change to grade them.
-REASON_SETTINGS = {
-    "no_crm_record": "var eligibility_without_crm_record: eligible",
-    "deleted": "deleted in the CRM",
-    "excluded_account_type": "var eligibility_excluded_account_types",
-    "status_not_allowed": "var eligibility_allowed_statuses",
-    "not_verified": "var eligibility_require_verified: false",
-    "tenure_below_minimum": "var eligibility_min_tenure_months",
-}
 
 
 def _unrated_rows(con: Connection) -> list[tuple[Any, ...]]:

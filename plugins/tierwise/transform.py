@@ -86,6 +86,7 @@ def dbt_args(
     full_refresh: bool = False,
     select: Sequence[str] = (),
     dbt_vars: Mapping[str, Any] | None = None,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     log_path = settings.log_dir / "dbt"
     args = [
@@ -98,7 +99,7 @@ def dbt_args(
         "info",
         "--log-path",
         str(log_path),
-        command,
+        *command.split(),  # "build", or a command with a subcommand: "docs generate"
         "--project-dir",
         str(settings.dbt_project_dir),
         "--profiles-dir",
@@ -112,6 +113,7 @@ def dbt_args(
         args.append("--full-refresh")
     for selector in select:
         args += ["--select", selector]
+    args += extra
     if dbt_vars:
         # JSON is YAML, dbt's --vars syntax; a changed value makes dbt re-parse what reads it.
         args += ["--vars", json.dumps(dict(dbt_vars), sort_keys=True, default=str)]
@@ -222,6 +224,7 @@ def run_dbt(
     *,
     as_of_date: date | None = None,
     select: Sequence[str] = (),
+    extra: Sequence[str] = (),
 ) -> BuildReport:
     """Run one dbt command against the run's warehouse; raise BuildError if anything failed.
 
@@ -230,7 +233,9 @@ def run_dbt(
     """
     settings = ctx.settings
     started = time.perf_counter()
-    args = dbt_args(settings, command, full_refresh=ctx.full_refresh, select=select, dbt_vars=ctx.dbt_vars)
+    args = dbt_args(
+        settings, command, full_refresh=ctx.full_refresh, select=select, dbt_vars=ctx.dbt_vars, extra=extra
+    )
     env = dbt_env(ctx, as_of_date)
     target = settings.dbt_project_dir / "target"
     outcome = ctx.engine.exclusive(lambda: _invoke(args, env, target, ctx.engine))

@@ -83,6 +83,13 @@ def test_upsert_outbox_and_no_change_rerun(database: str, schema: str, warehouse
         warehouse, "update marts.customer_tiers set measure_value = measure_value + 1 where tier_rank = 4"
     )
     changed = execute(warehouse, "select count(*) from marts.customer_tiers where tier_rank = 4")[0][0]
+    dry = run_context("dry", warehouse=warehouse, dry_run=True)
+    (record, *_) = publish(["database"], dry, config=config(schema), sample=1).streams[0].fields
+    where = f"where customer_id = '{record.key}'"
+    (old,) = pg_rows(database, f"select measure_value from {schema}.customer_tiers {where}")
+    (new,) = execute(warehouse, f"select measure_value from marts.customer_tiers {where}")
+    # The old value read back from PostgreSQL, the new one from the mart.
+    assert record.line() == f"changed {record.key}: measure_value {old[0]} -> {new[0]}"
     third = publish(["database"], run_context("run-3", warehouse=warehouse), config=config(schema))
     assert (third.streams[0].sent, third.streams[0].applied) == (changed, changed)
     assert_mirrors_mart(database, schema, warehouse)

@@ -11,7 +11,6 @@ one correction or retraction per revision notified; a further publish sends noth
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ import pytest
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.support import scratch_database
 from tests.fakes.webhook import FakeWebhook
-from tests.support import isolate_tierwise, run_context
+from tests.support import loaded_home, run_context
 
 from tierwise.publish import PublishReport, publish
 from tierwise.publish.config import DatabaseConfig, NotificationConfig, PublishConfig
@@ -75,18 +74,8 @@ def _stages(run_id: str, as_of: date) -> None:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    from tierwise.pipeline import RunContext, ingest
-    from tierwise.schema import ENTITIES as SOURCES
-    from tierwise_dev.generate import generate
-
     root = tmp_path_factory.mktemp("reevaluation")
-    patch = isolate_tierwise(root)
-    project = root / "dbt_project"
-    shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    patch.setenv("TIERWISE_DBT_PROJECT_DIR", str(project))
-    generate(root / "data", customers=800, orders=10_000, seed=11, start=date(2025, 1, 1), end=DECEMBER)
-    for source in SOURCES:
-        ingest(RunContext.create("load", as_of_date=None), source)
+    patch = loaded_home(root, customers=800, orders=10_000, seed=11, end=DECEMBER)
     _stages("november", NOVEMBER)
     _stages("december", DECEMBER)
     with scratch_database() as database, FakeWebhook() as webhook, FakeSmtp() as smtp:

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, Protocol, overload, runtime_checkable
 import duckdb
 
 from tierwise.masking import get_logger, mask
-from tierwise.publish import state
+from tierwise.publish import fielddiff, state
 from tierwise.publish.errors import BatchRejectedError, DestinationUnavailableError
 from tierwise.publish.report import StreamReport
 
@@ -216,6 +216,8 @@ class SyncOptions:
     full_resync: bool = False
     max_attempts: int = 3
     diff_sample: int = 20
+    field_sample: int = 5
+    """Records per stream whose changed fields a dry run shows (:mod:`tierwise.publish.fielddiff`)."""
 
 
 @dataclass
@@ -259,7 +261,9 @@ def sync(
         planned = _plan(con, source, destination, options)
         state.stage_pending(con, source, resync=resync)
         diff = state.diff_sample(con, options.diff_sample)
-        return _report(destination, planned, started, status="dry_run", diff=diff)
+        sample = fielddiff.sample_keys(diff, options.field_sample)
+        fields = fielddiff.field_diffs(con, sample, source.columns, destination)
+        return _report(destination, planned, started, status="dry_run", diff=diff, fields=fields)
     attempt = state.start_run(con, options.run_id, destination.name)
     tally = _Tally()
     plan: dict[str, int] = {}
@@ -518,6 +522,7 @@ def _report(
     tally: _Tally | None = None,
     error: str | None = None,
     diff: tuple[tuple[str, str], ...] = (),
+    fields: tuple[fielddiff.RecordDiff, ...] = (),
 ) -> StreamReport:
     done = tally or _Tally()
     return StreamReport(
@@ -537,4 +542,5 @@ def _report(
         elapsed=time.perf_counter() - started,
         error=error,
         diff=diff,
+        fields=fields,
     )

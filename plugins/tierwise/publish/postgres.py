@@ -125,6 +125,26 @@ class PostgresTable(RetriedTableWriter):
                 f"{self.name}: {type(error).__name__}: {mask(error)}"
             ) from error
 
+    def current(self, keys: Sequence[str]) -> dict[str, dict[str, Any]] | None:
+        """What the table holds for ``keys`` (a dry run's old values); nothing created."""
+        if not keys:
+            return {}
+        names = list(self.spec.names)
+        sql = (
+            f"select {', '.join(quote(name) for name in names)} from {self.target} "
+            f"where {quote(self.spec.key)}::text = any(%s)"
+        )
+        try:
+            with psycopg.connect(**self._params, autocommit=True) as conn:
+                rows = conn.execute(sql, [list(keys)]).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return {}  # never published here: every record is new
+        except psycopg.Error as error:
+            log.warning("%s: cannot read back the current rows for the dry run: %s", self.name, mask(error))
+            return None
+        index = names.index(self.spec.key)
+        return {str(row[index]): dict(zip(names, row, strict=True)) for row in rows}
+
     def _connect(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(**self._params, autocommit=True)

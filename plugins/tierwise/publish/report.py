@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tierwise.publish.fielddiff import RecordDiff
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class StreamReport:
     error: str | None = None
     paths: tuple[Path, ...] = ()
     diff: tuple[tuple[str, str], ...] = ()  # (change kind, record key), dry runs only
+    fields: tuple[RecordDiff, ...] = ()  # a sample of diff with the fields that change, dry runs only
 
     @property
     def to_send(self) -> int:
@@ -41,6 +46,12 @@ class StreamReport:
         verb = "would write" if dry else "wrote"
         rows = f"{self.total} rows: {self.new} new, {self.changed} changed, {self.deleted} removed"
         return f"{self.stream}: {verb} {len(self.paths)} files ({rows}) in {self.elapsed:.1f}s"
+
+    def diff_lines(self) -> list[str]:
+        """A dry run's sample: each record with the fields that would change, else kind and key."""
+        if self.fields:
+            return [f"  {self.stream} {record.line()}" for record in self.fields]
+        return [f"  {self.stream} {kind} {key}" for kind, key in self.diff]
 
     def summary_line(self) -> str:
         if self.paths:
@@ -101,7 +112,5 @@ class PublishReport:
         lines += [f"skipped {reason}" for reason in self.skipped]
         lines += [f"WARNING {self.gate_override}"] if self.gate_override else []
         if self.dry_run:
-            lines += [
-                f"  {stream.stream} {kind} {key}" for stream in self.streams for kind, key in stream.diff
-            ]
+            lines += [line for stream in self.streams for line in stream.diff_lines()]
         return lines

@@ -201,11 +201,13 @@ def publish(
     *,
     full_resync: bool = False,
     config: PublishConfig | None = None,
+    sample: int = 5,
 ) -> PublishReport:
     """Publish the run's tiers to ``destinations``; raises PublishFailedError if one of them failed.
 
     Publishes the run's evaluation (``run.as_of_date``, else the latest in the marts); a dry
-    run (``run.dry_run``) computes the diff and sends nothing. Refuses (GateNotPassedError) marts
+    run (``run.dry_run``) computes the diff and sends nothing; it shows the changed fields of up to
+    ``sample`` records per stream. Refuses (GateNotPassedError) marts
     that did not pass the marts gate, unless ``run.gate_override`` gives the reason to publish
     them anyway.
     """
@@ -216,7 +218,11 @@ def publish(
         raise PublishError(f"warehouse {run.engine.location} does not exist: run ingest and build first")
     cfg = config or load_publish_config(settings.publish_config, home=settings.home)
     options = SyncOptions(
-        run_id=run_id, dry_run=dry_run, full_resync=full_resync, max_attempts=cfg.max_attempts
+        run_id=run_id,
+        dry_run=dry_run,
+        full_resync=full_resync,
+        max_attempts=cfg.max_attempts,
+        field_sample=sample,
     )
     streams: list[StreamReport] = []
     skipped: list[str] = []

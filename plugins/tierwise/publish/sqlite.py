@@ -7,8 +7,11 @@ retracted, never deleted.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tierwise.masking import mask
 from tierwise.publish.config import DatabaseConfig
@@ -52,6 +55,24 @@ class SqliteTable(RetriedTableWriter):
                 raise DestinationUnavailableError(f"{self.name}: {mask(error)}") from error
             # The file is locked by a reader or another writer: worth another try.
             raise RetryableError(mask(error)) from error
+
+    def current(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What the file holds for ``keys`` (a dry run's old values); read-only, nothing created."""
+        if not keys or not self.path.is_file():
+            return {}
+        names = list(self.spec.names)
+        marks = ", ".join("?" * len(keys))
+        sql = (
+            f"select {', '.join(quote(name) for name in names)} from {quote(self.spec.name)} "
+            f"where {quote(self.spec.key)} in ({marks})"
+        )
+        with contextlib.closing(sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)) as conn:
+            try:
+                rows = conn.execute(sql, list(keys)).fetchall()
+            except sqlite3.OperationalError:
+                return {}  # no such table (yet), or a column the mart gained since: nothing to compare
+        index = names.index(self.spec.key)
+        return {str(row[index]): dict(zip(names, row, strict=True)) for row in rows}
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:

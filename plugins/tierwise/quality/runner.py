@@ -27,7 +27,7 @@ from tierwise.engine.spark import keep_standard_loggers
 from tierwise.exceptions import ConfigError, ValidationRunError
 from tierwise.masking import get_logger
 from tierwise.quality import outcomes, store
-from tierwise.quality.docs_index import write_offline_index
+from tierwise.quality.docs_index import validation_statuses, write_offline_index
 from tierwise.quality.parameters import RunParameters, marts_parameters, raw_parameters
 from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR, checkpoint_name, register_data_source_types
 from tierwise.quality.report import ExpectationResult, GateReport
@@ -304,10 +304,11 @@ def run_gate(ctx: RunContext, gate: str) -> GateReport:
         store.write_results(
             con, results, run_id=run_id, validated_at=run.validated_at, as_of_date=as_of_date, gate=gate
         )
+        statuses = validation_statuses(con)
     keep_standard_loggers()  # GX on Spark ran Spark Connect's threads
     docs = settings.expectations_dir / DATA_DOCS_INDEX
     if docs.is_file():
-        docs = write_offline_index(docs.parent)
+        docs = write_offline_index(docs.parent, statuses=statuses)
     report = GateReport(
         gate=gate,
         run_id=run_id,
