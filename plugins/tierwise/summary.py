@@ -10,11 +10,8 @@ from typing import Any
 
 from tierwise.context import RunContext
 from tierwise.engine import Connection, Engine, column_names, fetch_all, table_exists
-<<<<<<< HEAD
 from tierwise.masking import get_logger, mask
-=======
 from tierwise.names import REASON_SETTINGS
->>>>>>> h-explain
 from tierwise.pipeline import StageName, StageResult
 from tierwise.reporting.result import ReportResult
 from tierwise.snapshot import snapshot_path

@@ -22,11 +22,11 @@ from typing import Any, Literal
 from tierwise.context import RunContext
 from tierwise.engine import Connection, fetch_all, list_tables, table_exists
 from tierwise.masking import get_logger, mask
+from tierwise.names import REASON_SETTINGS
 from tierwise.reporting import charts
 from tierwise.reporting.page import Link, Section, not_yet, render_page, section_or_error, write_page
 from tierwise.reporting.result import ReportResult, latest_path, report_path, reports_dir
 from tierwise.settings import Settings
-from tierwise.summary import REASON_SETTINGS
 from tierwise.transform import project_vars
 
 log = get_logger(__name__)
