@@ -9,9 +9,9 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from tierwise.airflow_local import airflow_command, airflow_env, setup_airflow
 from tierwise.console import progress
 from tierwise.context import workspace
-from tierwise_dev.airflow_local import airflow_command, airflow_env, setup_airflow
 
 DAG_ID = "tierwise_pipeline"
 SAMPLE_END = date(2025, 12, 31)
