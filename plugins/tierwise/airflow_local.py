@@ -9,6 +9,7 @@ that stopping them leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -162,14 +163,52 @@ def setup_airflow(log_file: Path) -> None:
     bind_config(home)
 
 
-def _group_alive(pgid: int) -> bool:
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> its children's pids, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The field after the parenthesised command name (which may hold spaces) is the state,
+            # then the parent pid.
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(parent, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pids: list[int]) -> set[int]:
+    """Every live process below ``pids`` (not themselves)."""
+    tree = _children()
+    found: set[int] = set()
+    todo = [child for pid in pids for child in tree.get(pid, [])]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(tree.get(pid, []))
+    return found
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
+def _alive(pid: int) -> bool:
     try:
-        os.killpg(pgid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    # A zombie has exited: its parent, also being stopped, has not reaped it yet.
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 @dataclass
@@ -260,21 +299,28 @@ class LocalAirflow:
         raise TierwiseError(f"Airflow was not healthy after {timeout:.0f}s; see {self.log_dir}")
 
     def stop(self, timeout: float = 30) -> None:
-        """SIGTERM every service's process group, SIGKILL what is left after ``timeout``."""
-        groups = [process.pid for process in self.processes.values()]
-        for pgid in groups:
-            if _group_alive(pgid):
-                os.killpg(pgid, signal.SIGTERM)
+        """SIGTERM every service and everything below it, SIGKILL what is left after ``timeout``.
+
+        By process tree, not only process group: a task's supervisor starts its own session.
+        """
+        services = [process.pid for process in self.processes.values()]
+        seen = set(services) | descendants(services)
+        for pid in seen:
+            _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for process in self.processes.values():
                 process.poll()
-            if not any(_group_alive(pgid) for pgid in groups):
+            # Processes started while stopping (a task's runner) are stopped too.
+            for pid in descendants(services) - seen:
+                seen.add(pid)
+                _signal(pid, signal.SIGTERM)
+            if not any(_alive(pid) for pid in seen):
                 break
             time.sleep(0.2)
-        for pgid in groups:
-            if _group_alive(pgid):
-                os.killpg(pgid, signal.SIGKILL)
+        for pid in seen | descendants(services):
+            if _alive(pid):
+                _signal(pid, signal.SIGKILL)
         for process in self.processes.values():
             process.wait()
         self.processes.clear()

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tierwise.quality.docs_index import INDEX_NAME
 from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def served_folders(settings: Settings) -> dict[str, Path]:
 VIEWS: tuple[tuple[str, str, str], ...] = (
     ("Run report", "reports/latest.html", "tierwise-report"),
     ("All run reports", "reports/", "tierwise-reports"),
-    ("Data Docs", "data-docs/index.html", "tierwise-data-docs"),
+    ("Data Docs", f"data-docs/{INDEX_NAME}", "tierwise-data-docs"),
     ("dbt docs", "dbt-docs/index.html", "tierwise-dbt-docs"),
 )
 

@@ -1,4 +1,4 @@
-"""`tierwise airflow` (what `make airflow` runs): the UI shows the project's DAGs, Ctrl-C stops it all.
+"""`tierwise airflow` (`make airflow`): the UI shows the DAGs and the plugin's links; Ctrl-C stops it all.
 
 The command runs as a user starts it, on free local ports and a throw-away Airflow home; the DAG
 list is read through the REST API and rendered by headless Chromium; after Ctrl-C no process
@@ -24,6 +24,7 @@ from tests.browser import chromium_path, dump_dom
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
+REPORT = "<!doctype html><title>Tierwise run</title><h1>as of 2025-12-31</h1>"
 
 
 def _free_port() -> int:
@@ -99,6 +100,9 @@ def test_airflow_command_serves_the_dags_and_stops_everything_on_ctrl_c(tmp_path
         "--port",
         str(port),
     ]
+    reports = tmp_path / "publish" / "reports"
+    reports.mkdir(parents=True)
+    (reports / "latest.html").write_text(REPORT, encoding="utf-8")
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_healthy(url, process, timeout=360)
@@ -111,6 +115,13 @@ def test_airflow_command_serves_the_dags_and_stops_everything_on_ctrl_c(tmp_path
 
         page = dump_dom(f"{url}/dags", wait_ms=20000)
         assert [dag_id for dag_id in sorted(expected) if dag_id not in page] == []
+
+        # The plugin: its menu entries, and a report served by its app in the api-server.
+        plugins = _get_json(f"{url}/api/v2/plugins")["plugins"]
+        views = {view["name"]: view["href"] for plugin in plugins for view in plugin["external_views"]}
+        assert views["Run report"] == "/tierwise/reports/latest.html"
+        with urllib.request.urlopen(f"{url}{views['Run report']}", timeout=10) as response:
+            assert response.read().decode() == REPORT
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=90)
