@@ -331,6 +331,11 @@ class LocalAirflow:
         return f"log in as admin with the password in {self.passwords_file} (written on first start)"
 
 
+def without_login(host: str, *, login: bool) -> bool:
+    """Every visitor an admin (no login) only on the loopback and when no login was asked for."""
+    return not login and host in LOOPBACK
+
+
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -339,7 +344,7 @@ def serve(host: str, port: int, *, login: bool) -> int:
     """Run the services in the foreground until Ctrl-C or SIGTERM; then stop them all."""
     from tierwise.console import progress
 
-    local = LocalAirflow(host=host, port=port, all_admins=not login and host in LOOPBACK)
+    local = LocalAirflow(host=host, port=port, all_admins=without_login(host, login=login))
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         progress(

@@ -22,7 +22,7 @@ def test_help_lists_every_stage_and_no_dev_command() -> None:
         [sys.executable, "-m", "tierwise.cli", "--help"], capture_output=True, text=True, check=True
     )
     commands = done.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
-    assert commands == ["ingest", "build", "validate", "publish", "run", "dbt", "spark"]
+    assert commands == ["ingest", "build", "validate", "publish", "run", "dbt", "spark", "airflow"]
 
 
 def test_dbt_runs_by_hand_on_the_workspace_target(tierwise_env: Path) -> None:
@@ -128,3 +128,10 @@ def test_spark_status_says_where_the_local_server_is(
     told = capsys.readouterr().out
     assert "local Spark Connect server at sc://127.0.0.1:15002: not running" in told
     assert str(tierwise_env / "spark") in told
+
+
+def test_airflow_listens_on_the_loopback_port_8080_without_login_by_default() -> None:
+    args = build_parser().parse_args(["airflow"])
+    assert (args.host, args.port, args.login) == ("127.0.0.1", 8080, False)
+    args = build_parser().parse_args(["airflow", "--host", "0.0.0.0", "--port", "9000", "--login", "-v"])
+    assert (args.host, args.port, args.login, args.verbose) == ("0.0.0.0", 9000, True, True)
