@@ -6,7 +6,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format bench bench-full clean
+AIRFLOW_PORT ?= 8080
+
+.PHONY: install demo airflow test lint format bench bench-full clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -20,6 +22,9 @@ install: $(VENV)/.synced
 
 demo: install
 	$(BIN)/tierwise-dev demo
+
+airflow: install
+	$(BIN)/tierwise airflow --port $(AIRFLOW_PORT)
 
 lint: install
 	$(BIN)/ruff check .

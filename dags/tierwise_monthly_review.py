@@ -11,6 +11,8 @@ has not finished within the configured hours (env
 `TIERWISE_REVIEW_DEADLINE_HOURS`, default 6).
 
 Re-evaluate a past month: trigger with `{"as_of_date": "2025-06-30"}`.
+`TIERWISE_REVIEW_CRON=none` leaves it to be triggered only (the demo's past months, or a
+scheduler outside Airflow).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from tierwise.orchestration import DeadlineDAG, dag_defaults, params, step_tasks
 from tierwise.pipeline import MARTS_GATE, REVIEW_ORDER
 
 REVIEW_CRON = os.environ.get("TIERWISE_REVIEW_CRON", "0 6 5 * *")
+# "none": triggered runs only; unpaused with a cron, the scheduler would add its latest interval.
+REVIEW_SCHEDULE = None if REVIEW_CRON.strip().lower() == "none" else REVIEW_CRON
 DEADLINE_HOURS = float(os.environ.get("TIERWISE_REVIEW_DEADLINE_HOURS", "6"))
 
 with DeadlineDAG(
     dag_id="tierwise_monthly_review",
-    schedule=REVIEW_CRON,
+    schedule=REVIEW_SCHEDULE,
     **dag_defaults(),
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,

@@ -119,7 +119,7 @@ def shared_data(name: str) -> Path:
 
 def airflow_dags_test(dag_id: str, logical_date: datetime, log_file: Path) -> int:
     """``airflow dags test`` one DAG as the demo runs it (no retries); returns the exit code."""
-    from tierwise_dev.airflow_local import airflow_env, run_airflow
+    from tierwise.airflow_local import airflow_env, run_airflow
 
     env = airflow_env({"TIERWISE_TASK_RETRIES": "0"})
     return run_airflow("dags", "test", dag_id, logical_date.isoformat(), log_file=log_file, env=env)

@@ -164,6 +164,12 @@ def cmd_spark(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from tierwise.airflow_local import serve
+
+    return serve(args.host, args.port, login=args.login)
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", type=iso_date, help="evaluation date (default: latest order date)")
 
@@ -355,6 +361,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     spark.add_argument("action", choices=("start", "stop", "status"), help="what to do")
     spark.set_defaults(func=cmd_spark)
+
+    air = command(
+        "airflow",
+        help="the Airflow UI on this workspace: api-server, scheduler, dag-processor and triggerer "
+        "(SQLite metadata in .airflow) until Ctrl-C",
+    )
+    air.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
+    air.add_argument("--port", type=int, default=8080, help="port of the UI and the REST API")
+    air.add_argument(
+        "--login",
+        action="store_true",
+        help="ask for a login (user admin, generated password file); always so off 127.0.0.1",
+    )
+    air.set_defaults(func=cmd_airflow)
     return parser
 
 

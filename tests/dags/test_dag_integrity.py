@@ -115,4 +115,5 @@ def test_airflow_does_not_load_the_package_as_plugins() -> None:
     from airflow._shared.module_loading import find_path_from_directory
 
     scanned = [Path(p) for p in find_path_from_directory(str(REPO / "plugins"), ".airflowignore", "glob")]
-    assert not [p for p in scanned if p.suffix == ".py"], scanned[:5]
+    # Only the Airflow plugin itself (its links to the reports and docs), never the package's modules.
+    assert [p.name for p in scanned if p.suffix == ".py"] == ["tierwise_plugin.py"], scanned[:5]

@@ -54,9 +54,11 @@ AIRFLOW_COMMANDS = {
     "triggerer": "triggerer",
     "worker": "celery worker",
 }
-ONE_SHOT_SERVICES = {"init", "spark-init"}
+ONE_SHOT_SERVICES = {"init", "spark-init", "airflow-cli"}
 SPARK_PROFILE = "spark"
 SPARK_SERVICES = {"spark-init", "spark-master", "spark-worker", "spark-connect"}
+# The optional services of Airflow's reference docker-compose.yaml, in its profiles.
+REFERENCE_PROFILES = {"flower": {"flower"}, "airflow-cli": {"debug"}}
 PROJECT_FOLDERS = ("dags", "plugins", "dbt_project", "expectations")
 PLACEHOLDER = "change-me"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$|^AIRFLOW_CONN_|REDISCLI_AUTH")
@@ -545,11 +547,38 @@ def default_services_needing_a_profile(compose: dict[str, Any]) -> set[str]:
     }
 
 
-def test_the_spark_services_exist_only_in_their_profile(compose: dict[str, Any]) -> None:
+def test_the_optional_services_exist_only_in_their_profiles(compose: dict[str, Any]) -> None:
     profiles = profiles_of(compose)
-    assert {name for name, found in profiles.items() if found} == SPARK_SERVICES
+    assert {name for name, found in profiles.items() if found} == SPARK_SERVICES | set(REFERENCE_PROFILES)
     assert all(profiles[name] == {SPARK_PROFILE} for name in SPARK_SERVICES)
+    assert {name: profiles[name] for name in REFERENCE_PROFILES} == REFERENCE_PROFILES
     assert default_services_needing_a_profile(compose) == set()
+
+
+def test_flower_monitors_the_celery_workers_on_the_host_loopback(compose: dict[str, Any]) -> None:
+    flower = compose["services"]["flower"]
+    assert flower["command"] == "celery flower"
+    assert environment_of(flower)["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+    assert flower["ports"] == ["127.0.0.1:5555:5555"]
+    assert flower["healthcheck"]["test"][-1] == "http://localhost:5555/"
+    assert flower["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert flower["restart"] == "unless-stopped"
+    # Flower shows task arguments: no connection reaches it.
+    assert not any(key.startswith("AIRFLOW_CONN_") for key in environment_of(flower))
+
+
+def test_airflow_cli_runs_airflow_once_with_the_stacks_settings(compose: dict[str, Any]) -> None:
+    cli, scheduler = compose["services"]["airflow-cli"], compose["services"]["scheduler"]
+    assert cli["command"] == ["bash", "-c", "airflow"]
+    assert cli["restart"] == "no"
+    assert environment_of(cli)["CONNECTION_CHECK_MAX_COUNT"] == "0"
+    shared = {key: value for key, value in environment_of(cli).items() if key != "CONNECTION_CHECK_MAX_COUNT"}
+    assert shared == environment_of(scheduler)
+    assert cli["image"] == scheduler["image"]
+
+
+def test_flower_is_in_the_lock(lock: dict[str, str]) -> None:
+    assert "flower" in lock
 
 
 def test_a_default_service_waiting_for_a_profile_is_found() -> None:

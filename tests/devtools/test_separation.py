@@ -31,7 +31,7 @@ def test_the_runtime_package_never_imports_the_dev_package() -> None:
 
 
 def test_the_runtime_package_holds_no_dev_module() -> None:
-    moved = ("generate", "bench", "demo.py", "airflow_local.py")
+    moved = ("generate", "bench", "demo.py")
     assert [name for name in moved if (RUNTIME / name).exists()] == []
 
 

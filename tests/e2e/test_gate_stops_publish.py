@@ -40,8 +40,8 @@ def _nothing_published(root: Path) -> bool:
 @pytest.fixture(scope="module")
 def failed_gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Sample loaded and built, marts gate run and failed, nothing published."""
+    from tierwise.airflow_local import setup_airflow
     from tierwise.cli import main
-    from tierwise_dev.airflow_local import setup_airflow
     from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("gate")

@@ -24,8 +24,8 @@ EVALUATION = date(2025, 12, 31)
 
 @pytest.fixture(scope="module")
 def review(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    from tierwise.airflow_local import setup_airflow
     from tierwise.cli import main
-    from tierwise_dev.airflow_local import setup_airflow
     from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("review")

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from tierwise_dev.airflow_local import setup_airflow
+    from tierwise.airflow_local import setup_airflow
     from tierwise_dev.demo import run_dag
     from tierwise_dev.generate import generate
 

@@ -77,8 +77,8 @@ def _wait_for(check, timeout: float, what: str) -> object:
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     _postgres_or_skip()
+    from tierwise.airflow_local import airflow_command, airflow_env
     from tierwise.orchestration import WRITER_POOL
-    from tierwise_dev.airflow_local import airflow_command, airflow_env
     from tierwise_dev.generate import generate
 
     root = tmp_path_factory.mktemp("scheduler")

@@ -33,6 +33,7 @@ def test_help_lists_every_stage_and_no_dev_command() -> None:
         "dbt",
         "metrics",
         "spark",
+        "airflow",
     ]
 
 
@@ -139,3 +140,10 @@ def test_spark_status_says_where_the_local_server_is(
     told = capsys.readouterr().out
     assert "local Spark Connect server at sc://127.0.0.1:15002: not running" in told
     assert str(tierwise_env / "spark") in told
+
+
+def test_airflow_listens_on_the_loopback_port_8080_without_login_by_default() -> None:
+    args = build_parser().parse_args(["airflow"])
+    assert (args.host, args.port, args.login) == ("127.0.0.1", 8080, False)
+    args = build_parser().parse_args(["airflow", "--host", "0.0.0.0", "--port", "9000", "--login", "-v"])
+    assert (args.host, args.port, args.login, args.verbose) == ("0.0.0.0", 9000, True, True)

@@ -85,7 +85,7 @@ def _airflow(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _airflow_setup(args: argparse.Namespace) -> dict[str, Any]:
-    from tierwise_dev.airflow_local import airflow_home, setup_airflow
+    from tierwise.airflow_local import airflow_home, setup_airflow
 
     setup_airflow(Path(args.log_file))
     return {"airflow_home": str(airflow_home())}
