@@ -22,7 +22,7 @@ def test_help_lists_every_stage_and_no_dev_command() -> None:
         [sys.executable, "-m", "tierwise.cli", "--help"], capture_output=True, text=True, check=True
     )
     commands = done.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
-    assert commands == ["ingest", "build", "validate", "publish", "run", "dbt", "spark"]
+    assert commands == ["ingest", "build", "validate", "publish", "run", "simulate", "dbt", "spark"]
 
 
 def test_dbt_runs_by_hand_on_the_workspace_target(tierwise_env: Path) -> None:
