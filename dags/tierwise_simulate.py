@@ -26,7 +26,12 @@ from tierwise.orchestration import dag_defaults, params
     **dag_defaults(),
     tags=["tierwise", "review"],
     doc_md=__doc__,
-    params=params("ladder", "dbt_vars", "as_of_date"),
+    params=params(
+        "ladder",
+        "dbt_vars",
+        "as_of_date",
+        described={"as_of_date": "Evaluation date; default: the evaluation the live marts hold"},
+    ),
 )
 def tierwise_simulate() -> None:
     @task(task_id="simulate")

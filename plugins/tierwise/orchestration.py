@@ -85,13 +85,15 @@ _PARAM_SPECS: dict[str, tuple[Any, Any, str]] = {
 }
 
 
-def params(*names: str) -> dict[str, Any]:
-    """The manual-run params a DAG offers, defined once for all DAGs."""
+def params(*names: str, described: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The manual-run params a DAG offers, defined once for all DAGs; ``described`` gives a DAG's
+    own description of a param where it means something else there (its default)."""
     from airflow.sdk import Param
 
     made = {}
     for name in names:
         default, kind, description = _PARAM_SPECS[name]
+        description = (described or {}).get(name, description)
         extra: dict[str, Any] = {"format": "date"} if name == "as_of_date" else {}
         made[name] = Param(default, type=kind, description=description, **extra)
     return made

@@ -176,3 +176,19 @@ def test_invalid_rules_fail_in_the_rule_checks_words(
     assert "Traceback" not in err and "> in macro" not in err
     assert not (tmp_path / "out").exists()
     assert _digests(live) == before
+
+
+def test_the_dags_task_simulates_its_params(live: Path) -> None:
+    """What the manual DAG's task runs: vars only (the live ladder), an earlier evaluation given as
+    the date param (the other marts are rebuilt for it too, or the tests reconciling them fail)."""
+    from tierwise.orchestration import simulation
+
+    before = _digests(live)
+    params = {"ladder": None, "dbt_vars": {"abc_method": "rank"}, "as_of_date": PREVIOUS.isoformat()}
+    done = simulation({"params": params, "run_id": "manual__simulate"})
+    report = Path(done["report"])
+    assert report.is_file() and report.parent.parent == live / "publish" / "simulations"
+    summary = json.loads((report.parent / "summary.json").read_text(encoding="utf-8"))
+    assert summary["proposed_vars"]["abc_method"] == "rank" and summary["ladder"] is None
+    assert done["as_of_date"] == PREVIOUS.isoformat() and done["moves"] == summary["moves"]
+    assert {name: digest for name, digest in _digests(live).items() if "/simulations/" not in name} == before
