@@ -18,8 +18,9 @@ LISTED = 200  # customers listed per section; changes.csv has them all
 def _mix(summary: Mapping[str, Any], measure: str, title: str) -> Section:
     tiers = summary["tier_mix"]
     codes = [str(tier["tier_code"]) for tier in tiers]
-    now = [float(tier[f"now_{measure}"]) for tier in tiers]
-    proposed = [float(tier[f"proposed_{measure}"]) for tier in tiers]
+    number = int if measure == "customers" else float  # counts read as counts in the table
+    now = [number(tier[f"now_{measure}"]) for tier in tiers]
+    proposed = [number(tier[f"proposed_{measure}"]) for tier in tiers]
     return Section(
         title=title,
         svg=grouped_bars(codes, {"now": now, "proposed": proposed}, title=title, y_label=measure),
