@@ -5,7 +5,9 @@ Ingests the order and CRM exports into DuckDB (`raw`), checks them at the raw
 quality gate, builds the customer-value and customer-tier marts with dbt
 (models and tests), checks the marts at the marts quality gate (marts that pass
 are copied to the read-only BI snapshot), publishes the tiers to the local
-targets and writes a run summary: the same steps, in the same order, as
+targets and writes a run summary and the run report
+(`publish/reports/run-<as_of_date>.html`, `publish/reports/latest.html`; the
+summarize task logs its path): the same steps, in the same order, as
 `tierwise run` (`tierwise.pipeline.RUN_ORDER`). Not scheduled: it is the
 all-in-one run for the demo, first loads and deployments that prefer one DAG;
 in production the daily ingestion, the asset-triggered transform and publish

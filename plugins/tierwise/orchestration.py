@@ -238,7 +238,10 @@ def step_tasks(
 
 
 def summarize(stage_results: Sequence[Mapping[str, Any]]) -> str:
-    """Write the run summary of the steps' results inside an Airflow task; returns its path."""
+    """Write the run summary and the run report inside an Airflow task; returns the summary's path.
+
+    The report's path is in the task log and in the summary (text and JSON).
+    """
     from airflow.sdk import get_current_context
 
     from tierwise import pipeline

@@ -10,8 +10,12 @@ from typing import Any
 
 from tierwise.context import RunContext
 from tierwise.engine import Connection, Engine, column_names, fetch_all, table_exists
+from tierwise.masking import get_logger, mask
 from tierwise.pipeline import StageName, StageResult
+from tierwise.reporting.result import ReportResult
 from tierwise.snapshot import snapshot_path
+
+log = get_logger(__name__)
 
 
 def _tier_rows(con: Connection) -> list[tuple[Any, ...]]:
@@ -136,7 +140,18 @@ def _stage_lines(results: Sequence[StageResult]) -> list[str]:
     return lines
 
 
-def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any]) -> str:
+def _report_lines(report: ReportResult | None) -> list[str]:
+    """Where the run report is, or why it is missing or incomplete."""
+    if report is None:
+        return []
+    where = str(report.path) if report.path else "not written"
+    lines = [f"  run report    {where}" + (f"  (latest: {report.latest})" if report.latest else "")]
+    return lines + [f"  run report error: {error}" for error in report.errors]
+
+
+def render(
+    ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any], report: ReportResult | None = None
+) -> str:
     settings = ctx.settings
     lines = [f"Tierwise run {ctx.run_id} — evaluation as of {facts.get('as_of_date', ctx.as_of_date)}", ""]
     lines += _stage_lines(results)
@@ -159,16 +174,32 @@ def render(ctx: RunContext, results: Sequence[StageResult], facts: dict[str, Any
         f"  published     {settings.publish_dir}",
         f"  BI snapshot   {snapshot_path(settings)}  (refreshed when the marts gate passes)",
         f"  data docs     {_data_docs(results) or 'not rendered'}",
+        *_report_lines(report),
         f"  logs          {settings.log_dir}",
     ]
     return "\n".join(lines)
+
+
+def write_report(ctx: RunContext, results: Sequence[StageResult]) -> ReportResult:
+    """The run report, written beside the summary; a failure is told, never raised (the run is done)."""
+    from tierwise.reporting.run_report import write_run_report
+
+    try:
+        return write_run_report(ctx, results)
+    except Exception as error:
+        told = mask(f"{type(error).__name__}: {error}")
+        log.exception("run report not written: %s", told)
+        return ReportResult(None, None, (f"not written: {told}",))
 
 
 def write_summary(ctx: RunContext, results: Sequence[StageResult]) -> Path:
     """Write the summary as Markdown text and JSON; return the text file's path."""
     settings = ctx.settings
     facts = warehouse_facts(ctx.engine)
-    text = render(ctx, results, facts)
+    report = write_report(ctx, results)
+    if report.path:
+        log.info("run report: %s (latest: %s)", report.path, report.latest)
+    text = render(ctx, results, facts, report)
     runs_dir = settings.log_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     safe_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", ctx.run_id)
@@ -176,6 +207,7 @@ def write_summary(ctx: RunContext, results: Sequence[StageResult]) -> Path:
         "context": ctx.describe(),
         "stages": [result.to_dict() for result in results],
         "facts": facts,
+        "report": report.to_dict(),
     }
     (runs_dir / f"{safe_id}.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     summary_path = runs_dir / f"{safe_id}.txt"

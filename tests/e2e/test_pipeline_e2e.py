@@ -43,6 +43,15 @@ def test_dag_run_succeeded(pipeline_run: dict) -> None:
     assert "evaluation as of 2025-12-31" in summary
 
 
+def test_the_summarize_task_writes_and_logs_the_run_report(pipeline_run: dict) -> None:
+    report = pipeline_run["root"] / "publish" / "reports" / "run-2025-12-31.html"
+    log = pipeline_run["log"].read_text(encoding="utf-8")
+    assert report.is_file() and (report.parent / "latest.html").read_bytes() == report.read_bytes()
+    assert f"run report: {report}" in log
+    summary = (pipeline_run["root"] / "logs" / "last_run_summary.txt").read_text(encoding="utf-8")
+    assert f"  run report    {report}" in summary and "run report error" not in summary
+
+
 def test_one_row_and_one_tier_per_customer(pipeline_run: dict) -> None:
     with _con(pipeline_run) as con:
         value_rows, value_customers = con.execute(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 WIDTH_IN = 7.0
 HEIGHT_IN = 3.6
+LEGEND_INSIDE_MOST = 4
 _chart_ids = itertools.count(1)
 
 
@@ -78,6 +79,16 @@ def _titles(axes: Axes, title: str, x_label: str, y_label: str) -> None:
     axes.set_ylabel(y_label)
 
 
+def _legend(axes: Axes, entries: int) -> None:
+    """A legend when there is more than one series; outside the plot when it would cover the bars."""
+    if entries <= 1:
+        return
+    if entries > LEGEND_INSIDE_MOST:
+        axes.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        axes.legend(frameon=False, fontsize=8, loc="best")
+
+
 def grouped_bars(
     categories: Sequence[str],
     series: Mapping[str, Sequence[float]],
@@ -97,8 +108,7 @@ def grouped_bars(
         axes.bar(offsets, list(series[name]), width=width, label=name, color=palette[name])
     axes.set_xticks(range(len(categories)), list(categories))
     _titles(axes, title, x_label, y_label)
-    if len(names) > 1:
-        axes.legend(frameon=False)
+    _legend(axes, len(names))
     return to_svg(figure)
 
 
@@ -124,8 +134,7 @@ def stacked_bars(
             axes.bar(list(categories), numbers, bottom=base, label=name, color=palette[name])
         base = [low + value for low, value in zip(base, numbers, strict=True)]
     _titles(axes, title, x_label, y_label)
-    if len(series) > 1:
-        axes.legend(frameon=False, fontsize=8, loc="best")
+    _legend(axes, len(series))
     if not horizontal and len(categories) > 6:
         axes.tick_params(axis="x", labelrotation=30)
     return to_svg(figure)
@@ -162,8 +171,7 @@ def line_chart(
     if labelled:
         axes.set_xticks(positions, [str(label) for label in x])
     _titles(axes, title, x_label, y_label)
-    if len(series) > 1:
-        axes.legend(frameon=False, fontsize=8)
+    _legend(axes, len(series))
     return to_svg(figure)
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ class Link:
     href: str
 
 
-Cell = str | int | float | Link | None
+# A table cell: text, a number, a Link, or None (empty); anything else is shown as str().
+Cell = Any
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def _format(value: Cell) -> str:
         return f'<a href="{html.escape(value.href, quote=True)}">{html.escape(value.text)}</a>'
     if value is None:
         return ""
+    if not isinstance(value, str | int | float):
+        return html.escape(str(value))
     if isinstance(value, bool):
         return html.escape(str(value))
     if isinstance(value, int):
@@ -78,13 +82,16 @@ def _format(value: Cell) -> str:
     return html.escape(str(value))
 
 
+def _cell(value: Cell) -> str:
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return f"<td>{_format(value)}</td>" if numeric else f'<td class="text">{_format(value)}</td>'
+
+
 def _table(section: Section) -> str:
     if not section.table_headers and not section.table_rows:
         return ""
     head = "".join(f"<th>{html.escape(header)}</th>" for header in section.table_headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_format(cell)}</td>" for cell in row) + "</tr>" for row in section.table_rows
-    )
+    body = "".join("<tr>" + "".join(_cell(cell) for cell in row) + "</tr>" for row in section.table_rows)
     return f'<table class="numbers"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -112,11 +119,12 @@ nav ul { columns: 3; padding-left: 1.2rem; } nav a { color: #0b5394; }
 section { border-top: 1px solid #ddd; padding: 0.6rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 0.4rem 0; }
 .body { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
-.chart { flex: 1 1 560px; max-width: 680px; } .chart svg { width: 100%; height: auto; }
-.table { flex: 1 1 320px; overflow-x: auto; }
+.chart { flex: 0 1 620px; min-width: 360px; } .chart svg { width: 100%; height: auto; }
+.table { flex: 1 1 360px; overflow-x: auto; }
 table.numbers { border-collapse: collapse; font-size: 0.85rem; }
 table.numbers th, table.numbers td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; }
-table.numbers th { background: #f2f2f2; } table.numbers td:first-child { text-align: left; }
+table.numbers th { background: #f2f2f2; } table.numbers td { white-space: nowrap; }
+table.numbers td.text { text-align: left; white-space: normal; min-width: 6rem; }
 .note { background: #f4f7fb; border-left: 4px solid #0072B2; padding: 0.4rem 0.7rem; }
 .error { background: #fdf0ec; border-left: 4px solid #D55E00; padding: 0.4rem 0.7rem; }
 footer { color: #777; font-size: 0.8rem; border-top: 1px solid #ddd; padding-top: 0.5rem; }

@@ -15,6 +15,8 @@ def _all() -> list[str]:
         charts.stacked_bars(["orders"], {"bad_date": [2], "bad_amount": [5]}, horizontal=True),
         charts.line_chart([0, 0.5, 1], {"revenue": [0, 0.8, 1]}, guides=[charts.Guide("x", 0.5, "A|B")]),
         charts.matrix_chart(["A", "B"], ["A", "B"], [[1, 2], [3, 4]], title="moves"),
+        charts.line_chart(["2025-11-30", "2025-12-31"], {"gold": [3, 4], "silver": [5, 2]}),
+        charts.stacked_bars(["orders"], {f"reason {n}": [n] for n in range(9)}, horizontal=True),
     ]
 
 
@@ -46,3 +48,8 @@ def test_fixed_colours_win_and_the_palette_fills_the_rest() -> None:
     colours = charts.colours_for(["A", "B", "C"], {"B": "#123456"})
     assert colours["B"] == "#123456"
     assert colours["A"] == charts.PALETTE[0] and colours["C"] == charts.PALETTE[1]
+
+
+def test_labels_on_x_are_kept_in_order() -> None:
+    svg = charts.line_chart(["2025-11-30", "2025-12-31"], {"gold": [3, 4]})
+    assert 0 < svg.index("2025-11-30") < svg.index("2025-12-31")
