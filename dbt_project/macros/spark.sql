@@ -12,6 +12,10 @@
     {{ exceptions.raise_compiler_error("var fx_rates_file is not supported on Spark yet (issue 18): add the rates to seeds/fx_rates.csv") }}
 {%- endmacro %}
 
+{% macro spark__tierwise_tier_ladder_from_file(path) -%}
+    {{ exceptions.raise_compiler_error("var tier_ladder_file is not supported on Spark yet (issue 18): edit seeds/tier_ladder.csv") }}
+{%- endmacro %}
+
 {% macro spark__tierwise_try_parse_date(text) -%}
     try_to_timestamp({{ text }}, 'yyyy-MM-dd')
 {%- endmacro %}

@@ -4,7 +4,8 @@
     error whose message names every problem found.
     - tierwise_validate_vars(): project vars;
     - tierwise_validate_seeds(): the rule seeds tier_ladder and rfm_segments,
-      read from their CSV files as dbt will load them;
+      read from their CSV files as dbt will load them (the ladder from the
+      file of var tier_ladder_file when set);
     - tierwise_validate_fx_rates(tierwise_seed_csv('fx_rates')) (macros/fx_rates.sql):
       the fx_rates seed's file and the rates file of var fx_rates_file.
 #}
@@ -109,8 +110,47 @@
         {{- return(none) -}}
     {%- endif -%}
     {%- set node = tierwise_seed_node(seed_name) -%}
-    {%- set file = (node.root_path ~ '/' ~ node.original_file_path) | replace("'", "''") -%}
+    {%- set file = tierwise_seed_file(node) | replace("'", "''") -%}
     {{- return(tierwise_csv_relation(file, node.config.delimiter or ',')) -}}
+{%- endmacro %}
+
+{#- The ladder file var tier_ladder_file names (a proposed ladder: tierwise simulate), or none. -#}
+{% macro tierwise_tier_ladder_file() -%}
+    {%- set path = var('tier_ladder_file', none) -%}
+    {{ return((path | string | trim) if path else none) }}
+{%- endmacro %}
+
+{% macro tierwise_seed_file(node) -%}
+    {#- The CSV file a rule seed's rules come from: for the ladder, the file of var
+        tier_ladder_file when set; else the seed's own file. -#}
+    {%- set given = tierwise_tier_ladder_file() if node.name == 'tier_ladder' else none -%}
+    {{- return(given or (node.root_path ~ '/' ~ node.original_file_path)) -}}
+{%- endmacro %}
+
+{% macro tierwise_seed_label(node) -%}
+    {#- How a message names where a rule seed's rules come from. -#}
+    {%- if node.name == 'tier_ladder' and tierwise_tier_ladder_file() -%}
+        {{- return("tier_ladder file " ~ tierwise_tier_ladder_file() ~ ", var tier_ladder_file") -}}
+    {%- endif -%}
+    {{- return(node.name ~ " seed (" ~ node.original_file_path ~ ")") -}}
+{%- endmacro %}
+
+{% macro tierwise_tier_ladder_from_file(path) -%}
+    {#- The ladder file typed as the tier_ladder seed is (its column_types), for
+        int_tier_ladder_validated; the file was checked by tierwise_validate_seeds. -#}
+    {{ return(adapter.dispatch('tierwise_tier_ladder_from_file', 'tierwise')(path)) }}
+{%- endmacro %}
+
+{% macro default__tierwise_tier_ladder_from_file(path) -%}
+    {%- set types = tierwise_seed_node('tier_ladder').config.column_types if execute else {} -%}
+    (
+        select
+        {%- for column, type in types.items() %}
+            cast({{ adapter.quote(column) }} as {{ type }}) as {{ adapter.quote(column) }}{{ "," if not loop.last }}
+        {%- else %} *
+        {%- endfor %}
+        from {{ tierwise_csv_relation(path | replace("'", "''"), ',') }}
+    )
 {%- endmacro %}
 
 {% macro tierwise_seed_rows(node, problems) -%}
@@ -249,7 +289,7 @@
                 {%- do check(rows, problems) -%}
             {%- endif -%}
             {%- if problems | length > 0 -%}
-                {%- do reports.append("Invalid " ~ seed ~ " seed (" ~ node.original_file_path ~ "):\n  - " ~ problems | join("\n  - ")) -%}
+                {%- do reports.append("Invalid " ~ tierwise_seed_label(node) ~ ":\n  - " ~ problems | join("\n  - ")) -%}
             {%- endif -%}
         {%- endfor -%}
         {%- if reports | length > 0 -%}

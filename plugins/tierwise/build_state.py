@@ -2,13 +2,13 @@
 
 An evaluation as of date D reads only what was known at the end of D: record versions whose
 version timestamp is before the cut-off, the dbt project (models, macros, seeds, vars), the FX
-rates file that var ``fx_rates_file`` names, and the tier history of earlier months (downgrade
-grace). A daily run that evaluates the same month end again after new exports arrived gets the
-same marts, so rebuilding them is wasted work. The fingerprint below covers every one of those
-inputs, plus the marts themselves (a dropped or edited mart forces a build); a build is skipped
-only when the fingerprint equals the one recorded after the last successful build. It is
-conservative: a file loaded again with the same rows changes ``_loaded_at`` and so forces a
-build.
+rates file that var ``fx_rates_file`` names and the ladder file of var ``tier_ladder_file``, and
+the tier history of earlier months (downgrade grace). A daily run that evaluates the same month
+end again after new exports arrived gets the same marts, so rebuilding them is wasted work. The
+fingerprint below covers every one of those inputs, plus the marts themselves (a dropped or
+edited mart forces a build); a build is skipped only when the fingerprint equals the one
+recorded after the last successful build. It is conservative: a file loaded again with the same
+rows changes ``_loaded_at`` and so forces a build.
 
 Never skipped: ``full_refresh``, or ``TIERWISE_BUILD_SKIP_UNCHANGED=0``. A run without an
 evaluation date is checked for the date dbt would take (:mod:`tierwise.evaluation`).
@@ -70,13 +70,16 @@ def project_digest(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def rates_file_digest(project_dir: Path, dbt_vars: dict[str, Any] | None = None) -> str | None:
-    """sha256 of the FX rates file that var fx_rates_file names: it lives outside the project.
+def rates_file_digest(
+    project_dir: Path, dbt_vars: dict[str, Any] | None = None, var: str = "fx_rates_file"
+) -> str | None:
+    """sha256 of the file that ``var`` names (the FX rates file, or the tier ladder file of var
+    tier_ladder_file): it lives outside the project.
 
     The run's own vars (--vars) come before dbt_project.yml's. A relative path is read from the
     current directory, as dbt reads it in this process.
     """
-    name = {**project_vars(project_dir), **(dbt_vars or {})}.get("fx_rates_file")
+    name = {**project_vars(project_dir), **(dbt_vars or {})}.get(var)
     if not name:
         return None
     path = Path(str(name))
@@ -124,6 +127,7 @@ def fingerprint(
         "as_of_date": as_of_date.isoformat(),
         "project": project_digest(project_dir),
         "fx_rates_file": rates_file_digest(project_dir, extra.get("vars")),
+        "tier_ladder_file": rates_file_digest(project_dir, extra.get("vars"), "tier_ladder_file"),
         "raw": _raw_inputs(con, cutoff),
         "marts": _marts(con),
         **extra,

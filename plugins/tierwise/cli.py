@@ -143,6 +143,18 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tierwise.simulate import Proposal, simulate
+
+    if not args.ladder and not args.vars:
+        raise TierwiseError("give the rules to try: --ladder FILE, --vars YAML or both")
+    ctx = _context(args, "cli_simulate")
+    proposal = Proposal(ladder=Path(args.ladder) if args.ladder else None, dbt_vars=ctx.dbt_vars)
+    done = simulate(ctx, proposal, Path(args.out) if args.out else None)
+    print("\n".join(done.lines()))
+    return 0
+
+
 def cmd_spark(args: argparse.Namespace) -> int:
     """Start, stop or show the local Spark Connect server of the workspace (TIERWISE_ENGINE=spark)."""
     from tierwise.engine.spark import SparkEngine
@@ -338,6 +350,30 @@ def build_parser() -> argparse.ArgumentParser:
         "index with each validation's status",
     )
     docs.set_defaults(func=cmd_docs)
+
+    sim = command(
+        "simulate",
+        help="what-if: evaluate a proposed ladder and rules on a copy of the warehouse and compare "
+        "with the live tiers (nothing live changes, nothing is published)",
+    )
+    sim.add_argument(
+        "--ladder",
+        metavar="CSV",
+        help="proposed tier ladder, with the columns of dbt_project/seeds/tier_ladder.csv "
+        "(default: the live ladder)",
+    )
+    _add_vars_option(sim)
+    sim.add_argument(
+        "--as-of",
+        type=iso_date,
+        help="evaluation date (default: the evaluation of the live marts, the latest build)",
+    )
+    sim.add_argument(
+        "--out",
+        metavar="DIR",
+        help="report folder (default: <publish folder>/simulations/<timestamp>)",
+    )
+    sim.set_defaults(func=cmd_simulate)
 
     dbt = command(
         "dbt",

@@ -26,6 +26,10 @@ class BuildError(TierwiseError):
     """dbt build failed (a model or a test)."""
 
 
+class SimulationError(TierwiseError):
+    """A what-if simulation could not run, or its proposed rules are invalid (the message says which)."""
+
+
 class QualityGateError(TierwiseError):
     """A Great Expectations suite failed on the data: the gate is closed."""
 

@@ -7,10 +7,12 @@ An Airflow task's run context differs from the CLI's in one place: on the Spark 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -29,6 +31,7 @@ WRITER_POOL = "duckdb_writer"
 SPARK_CONN_ID = "tierwise_spark"
 SPARK_CONNECT_PORT = 15002
 OWNER = "data-platform"
+log = logging.getLogger(__name__)
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
@@ -73,16 +76,24 @@ _PARAM_SPECS: dict[str, tuple[Any, Any, str]] = {
         "object",
         'Rules for this run over dbt_project.yml\'s vars, e.g. {"evaluation_window_months": "all"}',
     ),
+    "ladder": (
+        None,
+        ["null", "string"],
+        "Proposed tier ladder: a CSV with the columns of dbt_project/seeds/tier_ladder.csv, as a path "
+        "the workers can read (none: the live ladder)",
+    ),
 }
 
 
-def params(*names: str) -> dict[str, Any]:
-    """The manual-run params a DAG offers, defined once for all DAGs."""
+def params(*names: str, described: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The manual-run params a DAG offers, defined once for all DAGs; ``described`` gives a DAG's
+    own description of a param where it means something else there (its default)."""
     from airflow.sdk import Param
 
     made = {}
     for name in names:
         default, kind, description = _PARAM_SPECS[name]
+        description = (described or {}).get(name, description)
         extra: dict[str, Any] = {"format": "date"} if name == "as_of_date" else {}
         made[name] = Param(default, type=kind, description=description, **extra)
     return made
@@ -161,6 +172,36 @@ def run_context(context: Mapping[str, Any], *, interval: bool = False) -> RunCon
     )
     # The rules are checked against the workspace's dbt project, which the context knows.
     return replace(ctx, dbt_vars=parse_dbt_vars(params.get("dbt_vars"), ctx.settings.dbt_project_dir))
+
+
+def simulation(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The what-if of a manual run of ``tierwise_simulate``: its params' ladder, vars and date.
+
+    No date evaluates the live marts' evaluation (the latest build), as ``tierwise simulate``.
+    Returns where the report is and its headline figures (small, for XCom).
+    """
+    from tierwise.context import RunContext
+    from tierwise.simulate import Proposal, simulate
+    from tierwise.transform import parse_dbt_vars
+
+    params = context.get("params") or {}
+    chosen = params.get("as_of_date")
+    settings = task_settings()
+    ctx = RunContext.create(
+        context["run_id"], settings=settings, as_of_date=date.fromisoformat(chosen) if chosen else None
+    )
+    given = parse_dbt_vars(params.get("dbt_vars"), settings.dbt_project_dir)
+    ladder = params.get("ladder")
+    done = simulate(ctx, Proposal(ladder=Path(ladder) if ladder else None, dbt_vars=given))
+    for line in done.lines():
+        log.info("%s", line)
+    summary = done.summary
+    return {
+        "report": str(done.folder / "report.html"),
+        "as_of_date": summary["as_of_date"],
+        "moves": summary["moves"],
+        "notifications": summary["notifications"]["proposed"],
+    }
 
 
 def _step_task(step: Step, outlets: list[Any], interval: bool) -> Any:

@@ -87,7 +87,10 @@ def dbt_args(
     select: Sequence[str] = (),
     dbt_vars: Mapping[str, Any] | None = None,
     extra: Sequence[str] = (),
+    target_path: Path | None = None,
 ) -> list[str]:
+    """dbt's command line; ``target_path`` is the project's ``target`` folder unless given (a
+    simulation keeps its artifacts apart from the live build's)."""
     log_path = settings.log_dir / "dbt"
     args = [
         # The console gets errors only: they are what a failed build reports (run_results.json
@@ -105,7 +108,7 @@ def dbt_args(
         "--profiles-dir",
         str(settings.dbt_profiles_dir),
         "--target-path",
-        str(settings.dbt_project_dir / "target"),
+        str(target_path or settings.dbt_project_dir / "target"),
     ]
     if command == "build" and not settings.dbt_unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
@@ -225,6 +228,7 @@ def run_dbt(
     as_of_date: date | None = None,
     select: Sequence[str] = (),
     extra: Sequence[str] = (),
+    target_path: Path | None = None,
 ) -> BuildReport:
     """Run one dbt command against the run's warehouse; raise BuildError if anything failed.
 
@@ -233,11 +237,17 @@ def run_dbt(
     """
     settings = ctx.settings
     started = time.perf_counter()
+    target = target_path or settings.dbt_project_dir / "target"
     args = dbt_args(
-        settings, command, full_refresh=ctx.full_refresh, select=select, dbt_vars=ctx.dbt_vars, extra=extra
+        settings,
+        command,
+        full_refresh=ctx.full_refresh,
+        select=select,
+        dbt_vars=ctx.dbt_vars,
+        extra=extra,
+        target_path=target,
     )
     env = dbt_env(ctx, as_of_date)
-    target = settings.dbt_project_dir / "target"
     outcome = ctx.engine.exclusive(lambda: _invoke(args, env, target, ctx.engine))
     report = BuildReport(
         command=command,

@@ -30,6 +30,7 @@ def test_help_lists_every_stage_and_no_dev_command() -> None:
         "run",
         "explain",
         "docs",
+        "simulate",
         "dbt",
         "metrics",
         "spark",

@@ -202,6 +202,22 @@ def _notifiable(con: duckdb.DuckDBPyConnection, config: NotificationConfig) -> t
     return "(" + " and ".join(where) + ")", params
 
 
+def notifiable_changes(
+    con: duckdb.DuckDBPyConnection, as_of: date, config: NotificationConfig
+) -> list[tuple[str, str | None, str, str, str]]:
+    """The changes of ``as_of`` in marts.tier_changes that the notifications destination finds
+    worth a message, before what it sent already (customer_id, from, to, change type, reason):
+    what a simulation says proposed rules would notify."""
+    condition, params = _notifiable(con, config)
+    rows = con.execute(
+        "select chg.customer_id, chg.from_tier_code, chg.to_tier_code, chg.change_type, chg.reason "
+        f"from (select *, false as retracted from marts.tier_changes) as chg where {condition} "
+        "order by chg.customer_id",
+        {**params, "as_of": as_of},
+    ).fetchall()
+    return [(str(a), b, str(c), str(d), str(e or "")) for a, b, c, d, e in rows]
+
+
 # A notification's version: the key alone for revision 1 (what every change notified
 # before revisions existed was recorded with), the key and revision after.
 NOTIFICATION_HASH = "case when revision = 1 then md5(record_key) else md5(record_key || '#' || revision) end"

@@ -2,7 +2,11 @@
 -- built (on-run-start, macro tierwise_validate_seeds): unique codes and ranks,
 -- the unrated tier at the bottom, min_value strictly rising and min_orders
 -- never falling with tier_rank. Each tier gets the tier above it (the next
--- tier a customer can reach).
+-- tier a customer can reach). When var tier_ladder_file names a CSV with the
+-- seed's columns (a proposed ladder: tierwise simulate), that file is the
+-- ladder, checked by the same hook; the seed stays loaded as it is.
+-- depends_on: {{ ref('tier_ladder') }}
+{%- set ladder_file = tierwise_tier_ladder_file() %}
 
 with ladder as (
 
@@ -12,7 +16,11 @@ with ladder as (
         tier_rank,
         min_value,
         min_orders
-    from {{ ref('tier_ladder') }}
+    {%- if ladder_file %}
+        from {{ tierwise_tier_ladder_from_file(ladder_file) }}
+    {%- else %}
+        from {{ ref('tier_ladder') }}
+    {%- endif %}
 
 ),
 
