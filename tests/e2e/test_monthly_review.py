@@ -48,8 +48,16 @@ def _snapshot_as_of(root: Path) -> date:
 
 def test_the_review_exits_0(review: dict) -> None:
     assert review["code"] == 0, review["log"][-4000:]
-    for task_id in ("dbt_build", "marts_quality_gate", "publish", "notify_tier_changes"):
+    for task_id in ("dbt_build", "marts_quality_gate", "publish", "notify_tier_changes", "summarize"):
         assert f"end task task_id={task_id}" in review["log"]
+
+
+def test_the_review_writes_the_run_report_of_its_evaluation(review: dict) -> None:
+    reports = review["root"] / "publish" / "reports"
+    report = reports / f"run-{EVALUATION}.html"
+    assert report.is_file()
+    assert (reports / "latest.html").read_bytes() == report.read_bytes()
+    assert f"run report: {report}" in review["log"]
 
 
 def test_its_callbacks_run_without_a_traceback(review: dict) -> None:

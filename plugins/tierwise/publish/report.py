@@ -101,6 +101,8 @@ class PublishReport:
             + (f"/{stream.rejected:,} rejected" if stream.rejected else "")
             for stream in self.streams
         ]
+        if not parts:  # every destination asked for was skipped (not configured, say): say why
+            parts = [f"nothing sent: skipped {reason}" for reason in self.skipped] or ["nothing to send"]
         mode = " (dry run)" if self.dry_run else ""
         override = "GATE OVERRIDDEN, " if self.gate_override else ""
         return f"{override}as of {self.as_of_date}{mode}: " + "; ".join(parts) + f" in {self.elapsed:.1f}s"

@@ -120,7 +120,7 @@ section { border-top: 1px solid #ddd; padding: 0.6rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 0.4rem 0; }
 .body { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
 .chart { flex: 0 1 620px; min-width: 360px; } .chart svg { width: 100%; height: auto; }
-.table { flex: 1 1 360px; overflow-x: auto; }
+.table { flex: 1 1 auto; max-width: 100%; overflow-x: auto; }
 table.numbers { border-collapse: collapse; font-size: 0.85rem; }
 table.numbers th, table.numbers td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; }
 table.numbers th { background: #f2f2f2; } table.numbers td { white-space: nowrap; }

@@ -107,3 +107,15 @@ def test_report_summary_lines() -> None:
     assert "FAILED: HTTP 503" in lines[2]
     assert lines[3] == "skipped notifications: not configured"
     assert report.failed[0].destination == "crm"
+
+
+def test_a_headline_with_every_destination_skipped_says_why() -> None:
+    skipped = PublishReport(
+        "r1", date(2024, 1, 31), False, (), elapsed=0.1, skipped=("notifications: no connection",)
+    )
+    assert skipped.headline() == (
+        "as of 2024-01-31: nothing sent: skipped notifications: no connection in 0.1s"
+    )
+    assert PublishReport("r1", date(2024, 1, 31), False, (), elapsed=0.1).headline() == (
+        "as of 2024-01-31: nothing to send in 0.1s"
+    )
