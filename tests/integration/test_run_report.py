@@ -207,6 +207,7 @@ def test_migration_matrix_equals_the_history(runs: dict[str, Any]) -> None:
             "select count(*) from marts.tier_changes where as_of_date = ? and change_type = 'upgrade'",
             [SECOND],
         ).fetchone()[0]
+    assert upgrades and new, "the shared home has upgrades and new customers in the second evaluation"
     section = _latest(runs)["tier-migration-since-the-previous-evaluation"]
     columns = section["headers"][1:-1]
     matrix = _grid(columns, [row[:-1] for row in section["rows"]])
