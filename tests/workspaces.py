@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 NOVEMBER, DECEMBER = date(2025, 11, 30), date(2025, 12, 31)
 EVALUATIONS = (NOVEMBER, DECEMBER)
 # Enough customers and orders for every case the modules pick by SQL (silver and gold customers,
-# ineligible ones, upgrades and downgrades in December, grace under a stricter ladder); dirty
-# rows so the quarantine is not empty.
+# ineligible ones, upgrades and new customers in December, grace under a stricter ladder); dirty
+# rows so the quarantine is not empty. The modules assert each case they need exists.
 CUSTOMERS, ORDERS, SEED, DIRTY, START = 400, 4_000, 7, 0.02, date(2025, 1, 1)
 
 
@@ -58,7 +58,7 @@ def build_two_evaluations(root: Path) -> Path:
             orders=ORDERS,
             seed=SEED,
             dirty=DIRTY,
-            start=date(2025, 1, 1),
+            start=START,
             end=DECEMBER,
         )
         for day in EVALUATIONS:
