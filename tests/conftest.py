@@ -37,3 +37,12 @@ def _forget_registered_secrets() -> Iterator[None]:
     yield
     with masking._lock:
         masking._secrets.intersection_update(before)
+
+
+@pytest.fixture(scope="session")
+def two_evaluations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template home of tests/workspaces.py (evaluated as of 2025-11-30 and 2025-12-31),
+    built the first time a module asks; copy it with ``copy_home``, never change it."""
+    from tests.workspaces import build_two_evaluations
+
+    return build_two_evaluations(tmp_path_factory.mktemp("two_evaluations"))

@@ -1,9 +1,9 @@
 """``tierwise explain`` on a real warehouse: what it says equals the marts, read here with plain SQL.
 
-Exports are generated and ingested, dbt builds the evaluations of November and December 2025
-(so customers have a history and tier changes), and December's changes are notified to a local
-webhook. Each test picks a customer by SQL (a tiered one, an ineligible one, one whose tier
-changed) and compares the ``--json`` output with the marts and ``ops.sync_state``.
+The session's shared home of tests/workspaces.py (generated exports evaluated as of November and
+December 2025, so customers have a history and tier changes) is copied, and December's changes
+are notified to a local webhook. Each test picks a customer by SQL (a tiered one, an ineligible
+one, one whose tier changed) and compares the ``--json`` output with the marts and ``ops.sync_state``.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 from tests.fakes.webhook import FakeWebhook
-from tests.support import leaks, loaded_home, personal_values, run_context
+from tests.support import leaks, personal_values, run_context
+from tests.workspaces import DECEMBER, NOVEMBER, copy_home
 
 from tierwise.cli import main
 from tierwise.names import REASON_SETTINGS
@@ -27,7 +27,6 @@ from tierwise.publish.config import NotificationConfig, PublishConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-NOVEMBER, DECEMBER = date(2025, 11, 30), date(2025, 12, 31)
 CONFIG = PublishConfig(notifications=NotificationConfig(batch_size=20, retry_base_delay=0.01))
 
 
@@ -38,13 +37,9 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    from tierwise.pipeline import RunContext, build
-
+def home(two_evaluations: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     root = tmp_path_factory.mktemp("explain")
-    patch = loaded_home(root, customers=400, orders=5_000, seed=19, end=DECEMBER)
-    for run_id, as_of in (("november", NOVEMBER), ("december", DECEMBER)):
-        build(RunContext.create(run_id, as_of_date=as_of))
+    patch = copy_home(two_evaluations, root)
     with FakeWebhook() as webhook:
         patch.setenv(
             "AIRFLOW_CONN_TIERWISE_WEBHOOK", webhook.url.replace("http://", f"http://:{webhook.secret}@")

@@ -1,6 +1,7 @@
 """``tierwise publish --dry-run`` shows which fields would change; ``--full-resync`` sends everything.
 
-A small warehouse is built and published to the local operational database (SQLite); then the
+A small warehouse evaluated twice (a copy of the session's shared home, tests/workspaces.py) is
+published to the local operational database (SQLite); then the
 mart changes for a few customers, as a rebuild would change it. The dry run must name, for a
 sample of them, each changed field with the value the database holds and the mart's new one
 (both read here by plain SQL), send nothing and record nothing.
@@ -12,19 +13,18 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from tests.support import leaks, loaded_home, personal_values
+from tests.support import leaks, personal_values
+from tests.workspaces import copy_home
 
 from tierwise.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-AS_OF = date(2025, 12, 31)
 GATE = ["--override-gate", "dry-run field diff test"]
 CHANGED = ("silver", "gold")
 
@@ -37,12 +37,9 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    from tierwise.pipeline import RunContext, build
-
+def home(two_evaluations: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     root = tmp_path_factory.mktemp("dry_run")
-    patch = loaded_home(root, customers=200, orders=2_000, seed=29, end=AS_OF)
-    build(RunContext.create("build", as_of_date=AS_OF))
+    patch = copy_home(two_evaluations, root)
     assert main(["publish", "--destination", "database", *GATE]) == 0
     yield Home(root, root / "warehouse" / "tierwise.duckdb", root / "publish" / "operational.sqlite")
     patch.undo()

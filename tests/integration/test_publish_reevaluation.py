@@ -1,7 +1,8 @@
 """A published evaluation rebuilt for real: every destination follows the mart (issue 16, defect 6).
 
-Exports are generated and ingested, dbt builds the evaluations of November and December
-2025, the marts gate passes, and December is published to files, the operational database
+The session's shared home of tests/workspaces.py is copied: generated exports run through
+``tierwise run`` as of November and December 2025 (dbt builds, the gates pass, the default
+destinations get December). December is published to files, the operational database
 (PostgreSQL, and the local SQLite file) and notifications (webhook and e-mail). Then the
 tier ladder changes (silver and gold ask for more) and December is rebuilt: some of its
 tier changes now read differently, some are gone. After the next publish every
@@ -25,7 +26,8 @@ import pytest
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.support import scratch_database
 from tests.fakes.webhook import FakeWebhook
-from tests.support import loaded_home, run_context
+from tests.support import run_context
+from tests.workspaces import DECEMBER, copy_home
 
 from tierwise.publish import PublishReport, publish
 from tierwise.publish.config import DatabaseConfig, NotificationConfig, PublishConfig
@@ -34,7 +36,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-NOVEMBER, DECEMBER = date(2025, 11, 30), date(2025, 12, 31)
 SCHEMA = "ops_copy"
 EVENT_COLUMNS = "change_key, customer_id, as_of_date, previous_as_of_date, " + (
     "from_tier_code, to_tier_code, change_type, reason"
@@ -73,11 +74,9 @@ def _stages(run_id: str, as_of: date) -> None:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(two_evaluations: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     root = tmp_path_factory.mktemp("reevaluation")
-    patch = loaded_home(root, customers=800, orders=10_000, seed=11, end=DECEMBER)
-    _stages("november", NOVEMBER)
-    _stages("december", DECEMBER)
+    patch = copy_home(two_evaluations, root)
     with scratch_database() as database, FakeWebhook() as webhook, FakeSmtp() as smtp:
         patch.setenv(
             "AIRFLOW_CONN_TIERWISE_WEBHOOK", webhook.url.replace("http://", f"http://:{webhook.secret}@")

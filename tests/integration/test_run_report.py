@@ -1,4 +1,5 @@
-"""The run report of real runs: two month ends evaluated by `tierwise run` on a small generated sample.
+"""The run report of real runs: two month ends evaluated by `tierwise run` on a small generated sample
+(the session's shared template of tests/workspaces.py, copied for this module).
 
 The first evaluation has no previous one, so its report says the migration matrix is not there
 yet; the second has one. The numbers in the report's tables are compared with the marts and
@@ -18,11 +19,12 @@ from typing import Any
 import duckdb
 import pytest
 from tests.browser import dump_dom, screenshot
-from tests.support import isolate_tierwise, leaks, personal_values
+from tests.support import leaks, personal_values
+from tests.workspaces import DECEMBER, NOVEMBER, copy_home
 
 pytestmark = [pytest.mark.slow]
 
-FIRST, SECOND = date(2025, 11, 30), date(2025, 12, 31)
+FIRST, SECOND = NOVEMBER, DECEMBER
 SECTION_IDS = (
     "run-stages",
     "tier-mix",
@@ -39,26 +41,14 @@ SECTION_IDS = (
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from tierwise.cli import main
-    from tierwise_dev.generate import generate
-
+def runs(two_evaluations: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("report")
-    patch = isolate_tierwise(root)
-    outputs = {}
+    patch = copy_home(two_evaluations, root)
     try:
-        generate(
-            root / "data", customers=400, orders=3_000, seed=7, dirty=0.02, start=date(2025, 1, 1), end=SECOND
-        )
-        for day in (FIRST, SECOND):
-            code = main(["run", "--as-of", day.isoformat()])
-            assert code == 0
-            outputs[day] = json.loads(
-                max(
-                    (root / "logs" / "runs").glob("*.json"), key=lambda path: path.stat().st_mtime
-                ).read_text()
-            )
-        yield {"root": root, "summaries": outputs}
+        summaries = [json.loads(path.read_text()) for path in (root / "logs" / "runs").glob("*.json")]
+        outputs = {date.fromisoformat(summary["facts"]["as_of_date"]): summary for summary in summaries}
+        assert len(summaries) == 2 and sorted(outputs) == [FIRST, SECOND], "one run summary per evaluation"
+        yield {"root": root, "origin": two_evaluations, "summaries": outputs}
     finally:
         patch.undo()
 
@@ -153,12 +143,15 @@ def test_each_evaluation_has_its_report_and_latest_is_the_last(runs: dict[str, A
 
 
 def test_the_run_summary_names_the_report(runs: dict[str, Any]) -> None:
+    # The runs ran in the template: their summaries name its reports, which this copy holds too.
+    ran_in = runs["origin"] / "publish" / "reports"
     for day, summary in runs["summaries"].items():
         report = summary["report"]
-        assert report["path"] == str(_reports(runs) / f"run-{day}.html")
+        assert report["path"] == str(ran_in / f"run-{day}.html")
+        assert (_reports(runs) / f"run-{day}.html").stat().st_size == report["size_bytes"]
         assert report["errors"] == [] and report["size_bytes"] > 10_000
     text = (runs["root"] / "logs" / "last_run_summary.txt").read_text(encoding="utf-8")
-    assert f"  run report    {_reports(runs) / f'run-{SECOND}.html'}" in text
+    assert f"  run report    {ran_in / f'run-{SECOND}.html'}" in text
 
 
 def test_no_previous_evaluation_says_not_yet(runs: dict[str, Any]) -> None:
@@ -214,6 +207,7 @@ def test_migration_matrix_equals_the_history(runs: dict[str, Any]) -> None:
             "select count(*) from marts.tier_changes where as_of_date = ? and change_type = 'upgrade'",
             [SECOND],
         ).fetchone()[0]
+    assert upgrades and new, "the shared home has upgrades and new customers in the second evaluation"
     section = _latest(runs)["tier-migration-since-the-previous-evaluation"]
     columns = section["headers"][1:-1]
     matrix = _grid(columns, [row[:-1] for row in section["rows"]])

@@ -13,17 +13,15 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from tests.support import isolate_tierwise
+from tests.workspaces import DECEMBER, NOVEMBER, copy_home
 
 pytestmark = [pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-PREVIOUS, EVALUATION = date(2025, 11, 30), date(2025, 12, 31)
+PREVIOUS, EVALUATION = NOVEMBER, DECEMBER
 # Higher thresholds than the seed's: customers earn lower tiers, and those graded in November
 # keep theirs in grace (downgrade_grace_evaluations), which the simulation must apply too.
 PROPOSED = """tier_code,tier_name,tier_rank,min_value,min_orders
@@ -44,25 +42,18 @@ def _digests(root: Path) -> dict[str, str]:
         *root.joinpath("warehouse").rglob("*"),
         *root.joinpath("publish").rglob("*"),
         *root.joinpath("logs", "dbt").rglob("*"),
-        *(REPO / "dbt_project" / "target").rglob("*"),
+        *root.joinpath("dbt_project", "target").rglob("*"),
     ]
     return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in files if path.is_file()}
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A warehouse evaluated as of November and December, published to files and the database."""
-    from tierwise.cli import main
-    from tierwise_dev.generate import generate
-
+def live(two_evaluations: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A warehouse evaluated as of November and December, published to files and the database
+    (a copy of the session's shared home, tests/workspaces.py)."""
     root = tmp_path_factory.mktemp("simulate")
-    patch = isolate_tierwise(root)
+    patch = copy_home(two_evaluations, root)
     try:
-        generate(root / "data", customers=300, orders=2_500, seed=7, start=date(2025, 1, 1), end=EVALUATION)
-        assert main(["ingest"]) == 0
-        for day in (PREVIOUS, EVALUATION):
-            assert main(["build", "--as-of", day.isoformat()]) == 0
-        assert main(["publish", "--override-gate", "simulate test: no gate run"]) == 0
         (root / "proposed.csv").write_text(PROPOSED, encoding="utf-8")
         yield root
     finally:
