@@ -336,7 +336,7 @@ def without_login(host: str, *, login: bool) -> bool:
     return not login and host in LOOPBACK
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
+def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
@@ -345,7 +345,10 @@ def serve(host: str, port: int, *, login: bool) -> int:
     from tierwise.console import progress
 
     local = LocalAirflow(host=host, port=port, all_admins=without_login(host, login=login))
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # SIGINT too, explicitly: a command started in the background by a non-interactive shell
+    # (a CI job, `make airflow &`) inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt, so Ctrl-C or `kill -INT` would leave every service running.
+    previous = {signum: signal.signal(signum, _stop_on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         progress(
             "airflow",
@@ -365,4 +368,5 @@ def serve(host: str, port: int, *, login: bool) -> int:
         return 0
     finally:
         local.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -103,7 +103,16 @@ def test_airflow_command_serves_the_dags_and_stops_everything_on_ctrl_c(tmp_path
     reports = tmp_path / "publish" / "reports"
     reports.mkdir(parents=True)
     (reports / "latest.html").write_text(REPORT, encoding="utf-8")
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Started as a background job of a non-interactive shell is (a CI job): SIGINT ignored on
+    # entry. Ctrl-C must stop it all the same.
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         _wait_healthy(url, process, timeout=360)
         # The dag-processor parses every file first; slow on a machine busy with other tests.
