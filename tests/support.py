@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,28 +53,6 @@ def isolate_tierwise(
         "TIERWISE_AIRFLOW_HOME": "airflow",
     }.items():
         patch.setenv(name, str(root / sub))
-    return patch
-
-
-def loaded_home(
-    root: Path, *, customers: int, orders: int, seed: int, end: date, start: date = date(2025, 1, 1)
-) -> pytest.MonkeyPatch:
-    """An isolated home below ``root`` with its own copy of the dbt project (a test may edit its
-    seeds) and generated exports, ingested; the caller undoes the returned patch when done."""
-    import shutil
-
-    from tierwise.pipeline import RunContext, ingest
-    from tierwise.schema import ENTITIES
-    from tierwise_dev.generate import generate
-
-    patch = isolate_tierwise(root)
-    project = root / "dbt_project"
-    repo = Path(__file__).resolve().parents[1]
-    shutil.copytree(repo / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    patch.setenv("TIERWISE_DBT_PROJECT_DIR", str(project))
-    generate(root / "data", customers=customers, orders=orders, seed=seed, start=start, end=end)
-    for source in ENTITIES:
-        ingest(RunContext.create("load"), source)
     return patch
 
 
