@@ -168,6 +168,20 @@ def last_build(con: Connection) -> tuple[str, str] | None:
     return (latest.digest, latest.run_id) if latest and latest.digest else None
 
 
+def last_build_vars(con: Connection) -> dict[str, Any]:
+    """The --vars the last successful build was given (``{}`` before the first one)."""
+    if not table_exists(con, *STATE_TABLE.split(".")):
+        return {}
+    con.execute(f"select parts from {STATE_TABLE} where digest is not null order by built_at desc limit 1")
+    row = con.fetchone()
+    return dict(json.loads(str(row[0])).get("vars") or {}) if row and row[0] else {}
+
+
+def rules_in_force(con: Connection, project_dir: Path) -> dict[str, Any]:
+    """The vars the marts were built with: dbt_project.yml's, under the last build's --vars."""
+    return {**project_vars(project_dir), **last_build_vars(con)}
+
+
 def record(con: duckdb.DuckDBPyConnection, fp: Fingerprint, run_id: str, built_at: datetime) -> None:
     """Remember the fingerprint of a successful build (the state the next run compares with).
 

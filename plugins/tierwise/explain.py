@@ -8,13 +8,13 @@ never read, so no output can show them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tierwise import build_state
 from tierwise.engine import Connection, Engine, column_names, fetch_all, table_exists
 from tierwise.exceptions import TierwiseError
 from tierwise.masking import PERSONAL_COLUMNS
@@ -191,20 +191,6 @@ def abc_cutoffs(rules: dict[str, Any], method: str | None) -> dict[str, Any]:
     return {"var": name, **dict(rules.get(name) or {})}
 
 
-def rules_in_force(con: Connection, project_dir: Path) -> dict[str, Any]:
-    """dbt_project.yml's vars, under those the last build was given on its command line (--vars)."""
-    from tierwise.transform import project_vars
-
-    rules = project_vars(project_dir)
-    if table_exists(con, "ops", "build_state"):
-        row = fetch_all(
-            con, "select parts from ops.build_state where digest is not null order by built_at desc limit 1"
-        )
-        if row and row[0][0]:
-            rules.update(json.loads(row[0][0]).get("vars") or {})
-    return rules
-
-
 def tier_rule(evaluation: Row, ladder: Sequence[Row]) -> Row:
     """The ladder row of the tier held, against the customer's measure and orders."""
     held = next((step for step in ladder if step["tier_code"] == evaluation["tier_code"]), {})
@@ -327,7 +313,7 @@ def explain(
             "customer_id": customer_id,
             "as_of_date": chosen,
             "tier": tier_rule(evaluation, ladder),
-            "abc": abc(evaluation, rules_in_force(con, project_dir)),
+            "abc": abc(evaluation, build_state.rules_in_force(con, project_dir)),
             "eligibility": eligibility(evaluation),
             "next_tier": next_tier(evaluation, ladder),
             "profile": _profile(con, customer_id),

@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from tierwise import build_state
 from tierwise.context import RunContext
 from tierwise.exceptions import BuildError, SimulationError
 from tierwise.settings import EngineName
@@ -148,17 +149,6 @@ def _evaluation_date(con: duckdb.DuckDBPyConnection, given: date | None) -> date
     return found
 
 
-def _live_vars(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The vars of the last successful build (recorded in ops.build_state), the base of the proposal."""
-    try:
-        parts = _scalar(
-            con, "select parts from ops.build_state where digest is not null order by built_at desc limit 1"
-        )
-    except duckdb.CatalogException:
-        return {}
-    return dict(json.loads(parts).get("vars") or {}) if parts else {}
-
-
 def _built(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
     """True when the history holds the evaluation as of exactly ``as_of`` (the "now" side)."""
     try:
@@ -223,7 +213,7 @@ def run_simulation(ctx: RunContext, proposal: Proposal, folder: Path, *, work_di
     settings = replace(ctx.settings, warehouse=copy, log_dir=work_dir / "logs")
     with duckdb.connect(str(copy)) as con:
         as_of = _evaluation_date(con, ctx.as_of_date)
-        base = _live_vars(con)
+        base = build_state.last_build_vars(con)
         built = _built(con, as_of)
     if not built:  # "now" is the live rules' evaluation of that date: built on the copy first
         _dbt_build(ctx, settings, base, as_of, work_dir / "target")

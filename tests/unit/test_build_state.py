@@ -124,3 +124,16 @@ def test_an_empty_row_after_a_build_means_no_valid_build(con, project) -> None:
     # What dbt's on-run-start appends before it writes (dbt_project/macros/build_state.sql).
     con.execute("insert into ops.build_state (run_id, built_at) values ('run-2', '2026-01-02 07:00')")
     assert build_state.last_build(con) is None
+
+
+def test_the_rules_in_force_are_the_projects_under_the_last_successful_builds_vars(con, project) -> None:
+    defaults = build_state.rules_in_force(con, project)
+    assert defaults["abc_method"] == "share" and build_state.last_build_vars(con) == {}
+    fp = build_state.fingerprint(con, AS_OF, project, {"vars": {"abc_method": "rank"}})
+    build_state.record(con, fp, "run-1", datetime(2026, 1, 2, 6))
+    # A build that started and did not finish (no digest) does not count.
+    con.execute("insert into ops.build_state (run_id, built_at) values ('run-2', '2026-01-02 07:00')")
+    assert build_state.last_build_vars(con) == {"abc_method": "rank"}
+    rules = build_state.rules_in_force(con, project)
+    assert rules["abc_method"] == "rank"
+    assert rules["abc_share_cutoffs"] == defaults["abc_share_cutoffs"]

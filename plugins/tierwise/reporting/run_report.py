@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from tierwise.build_state import rules_in_force
 from tierwise.context import RunContext
 from tierwise.engine import Connection, fetch_all, list_tables, table_exists
 from tierwise.masking import get_logger, mask
@@ -27,7 +28,6 @@ from tierwise.reporting import charts
 from tierwise.reporting.page import Link, Section, not_yet, render_page, section_or_error, write_page
 from tierwise.reporting.result import ReportResult, latest_path, report_path, reports_dir
 from tierwise.settings import Settings
-from tierwise.transform import project_vars
 
 log = get_logger(__name__)
 
@@ -137,18 +137,6 @@ def tier_mix(con: Connection, ev: Evaluation) -> Section:
     )
 
 
-def abc_settings(con: Connection, settings: Settings) -> dict[str, Any]:
-    """The ABC rules the marts were built with: dbt_project.yml's vars under the last build's --vars."""
-    rules = dict(project_vars(settings.dbt_project_dir))
-    if table_exists(con, "ops", "build_state"):
-        rows = fetch_all(
-            con, "select parts from ops.build_state where digest is not null order by built_at desc limit 1"
-        )
-        if rows and rows[0][0]:
-            rules.update(json.loads(str(rows[0][0])).get("vars") or {})
-    return rules
-
-
 def _pareto_points(con: Connection) -> list[tuple[float, float]]:
     """(cumulative customer share, cumulative value share) over customers with a positive measure."""
     rows = fetch_all(
@@ -194,7 +182,7 @@ def pareto(con: Connection, ev: Evaluation, settings: Settings) -> Section:
         return not_yet("Pareto curve and ABC classes", "no customer has a positive measure value")
     rule_row = fetch_all(con, "select max(abc_method), max(measure_name) from marts.customer_tiers")[0]
     method, measure = str(rule_row[0]), str(rule_row[1])
-    rules = abc_settings(con, settings)
+    rules = rules_in_force(con, settings.dbt_project_dir)
     cutoffs = rules.get("abc_share_cutoffs" if method == "share" else "abc_rank_cutoffs") or {}
     axis: Literal["x", "y"] = "y" if method == "share" else "x"
     labels = {"a": "A|B", "b": "B|C"}
