@@ -9,7 +9,9 @@ a purchase is an order with a positive net amount, ABC by cumulative share of th
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -178,6 +180,21 @@ def test_online_retail_has_a_real_tier_mix(online_retail: Example) -> None:
     assert set(tiers) >= {"platinum", "gold", "silver", "bronze", "unrated"}
     assert tiers["unrated"] < sum(tiers.values()) / 2
     assert "unrated:" in online_retail.output and "eligibility_min_tenure_months" in online_retail.output
+
+
+def test_online_retail_run_report_shows_the_marts_tier_mix(online_retail: Example) -> None:
+    """The run report written on the real export: its tier-mix table holds the marts' counts."""
+    (as_of,) = online_retail.query("select max(as_of_date) from marts.customer_tiers")[0]
+    reports = online_retail.root / "publish" / "reports"
+    page = (reports / f"run-{as_of}.html").read_text(encoding="utf-8")
+    assert (reports / "latest.html").read_text(encoding="utf-8") == page
+    section = page.split('id="tier-mix"', 1)[1].split("</section>", 1)[0]
+    cells = [html.unescape(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", section)]
+    tiers = online_retail.query("select tier_code, count(*) from marts.customer_tiers group by 1")
+    assert len(tiers) >= 5
+    for tier, customers in tiers:
+        row = cells.index(tier)
+        assert cells[row + 2] == f"{customers:,}", (tier, cells[row : row + 6])
 
 
 def test_online_retail_window_covers_the_whole_export(online_retail: Example) -> None:
