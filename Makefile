@@ -14,11 +14,15 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --extra spark --python $(PYTHON_VERSION)
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set (as in many CI and
+# container environments) Python would otherwise compile Airflow, dbt and GX from source in
+# every process, seconds per task (BENCHMARKS.md).
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock Makefile
+	$(UV) sync --frozen --extra spark --python $(PYTHON_VERSION) --compile-bytecode
 	touch $@
 
 install: $(VENV)/.synced
+	@$(BIN)/python -m compileall -q plugins dags devtools
 
 demo: install
 	$(BIN)/tierwise-dev demo
