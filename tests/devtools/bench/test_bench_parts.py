@@ -158,20 +158,31 @@ def test_ratios_use_the_airflow_run_when_there_is_one() -> None:
     assert ratios["monthly_over_build"] == pytest.approx(12 / 10, abs=1e-3)
 
 
-def test_targets_judge_the_largest_size_and_its_growth() -> None:
-    def size(orders: int, e2e: float, peak: float) -> dict[str, Any]:
-        stages = {"airflow_e2e": _stage(e2e, peak), "floor": _stage(e2e / 3), "pandas": _stage(e2e * 20)}
+def test_targets_judge_each_size_they_name_and_the_largest_size() -> None:
+    def size(orders: int, e2e: float, floor: float, pandas: float, peak: float) -> dict[str, Any]:
+        stages = {"airflow_e2e": _stage(e2e, peak), "floor": _stage(floor), "pandas": _stage(pandas)}
+        stages |= {key: _stage(e2e / 10) for key in metrics.PIPELINE_STAGES}
+        stages |= {"daily_ingest": _stage(1.0), "daily_build_forced": _stage(e2e / 10)}
         metrics.add_totals(stages)
         return {"orders": orders, "stages": stages, "ratios": metrics.ratios(stages)}
 
-    found = {
-        t["target"].split(" (")[0]: t for t in metrics.targets([size(10, 10.0, 500), size(100, 130.0, 5000)])
-    }
-    assert found["end-to-end within 2x the floor"]["met"] is False
-    assert found["at least 10x faster than pandas"]["met"] is True
-    assert found["near-linear growth 10 -> 100 orders"]["measured"] == 13.0
-    assert found["near-linear growth 10 -> 100 orders"]["met"] is False
-    assert found["peak memory under 4 GB"]["met"] is False
+    sizes = [
+        size(100_000, 19.0, 1.0, 5.0, 500),
+        size(1_000_000, 30.0, 3.0, 20.0, 900),
+        size(10_000_000, 400.0, 40.0, 500.0, 5000),
+    ]
+    found = {(t["target"].split(" (")[0], t["orders"]): t for t in metrics.targets(sizes)}
+    assert found[("end-to-end under 20 s", 100_000)]["met"] is True
+    assert found[("end-to-end within 8x the floor", 1_000_000)]["met"] is False
+    assert found[("faster than pandas end to end", 1_000_000)]["met"] is False
+    assert found[("end-to-end within 5x the floor", 10_000_000)]["measured"] == 10.0
+    assert found[("faster than pandas end to end", 10_000_000)]["met"] is True
+    forced = found[("incremental day with a forced build under a quarter of the full run", 10_000_000)]
+    assert forced["measured"] == pytest.approx(41 / 240, abs=1e-3) and forced["met"] is True
+    growth = found[("near-linear growth 1,000,000 -> 10,000,000 orders", 10_000_000)]
+    assert growth["measured"] == pytest.approx(400 / 30, abs=1e-3) and growth["met"] is False
+    assert found[("peak memory under 4 GB", 10_000_000)]["met"] is False
+    assert {orders for _, orders in found} == {100_000, 1_000_000, 10_000_000}
 
 
 def test_rule_values_become_duckdb_literals() -> None:
