@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from tierwise.airflow_views import URL_PREFIX, create_app, external_views
+from tierwise.airflow_views import URL_PREFIX, DocumentsApp, external_views
 
-DOCUMENTS_APP = {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Tierwise documents"}
+DOCUMENTS_APP = {"app": DocumentsApp(), "url_prefix": URL_PREFIX, "name": "Tierwise documents"}
 
 
 class TierwisePlugin(AirflowPlugin):

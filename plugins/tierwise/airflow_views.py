@@ -131,3 +131,19 @@ def create_app() -> FastAPI:
         return FileResponse(target)
 
     return app
+
+
+class DocumentsApp:
+    """The ASGI app of :func:`create_app`, built on its first request.
+
+    Airflow imports plugins in every process that runs a task, where the app is never served;
+    building its FastAPI routes there cost about a second per task.
+    """
+
+    def __init__(self) -> None:
+        self._app: FastAPI | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            self._app = create_app()
+        await self._app(scope, receive, send)

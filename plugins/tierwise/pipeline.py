@@ -11,17 +11,21 @@ from __future__ import annotations
 import calendar
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tierwise.console import progress
 from tierwise.context import RunContext
 from tierwise.exceptions import TierwiseError
 from tierwise.names import DEFAULT_DESTINATIONS, Destination, Gate, StageName
 from tierwise.schema import ENTITIES
+
+if TYPE_CHECKING:
+    from tierwise.ingest.report import FileResult, IngestReport
 
 __all__ = ["DEFAULT_DESTINATIONS", "Destination", "Gate", "RunContext", "StageName", "StageResult", "Step"]
 
@@ -102,9 +106,23 @@ def ingest(ctx: RunContext, source: str | Path, data_dir: Path | None = None) ->
             interval=ctx.interval,
             run_id=ctx.run_id,
         )
-        return report.summary_line(), _jsonable(report)
+        return report.summary_line(), _ingest_details(report)
 
     return _run_stage(StageName.INGEST, work)
+
+
+def _ingest_details(report: IngestReport) -> dict[str, Any]:
+    """The report without its plain files: thousands of daily files made every task's XCom (and
+    Airflow's masking of it) cost seconds. Every file stays in ``ops.load_manifest``."""
+    from tierwise.ingest.report import LOADED, UNCHANGED
+
+    def notable(file: FileResult) -> bool:
+        plain = file.status in {LOADED, UNCHANGED} and not file.rows_quarantined
+        return not plain or bool(file.error or file.new_columns or file.replaced)
+
+    details = _jsonable(replace(report, files=tuple(file for file in report.files if notable(file))))
+    details["files_by_status"] = dict(Counter(file.status for file in report.files))
+    return details
 
 
 def _evaluation_date(ctx: RunContext) -> tuple[date | None, str]:

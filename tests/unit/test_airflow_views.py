@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tierwise.airflow_views import URL_PREFIX, create_app, external_views, run_report_name, served_folders
+from tierwise.airflow_views import URL_PREFIX, DocumentsApp, external_views, run_report_name, served_folders
 from tierwise.context import workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def client(tierwise_env: Path) -> TestClient:
-    return TestClient(create_app())
+    # The plugin's app: built on the first request, as the api-server serves it.
+    return TestClient(DocumentsApp())
 
 
 def test_every_view_points_into_the_served_app() -> None:
@@ -49,6 +50,7 @@ def test_the_plugin_file_registers_the_app_and_the_views() -> None:
     plugin = module.TierwisePlugin
     assert issubclass(plugin, AirflowPlugin)
     assert [app["url_prefix"] for app in plugin.fastapi_apps] == [URL_PREFIX]
+    assert plugin.fastapi_apps[0]["app"]._app is None, "no FastAPI routes built where a task imports plugins"
     assert plugin.external_views == external_views()
 
 

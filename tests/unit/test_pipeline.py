@@ -83,3 +83,21 @@ def test_a_snapshot_that_cannot_be_written_does_not_close_a_passed_gate(
     result = pipeline.validate(pipeline.RunContext.create("r", as_of_date=None), "marts")
     assert result.line == "marts gate passed"
     assert result.details["snapshot"]["line"].startswith("FAILED: [Errno 28] No space left on device")
+
+
+def test_ingest_details_list_only_the_files_worth_reading() -> None:
+    from tierwise.ingest.report import FAILED, LOADED, UNCHANGED, FileResult, IngestReport
+
+    files = (
+        *(FileResult(f"orders_{day}.csv", LOADED, rows_read=10, rows_loaded=10) for day in range(700)),
+        FileResult("orders_old.csv", UNCHANGED),
+        FileResult("orders_bad.csv", LOADED, rows_read=5, rows_loaded=4, rows_quarantined=1),
+        FileResult("orders_broken.csv", FAILED, error="not a CSV"),
+    )
+    report = IngestReport.from_files(
+        source="orders", entity="orders", run_id="r1", interval=None, files=files, elapsed_seconds=1.0
+    )
+    details = pipeline._ingest_details(report)
+    assert [file["path"] for file in details["files"]] == ["orders_bad.csv", "orders_broken.csv"]
+    assert details["files_by_status"] == {LOADED: 701, UNCHANGED: 1, FAILED: 1}
+    assert (details["files_seen"], details["rows_read"], details["rows_quarantined"]) == (703, 7005, 1)
