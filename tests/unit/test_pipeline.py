@@ -101,3 +101,16 @@ def test_ingest_details_list_only_the_files_worth_reading() -> None:
     assert [file["path"] for file in details["files"]] == ["orders_bad.csv", "orders_broken.csv"]
     assert details["files_by_status"] == {LOADED: 701, UNCHANGED: 1, FAILED: 1}
     assert (details["files_seen"], details["rows_read"], details["rows_quarantined"]) == (703, 7005, 1)
+
+
+def test_a_process_that_ran_a_stage_skips_the_final_collections(tierwise_env) -> None:
+    import subprocess
+    import sys
+
+    # Registered first, so it runs last: it sees what the stage's exit handler did.
+    code = (
+        "import atexit, gc; atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
+        "from tierwise import pipeline; pipeline._run_stage(pipeline.StageName.BUILD, lambda: ('x', {}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith("frozen True")
