@@ -207,8 +207,7 @@ def _load_files(
     results: dict[str, FileResult],
 ) -> None:
     pending = []
-    for source_file in files:
-        outcome = _inspect(con, run, source_file, warnings)
+    for outcome in _inspect_all(con, run, files, warnings):
         if isinstance(outcome, FileResult):
             results[outcome.path] = outcome
         else:
@@ -220,18 +219,42 @@ def _load_files(
             results.update(_load_batch(con, run, batch, warnings))
 
 
+def _inspect_all(
+    con: duckdb.DuckDBPyConnection, run: LoadRun, files: list[SourceFile], warnings: list[str]
+) -> Iterator[FileResult | _Candidate]:
+    """Each file's outcome, in order; the manifest is read for all of them at once."""
+    stats = {f.path: stat_file(con, f) for f in files}
+    keys = {f.path: run.key(f.path, stat.checksum, _sliced(run, f)) for f in files if (stat := stats[f.path])}
+    known = manifest.lookup(con, list(keys.values()))
+    for position, source_file in enumerate(files):
+        stat = stats[source_file.path]
+        if stat is None:
+            yield _vanished(source_file, warnings)
+            continue
+        outcome = _inspect(con, run, source_file, stat, known[source_file.path], warnings)
+        if isinstance(outcome, FileResult) and outcome.status == MOVED:
+            # The relocation changed the manifest: the files after this one are looked up again.
+            later = [keys[f.path] for f in files[position + 1 :] if f.path in keys]
+            known = manifest.lookup(con, later)
+        yield outcome
+
+
+def _sliced(run: LoadRun, source_file: SourceFile) -> bool:
+    return run.interval is not None and source_file.file_date is None
+
+
 def _inspect(
-    con: duckdb.DuckDBPyConnection, run: LoadRun, source_file: SourceFile, warnings: list[str]
+    con: duckdb.DuckDBPyConnection,
+    run: LoadRun,
+    source_file: SourceFile,
+    stat: FileStat,
+    known: manifest.KnownFile,
+    warnings: list[str],
 ) -> FileResult | _Candidate:
     """Unchanged, moved, damaged or vanished files end here; the others become candidates."""
-    stat = stat_file(con, source_file)
-    if stat is None:
-        return _vanished(source_file, warnings)
-    sliced = run.interval is not None and source_file.file_date is None
-    key = run.key(source_file.path, stat.checksum, sliced)
-    if manifest.already_loaded(con, key):
+    if known.loaded:
         return FileResult(source_file.path, UNCHANGED, source_file.file_date, stat.checksum)
-    moved = None if source_file.remote else manifest.moved_from(con, key, _gone)
+    moved = None if source_file.remote else known.moved_from(source_file.path, _gone)
     if moved:
         with nullcontext() if run.interval else transaction(con):
             manifest.relocate(con, run.config.name, run.config.schema, moved, source_file.path)
@@ -250,7 +273,7 @@ def _inspect(
         if not exists(source_file):
             return _vanished(source_file, warnings)
         raise
-    return _Candidate(source_file, stat, columns, sliced, manifest.seen_before(con, source_file.path))
+    return _Candidate(source_file, stat, columns, _sliced(run, source_file), known.seen)
 
 
 def _gone(path: str) -> bool:
@@ -293,11 +316,11 @@ def _load_batch(
         if candidate.replaced:
             delete_previous(con, run.target, file)
     counts, new_columns = _transform_and_write(con, run, staged, _label(batch), warnings)
-    results = {}
-    for candidate, file in zip(batch, files, strict=True):
-        result = _file_result(candidate, counts.get(file.index), new_columns)
-        _record(con, run, candidate, result)
-        results[candidate.path] = result
+    results = {
+        candidate.path: _file_result(candidate, counts.get(file.index), new_columns)
+        for candidate, file in zip(batch, files, strict=True)
+    }
+    manifest.record_all(con, [_entry(run, c, results[c.path]) for c in batch])
     return results
 
 
@@ -375,16 +398,15 @@ def _load_empty(con: duckdb.DuckDBPyConnection, run: LoadRun, candidate: _Candid
     result = FileResult(
         candidate.path, EMPTY, candidate.file.file_date, candidate.stat.checksum, replaced=candidate.replaced
     )
-    _record(con, run, candidate, result)
+    manifest.record_all(con, [_entry(run, candidate, result)])
     return result
 
 
-def _record(con: duckdb.DuckDBPyConnection, run: LoadRun, candidate: _Candidate, result: FileResult) -> None:
+def _entry(run: LoadRun, candidate: _Candidate, result: FileResult) -> ManifestEntry:
     key = run.key(candidate.path, candidate.stat.checksum, candidate.sliced)
-    entry = ManifestEntry(
+    return ManifestEntry(
         key, run.config.entity, candidate.stat.size, result, run.interval, run.loaded_at, run.run_id
     )
-    manifest.record(con, entry)
 
 
 def _new_columns(config: SourceConfig, columns: tuple[str, ...]) -> tuple[str, ...]:
