@@ -14,18 +14,20 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from tierwise.engine import Engine, transaction
 from tierwise.exceptions import CorruptFileError, IngestError
 from tierwise.ingest import manifest, storage
-from tierwise.ingest.config import SourceConfig, load_source_config
+from tierwise.ingest.config import FormatOptions, SourceConfig, load_source_config
 from tierwise.ingest.derived import load_multi_file
 from tierwise.ingest.files import (
     FileStat,
@@ -61,6 +63,9 @@ from tierwise.ingest.writes import Counts, delete_previous, insert_rows
 from tierwise.schema import ENTITIES
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_READERS = min(4, os.cpu_count() or 1)
+"""Threads that hash and count the lines of local files."""
 BATCH_BYTES = 256 * 1024 * 1024
 """Input bytes staged per DuckDB read: many small daily files share one read, big ones do not."""
 _TEMP_VIEWS = ("_tw_typed", "_tw_lined")
@@ -223,20 +228,45 @@ def _inspect_all(
     con: duckdb.DuckDBPyConnection, run: LoadRun, files: list[SourceFile], warnings: list[str]
 ) -> Iterator[FileResult | _Candidate]:
     """Each file's outcome, in order; the manifest is read for all of them at once."""
-    stats = {f.path: stat_file(con, f) for f in files}
+    stats = _in_threads(files, lambda f: stat_file(con, f))
     keys = {f.path: run.key(f.path, stat.checksum, _sliced(run, f)) for f in files if (stat := stats[f.path])}
     known = manifest.lookup(con, list(keys.values()))
+    # The files to load are read once more (gzip check, line count): also in threads, ahead.
+    contents = _in_threads(
+        [f for f in files if f.path in keys and not known[f.path].loaded],
+        lambda f: _content(f, run.config.format),
+    )
     for position, source_file in enumerate(files):
         stat = stats[source_file.path]
         if stat is None:
             yield _vanished(source_file, warnings)
             continue
-        outcome = _inspect(con, run, source_file, stat, known[source_file.path], warnings)
+        outcome = _inspect(con, run, source_file, stat, contents, known[source_file.path], warnings)
         if isinstance(outcome, FileResult) and outcome.status == MOVED:
             # The relocation changed the manifest: the files after this one are looked up again.
             later = [keys[f.path] for f in files[position + 1 :] if f.path in keys]
             known = manifest.lookup(con, later)
         yield outcome
+
+
+def _in_threads(files: list[SourceFile], work: Callable[[SourceFile], _T]) -> dict[str, _T]:
+    """``work`` for each file, by path: local files in threads, remote ones on this thread.
+
+    Hashing and counting lines release the GIL, so the cores share the reading of hundreds of
+    files; a remote file goes through the DuckDB connection, which is not shared across threads.
+    """
+    local = [f for f in files if not f.remote]
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        done = dict(zip((f.path for f in local), pool.map(work, local), strict=True))
+    return {f.path: done[f.path] if f.path in done else work(f) for f in files}
+
+
+def _content(source_file: SourceFile, fmt: FormatOptions) -> int | CorruptFileError | None:
+    """inspect_content's line count, or its error as a value (raised in a thread, reported in order)."""
+    try:
+        return inspect_content(source_file, fmt)
+    except CorruptFileError as error:
+        return error
 
 
 def _sliced(run: LoadRun, source_file: SourceFile) -> bool:
@@ -248,6 +278,7 @@ def _inspect(
     run: LoadRun,
     source_file: SourceFile,
     stat: FileStat,
+    contents: dict[str, int | CorruptFileError | None],
     known: manifest.KnownFile,
     warnings: list[str],
 ) -> FileResult | _Candidate:
@@ -260,13 +291,14 @@ def _inspect(
             manifest.relocate(con, run.config.name, run.config.schema, moved, source_file.path)
         warnings.append(f"{source_file.path}: same content as {moved}, which is gone: moved, not reloaded")
         return FileResult(source_file.path, MOVED, source_file.file_date, stat.checksum)
-    try:
-        stat = replace(stat, lines=inspect_content(source_file, run.config.format))
-    except CorruptFileError as error:
+    path = source_file.path
+    content = contents[path] if path in contents else _content(source_file, run.config.format)
+    if isinstance(content, CorruptFileError):
         # Not recorded in the manifest: the next run checks the file again and fails again
         # until it is replaced; an earlier good version of it keeps its rows meanwhile.
-        warnings.append(str(error))
-        return FileResult(source_file.path, FAILED, source_file.file_date, error=str(error))
+        warnings.append(str(content))
+        return FileResult(source_file.path, FAILED, source_file.file_date, error=str(content))
+    stat = replace(stat, lines=content)
     try:
         columns = columns_of(con, run.config, source_file.path) if stat.size else None
     except (FileNotFoundError, duckdb.IOException):
