@@ -144,6 +144,39 @@ def test_a_failed_replacement_leaves_the_old_rows(tmp_path: Path, monkeypatch: p
     assert query(tmp_path, "select run_id, is_current from ops.load_manifest") == [("run-1", True)]
 
 
+def test_an_interrupted_full_load_resumes_after_its_last_committed_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    days = [DAY + timedelta(days=n) for n in range(4)]
+    for n, day in enumerate(days):
+        write_day(data, day, [order(f"O{n}a", day=day), order(f"O{n}b", day=day)])
+    monkeypatch.setattr("tierwise.ingest.loader.BATCH_BYTES", 1)  # one file per batch
+    from tierwise.ingest import loader
+
+    real_insert, calls = loader.insert_rows, []
+
+    def crash_on_the_third_batch(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "insert_rows", crash_on_the_third_batch)
+    with pytest.raises(RuntimeError):
+        load(tmp_path)
+    assert query(tmp_path, "select count(*), count(distinct _source_file) from raw.orders") == [(4, 2)]
+    assert query(tmp_path, "select count(*) from ops.load_manifest where is_current") == [(2,)]
+    monkeypatch.setattr(loader, "insert_rows", real_insert)
+    report = load(tmp_path, run_id="run-2")
+    assert [f.status for f in report.files] == ["unchanged", "unchanged", "loaded", "loaded"]
+    assert query(tmp_path, "select count(*), count(distinct order_id) from raw.orders") == [(8, 8)]
+    manifest = query(
+        tmp_path, "select run_id, count(*) from ops.load_manifest where is_current group by 1 order by 1"
+    )
+    assert manifest == [("run-1", 2), ("run-2", 2)]
+
+
 def test_interval_run_replaces_its_slice_only(tmp_path: Path) -> None:
     data = tmp_path / "data"
     days = [DAY + timedelta(days=i) for i in range(3)]

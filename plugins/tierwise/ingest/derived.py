@@ -27,7 +27,6 @@ source, which accounts for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +108,7 @@ def load_multi_file(
     with the data folder) leaves the landing tables too, so its rows cannot be derived twice.
     """
     warnings: list[str] = []
-    listed = list(_list_all(con, run, root))
+    listed = _list_all(con, run, root)
     gone = _no_longer_listed(con, run, listed)
     if not gone and not any(entry.changed for entry in listed):
         return [
@@ -124,7 +123,8 @@ def load_multi_file(
     return results, warnings
 
 
-def _list_all(con: duckdb.DuckDBPyConnection, run: LoadRun, root: Path) -> Iterator[_Listed]:
+def _list_all(con: duckdb.DuckDBPyConnection, run: LoadRun, root: Path) -> list[_Listed]:
+    listed: list[tuple[InputConfig, SourceFile, FileStat]] = []
     for item in run.config.inputs:
         narrowed = run.config.for_input(item)
         storage.prepare(con, narrowed, resolve_pattern(narrowed, root))
@@ -132,8 +132,9 @@ def _list_all(con: duckdb.DuckDBPyConnection, run: LoadRun, root: Path) -> Itera
             stat = stat_file(con, source_file)
             if stat is None:
                 raise IngestError(f"{source_file.path}: disappeared before it could be read; nothing loaded")
-            changed = not manifest.already_loaded(con, run.key(source_file.path, stat.checksum))
-            yield _Listed(item, source_file, stat, changed)
+            listed.append((item, source_file, stat))
+    known = manifest.lookup(con, [run.key(f.path, stat.checksum) for _, f, stat in listed])
+    return [_Listed(item, f, stat, not known[f.path].loaded) for item, f, stat in listed]
 
 
 def _no_longer_listed(con: duckdb.DuckDBPyConnection, run: LoadRun, listed: list[_Listed]) -> list[str]:
@@ -505,8 +506,8 @@ def _results(con: duckdb.DuckDBPyConnection, run: LoadRun, listed: list[_Listed]
                 quarantined,
                 reasons,
             )
-        _record(con, run, result, entry.stat.size)
         results.append(result)
+    manifest.record_all(con, [_entry(run, r, e.stat.size) for r, e in zip(results, listed, strict=True)])
     return results
 
 
@@ -538,8 +539,6 @@ def _loaded_per_file(con: duckdb.DuckDBPyConnection, run: LoadRun) -> dict[str, 
     return {str(path): int(count) for path, count in rows}
 
 
-def _record(con: duckdb.DuckDBPyConnection, run: LoadRun, result: FileResult, size: int) -> None:
+def _entry(run: LoadRun, result: FileResult, size: int) -> ManifestEntry:
     key = run.key(result.path, result.checksum or "")
-    manifest.record(
-        con, ManifestEntry(key, run.config.entity, size, result, run.interval, run.loaded_at, run.run_id)
-    )
+    return ManifestEntry(key, run.config.entity, size, result, run.interval, run.loaded_at, run.run_id)

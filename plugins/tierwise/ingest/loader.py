@@ -14,18 +14,20 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from tierwise.engine import Engine, transaction
 from tierwise.exceptions import CorruptFileError, IngestError
 from tierwise.ingest import manifest, storage
-from tierwise.ingest.config import SourceConfig, load_source_config
+from tierwise.ingest.config import FormatOptions, SourceConfig, load_source_config
 from tierwise.ingest.derived import load_multi_file
 from tierwise.ingest.files import (
     FileStat,
@@ -57,10 +59,13 @@ from tierwise.ingest.report import (
 )
 from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.tables import ensure_every_entity
-from tierwise.ingest.writes import Counts, delete_previous, insert_rows
+from tierwise.ingest.writes import Counts, delete_previous, delete_previous_all, insert_rows
 from tierwise.schema import ENTITIES
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_READERS = min(4, os.cpu_count() or 1)
+"""Threads that hash and count the lines of local files."""
 BATCH_BYTES = 256 * 1024 * 1024
 """Input bytes staged per DuckDB read: many small daily files share one read, big ones do not."""
 _TEMP_VIEWS = ("_tw_typed", "_tw_lined")
@@ -207,8 +212,7 @@ def _load_files(
     results: dict[str, FileResult],
 ) -> None:
     pending = []
-    for source_file in files:
-        outcome = _inspect(con, run, source_file, warnings)
+    for outcome in _inspect_all(con, run, files, warnings):
         if isinstance(outcome, FileResult):
             results[outcome.path] = outcome
         else:
@@ -220,37 +224,88 @@ def _load_files(
             results.update(_load_batch(con, run, batch, warnings))
 
 
+def _inspect_all(
+    con: duckdb.DuckDBPyConnection, run: LoadRun, files: list[SourceFile], warnings: list[str]
+) -> Iterator[FileResult | _Candidate]:
+    """Each file's outcome, in order; the manifest is read for all of them at once."""
+    stats = _in_threads(files, lambda f: stat_file(con, f))
+    keys = {f.path: run.key(f.path, stat.checksum, _sliced(run, f)) for f in files if (stat := stats[f.path])}
+    known = manifest.lookup(con, list(keys.values()))
+    # The files to load are read once more (gzip check, line count): also in threads, ahead.
+    contents = _in_threads(
+        [f for f in files if f.path in keys and not known[f.path].loaded],
+        lambda f: _content(f, run.config.format),
+    )
+    for position, source_file in enumerate(files):
+        stat = stats[source_file.path]
+        if stat is None:
+            yield _vanished(source_file, warnings)
+            continue
+        outcome = _inspect(con, run, source_file, stat, contents, known[source_file.path], warnings)
+        if isinstance(outcome, FileResult) and outcome.status == MOVED:
+            # The relocation changed the manifest: the files after this one are looked up again.
+            later = [keys[f.path] for f in files[position + 1 :] if f.path in keys]
+            known = manifest.lookup(con, later)
+        yield outcome
+
+
+def _in_threads(files: list[SourceFile], work: Callable[[SourceFile], _T]) -> dict[str, _T]:
+    """``work`` for each file, by path: local files in threads, remote ones on this thread.
+
+    Hashing and counting lines release the GIL, so the cores share the reading of hundreds of
+    files; a remote file goes through the DuckDB connection, which is not shared across threads.
+    """
+    local = [f for f in files if not f.remote]
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        done = dict(zip((f.path for f in local), pool.map(work, local), strict=True))
+    return {f.path: done[f.path] if f.path in done else work(f) for f in files}
+
+
+def _content(source_file: SourceFile, fmt: FormatOptions) -> int | CorruptFileError | None:
+    """inspect_content's line count, or its error as a value (raised in a thread, reported in order)."""
+    try:
+        return inspect_content(source_file, fmt)
+    except CorruptFileError as error:
+        return error
+
+
+def _sliced(run: LoadRun, source_file: SourceFile) -> bool:
+    return run.interval is not None and source_file.file_date is None
+
+
 def _inspect(
-    con: duckdb.DuckDBPyConnection, run: LoadRun, source_file: SourceFile, warnings: list[str]
+    con: duckdb.DuckDBPyConnection,
+    run: LoadRun,
+    source_file: SourceFile,
+    stat: FileStat,
+    contents: dict[str, int | CorruptFileError | None],
+    known: manifest.KnownFile,
+    warnings: list[str],
 ) -> FileResult | _Candidate:
     """Unchanged, moved, damaged or vanished files end here; the others become candidates."""
-    stat = stat_file(con, source_file)
-    if stat is None:
-        return _vanished(source_file, warnings)
-    sliced = run.interval is not None and source_file.file_date is None
-    key = run.key(source_file.path, stat.checksum, sliced)
-    if manifest.already_loaded(con, key):
+    if known.loaded:
         return FileResult(source_file.path, UNCHANGED, source_file.file_date, stat.checksum)
-    moved = None if source_file.remote else manifest.moved_from(con, key, _gone)
+    moved = None if source_file.remote else known.moved_from(source_file.path, _gone)
     if moved:
         with nullcontext() if run.interval else transaction(con):
             manifest.relocate(con, run.config.name, run.config.schema, moved, source_file.path)
         warnings.append(f"{source_file.path}: same content as {moved}, which is gone: moved, not reloaded")
         return FileResult(source_file.path, MOVED, source_file.file_date, stat.checksum)
-    try:
-        stat = replace(stat, lines=inspect_content(source_file, run.config.format))
-    except CorruptFileError as error:
+    path = source_file.path
+    content = contents[path] if path in contents else _content(source_file, run.config.format)
+    if isinstance(content, CorruptFileError):
         # Not recorded in the manifest: the next run checks the file again and fails again
         # until it is replaced; an earlier good version of it keeps its rows meanwhile.
-        warnings.append(str(error))
-        return FileResult(source_file.path, FAILED, source_file.file_date, error=str(error))
+        warnings.append(str(content))
+        return FileResult(source_file.path, FAILED, source_file.file_date, error=str(content))
+    stat = replace(stat, lines=content)
     try:
         columns = columns_of(con, run.config, source_file.path) if stat.size else None
     except (FileNotFoundError, duckdb.IOException):
         if not exists(source_file):
             return _vanished(source_file, warnings)
         raise
-    return _Candidate(source_file, stat, columns, sliced, manifest.seen_before(con, source_file.path))
+    return _Candidate(source_file, stat, columns, _sliced(run, source_file), known.seen)
 
 
 def _gone(path: str) -> bool:
@@ -289,15 +344,13 @@ def _load_batch(
         return {batch[0].path: _load_empty(con, run, batch[0])}
     staged = _stage(con, run, batch)
     files = _batch_files(run, batch)
-    for candidate, file in zip(batch, files, strict=True):
-        if candidate.replaced:
-            delete_previous(con, run.target, file)
+    delete_previous_all(con, run.target, [f for c, f in zip(batch, files, strict=True) if c.replaced])
     counts, new_columns = _transform_and_write(con, run, staged, _label(batch), warnings)
-    results = {}
-    for candidate, file in zip(batch, files, strict=True):
-        result = _file_result(candidate, counts.get(file.index), new_columns)
-        _record(con, run, candidate, result)
-        results[candidate.path] = result
+    results = {
+        candidate.path: _file_result(candidate, counts.get(file.index), new_columns)
+        for candidate, file in zip(batch, files, strict=True)
+    }
+    manifest.record_all(con, [_entry(run, c, results[c.path]) for c in batch])
     return results
 
 
@@ -375,16 +428,15 @@ def _load_empty(con: duckdb.DuckDBPyConnection, run: LoadRun, candidate: _Candid
     result = FileResult(
         candidate.path, EMPTY, candidate.file.file_date, candidate.stat.checksum, replaced=candidate.replaced
     )
-    _record(con, run, candidate, result)
+    manifest.record_all(con, [_entry(run, candidate, result)])
     return result
 
 
-def _record(con: duckdb.DuckDBPyConnection, run: LoadRun, candidate: _Candidate, result: FileResult) -> None:
+def _entry(run: LoadRun, candidate: _Candidate, result: FileResult) -> ManifestEntry:
     key = run.key(candidate.path, candidate.stat.checksum, candidate.sliced)
-    entry = ManifestEntry(
+    return ManifestEntry(
         key, run.config.entity, candidate.stat.size, result, run.interval, run.loaded_at, run.run_id
     )
-    manifest.record(con, entry)
 
 
 def _new_columns(config: SourceConfig, columns: tuple[str, ...]) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -29,34 +29,93 @@ class LoadKey:
     """None: the whole file; else the interval slice of a file without a date in its name."""
 
 
+@dataclass(frozen=True)
+class KnownFile:
+    """What the manifest knows of one file about to be loaded (see :func:`lookup`)."""
+
+    loaded: bool
+    """The same content was loaded with the same config, for the whole file or this slice."""
+    seen: bool
+    """Any earlier load of this path, by any source: only then can raw hold rows to replace."""
+    same_content: tuple[str, ...]
+    """Other current paths of this source with this content and config whose name could match."""
+
+    def moved_from(self, file_path: str, gone: Callable[[str], bool]) -> str | None:
+        """The path this content was loaded from before, when that file is gone: the file was moved.
+
+        Same source, checksum, config and file name, current in the manifest, and no longer at its
+        old path (``gone``): a moved folder keeps its file names. A copy that still exists at its
+        old path, or a new day with the content of another (identical header-only days), is a file
+        of its own and is loaded.
+        """
+        name = os.path.basename(file_path)
+        moved = [path for path in self.same_content if os.path.basename(path) == name and gone(path)]
+        return moved[0] if moved else None
+
+
+def lookup(con: duckdb.DuckDBPyConnection, keys: Sequence[LoadKey]) -> dict[str, KnownFile]:
+    """The manifest's state of many files in one query, by file path.
+
+    One query per run instead of three per file: with a daily file per source, the per-file
+    queries cost more than reading the files.
+    """
+    if not keys:
+        return {}
+    rows = con.execute(
+        f"""
+        with keys as (
+            select unnest(?::varchar[]) as source, unnest(?::varchar[]) as file_path,
+                unnest(?::varchar[]) as checksum, unnest(?::varchar[]) as config_hash,
+                unnest(?::date[]) as slice_start, unnest(?::date[]) as slice_end,
+                unnest(?::varchar[]) as name
+        ),
+        loaded as (
+            select distinct k.file_path from keys as k join {MANIFEST} as m
+                on m.source = k.source and m.file_path = k.file_path and m.is_current
+                and m.file_checksum = k.checksum and m.config_hash = k.config_hash
+                and (m.slice_start is null or (m.slice_start = k.slice_start and m.slice_end = k.slice_end))
+        ),
+        seen as (
+            select distinct file_path from {MANIFEST} where file_path in (select file_path from keys)
+        ),
+        same as (
+            -- Only paths ending in the file's name can be where it moved from (checked exactly
+            -- by KnownFile.moved_from); this keeps identical header-only days from multiplying.
+            select k.file_path, list(distinct m.file_path order by m.file_path) as paths
+            from keys as k join {MANIFEST} as m
+                on m.source = k.source and m.is_current and m.file_checksum = k.checksum
+                and m.config_hash = k.config_hash and m.file_path <> k.file_path
+                and ends_with(m.file_path, k.name)
+            group by 1
+        )
+        select k.file_path, loaded.file_path is not null, seen.file_path is not null, same.paths
+        from keys as k left join loaded using (file_path) left join seen using (file_path)
+            left join same using (file_path)
+        """,
+        [
+            [k.source for k in keys],
+            [k.file_path for k in keys],
+            [k.checksum for k in keys],
+            [k.config_hash for k in keys],
+            [k.slice[0] if k.slice else None for k in keys],
+            [k.slice[1] if k.slice else None for k in keys],
+            [os.path.basename(k.file_path) for k in keys],
+        ],
+    ).fetchall()
+    return {
+        str(path): KnownFile(bool(loaded), bool(seen), tuple(str(p) for p in same or ()))
+        for path, loaded, seen, same in rows
+    }
+
+
 def already_loaded(con: duckdb.DuckDBPyConnection, key: LoadKey) -> bool:
     """The same content was loaded with the same config, for the whole file or this slice."""
-    start, end = key.slice or (None, None)
-    row = con.execute(
-        f"select count(*) from {MANIFEST} where source = ? and file_path = ? and is_current "
-        "and file_checksum = ? and config_hash = ? "
-        "and (slice_start is null or (slice_start = ? and slice_end = ?))",
-        [key.source, key.file_path, key.checksum, key.config_hash, start, end],
-    ).fetchone()
-    return bool(row and row[0])
+    return lookup(con, [key])[key.file_path].loaded
 
 
 def moved_from(con: duckdb.DuckDBPyConnection, key: LoadKey, gone: Callable[[str], bool]) -> str | None:
-    """The path this content was loaded from before, when that file is gone: the file was moved.
-
-    Same source, checksum, config and file name, current in the manifest, and no longer at its
-    old path (``gone``): a moved folder keeps its file names. A copy that still exists at its old
-    path, or a new day with the content of another (identical header-only days), is a file of
-    its own and is loaded.
-    """
-    rows = con.execute(
-        f"select distinct file_path from {MANIFEST} where source = ? and is_current "
-        "and file_checksum = ? and config_hash = ? and file_path <> ? order by 1",
-        [key.source, key.checksum, key.config_hash, key.file_path],
-    ).fetchall()
-    name = os.path.basename(key.file_path)
-    moved = [str(row[0]) for row in rows if os.path.basename(str(row[0])) == name and gone(str(row[0]))]
-    return moved[0] if moved else None
+    """See :meth:`KnownFile.moved_from`."""
+    return lookup(con, [key])[key.file_path].moved_from(key.file_path, gone)
 
 
 def relocate(con: duckdb.DuckDBPyConnection, source: str, entity: Entity, old: str, new: str) -> None:
@@ -100,36 +159,63 @@ class ManifestEntry:
 
 def record(con: duckdb.DuckDBPyConnection, entry: ManifestEntry) -> None:
     """Supersede the earlier rows of this file (or slice) and add this load."""
-    key, result = entry.key, entry.result
-    start, end = key.slice or (None, None)
-    scope = "(? is null or (slice_start = ? and slice_end = ?))"
+    record_all(con, [entry])
+
+
+def record_all(con: duckdb.DuckDBPyConnection, entries: Sequence[ManifestEntry]) -> None:
+    """Supersede the earlier rows of each file (or slice) and add these loads: two statements.
+
+    The entries are distinct files (or slices) of one batch; a whole-file load supersedes every
+    current row of its file, a slice load only the rows of that slice.
+    """
+    if not entries:
+        return
+    paths = [entry.key.file_path for entry in entries]
+    if len(set(paths)) < len(paths):
+        # The same file twice (two inputs reading one path): the later load supersedes the earlier.
+        for entry in entries:
+            record_all(con, [entry])
+        return
+    keys = [entry.key for entry in entries]
     con.execute(
-        f"update {MANIFEST} set is_current = false where source = ? and file_path = ? and is_current "
-        f"and {scope}",
-        [key.source, key.file_path, start, start, end],
-    )
-    interval_start, interval_end = entry.interval or (None, None)
-    con.execute(
-        f"insert into {MANIFEST} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, ?)",
+        f"""
+        update {MANIFEST} as m set is_current = false
+        from (
+            select unnest(?::varchar[]) as source, unnest(?::varchar[]) as file_path,
+                unnest(?::date[]) as slice_start, unnest(?::date[]) as slice_end
+        ) as k
+        where m.source = k.source and m.file_path = k.file_path and m.is_current
+            and (k.slice_start is null or (m.slice_start = k.slice_start and m.slice_end = k.slice_end))
+        """,
         [
-            key.source,
-            entry.entity,
-            key.file_path,
-            key.checksum,
-            entry.size,
-            result.file_date,
-            key.config_hash,
-            interval_start,
-            interval_end,
-            start,
-            end,
-            result.rows_read,
-            result.rows_loaded,
-            result.rows_quarantined,
-            json.dumps(result.quarantined_by_reason, sort_keys=True),
-            list(result.new_columns),
-            result.status,
-            entry.loaded_at,
-            entry.run_id,
+            [k.source for k in keys],
+            [k.file_path for k in keys],
+            [k.slice[0] if k.slice else None for k in keys],
+            [k.slice[1] if k.slice else None for k in keys],
         ],
     )
+    columns: list[tuple[str, list[object]]] = [
+        ("varchar", [e.key.source for e in entries]),
+        ("varchar", [e.entity for e in entries]),
+        ("varchar", [e.key.file_path for e in entries]),
+        ("varchar", [e.key.checksum for e in entries]),
+        ("bigint", [e.size for e in entries]),
+        ("date", [e.result.file_date for e in entries]),
+        ("varchar", [e.key.config_hash for e in entries]),
+        ("date", [e.interval[0] if e.interval else None for e in entries]),
+        ("date", [e.interval[1] if e.interval else None for e in entries]),
+        ("date", [e.key.slice[0] if e.key.slice else None for e in entries]),
+        ("date", [e.key.slice[1] if e.key.slice else None for e in entries]),
+        ("bigint", [e.result.rows_read for e in entries]),
+        ("bigint", [e.result.rows_loaded for e in entries]),
+        ("bigint", [e.result.rows_quarantined for e in entries]),
+        ("varchar", [json.dumps(e.result.quarantined_by_reason, sort_keys=True) for e in entries]),
+        ("varchar[]", [list(e.result.new_columns) for e in entries]),
+        ("varchar", [e.result.status for e in entries]),
+        ("timestamp", [e.loaded_at for e in entries]),
+        ("varchar", [e.run_id for e in entries]),
+    ]
+    selected = [f"unnest(?::{kind}[])" for kind, _ in columns]
+    # is_current comes after the status, as in MANIFEST_COLUMNS.
+    selected.insert(17, "true")
+    con.execute(f"insert into {MANIFEST} select {', '.join(selected)}", [values for _, values in columns])

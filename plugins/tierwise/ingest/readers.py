@@ -181,9 +181,19 @@ def create_files_table(con: duckdb.DuckDBPyConnection, files: list[BatchFile], o
         "file_date date, cutoff date, sliced boolean, line_offset integer, first_ord bigint, "
         "reparsed boolean, physical_lines bigint)"
     )
-    con.executemany(
-        f"insert into {FILES} values (?, ?, ?, ?, ?, ?, ?, null, false, null)",
-        [[f.index, f.path, f.checksum, f.file_date, f.cutoff, f.sliced, offset] for f in files],
+    # One statement for the whole batch: executemany pays a round trip per file.
+    con.execute(
+        f"insert into {FILES} select unnest(?::integer[]), unnest(?::varchar[]), unnest(?::varchar[]), "
+        "unnest(?::date[]), unnest(?::date[]), unnest(?::boolean[]), ?, null, false, null",
+        [
+            [f.index for f in files],
+            [f.path for f in files],
+            [f.checksum for f in files],
+            [f.file_date for f in files],
+            [f.cutoff for f in files],
+            [f.sliced for f in files],
+            offset,
+        ],
     )
 
 
@@ -284,8 +294,11 @@ def _account_for_lines(
     for f in files:
         total = counted.get(f.path, 0) if f.lines is None else f.lines - lines.preamble_non_empty(fmt, f.path)
         expected[f.path] = max(total - (1 if fmt.header and total else 0), 0)
-    con.executemany(
-        f"update {FILES} set physical_lines = ? where path = ?", [[n, p] for p, n in expected.items()]
+    con.execute(
+        f"update {FILES} set physical_lines = e.n "
+        "from (select unnest(?::varchar[]) as path, unnest(?::bigint[]) as n) as e "
+        f"where {FILES}.path = e.path",
+        [list(expected), list(expected.values())],
     )
     for index, path in _unaccounted(con, names):
         covered = _reparse_file(con, fmt, index, path, names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -60,6 +61,25 @@ def delete_previous(con: duckdb.DuckDBPyConnection, target: Target, file: BatchF
         f"and _source_line not in (select _source_line from {raw} where _source_file = ?)",
         [target.source, file.path, file.path],
     )
+
+
+def delete_previous_all(con: duckdb.DuckDBPyConnection, target: Target, files: Sequence[BatchFile]) -> None:
+    """:func:`delete_previous` for many files: whole files in one statement per table.
+
+    A batch that replaces hundreds of daily files (a changed config) would otherwise scan raw
+    three times per file.
+    """
+    whole = [f.path for f in files if not (f.sliced and target.interval)]
+    for file in files:
+        if file.sliced and target.interval:
+            delete_previous(con, target, file)
+    if not whole:
+        return
+    listed = "(select unnest(?::varchar[]))"
+    con.execute(f"delete from {raw_table(target.entity)} where _source_file in {listed}", [whole])
+    con.execute(f"delete from {quarantine_table(target.entity)} where _source_file in {listed}", [whole])
+    # Raw holds no row of these files any more: every drifted column of theirs goes.
+    con.execute(f"delete from {EXTRA} where source = ? and _source_file in {listed}", [target.source, whole])
 
 
 def _slice_date(target: Target) -> str:

@@ -129,3 +129,46 @@ def test_a_file_no_longer_listed_stays_in_the_history_only(con: duckdb.DuckDBPyC
     assert current(con) == []
     assert manifest.seen_before(con, OLD)
     assert not manifest.already_loaded(con, key())
+
+
+def test_one_lookup_answers_for_many_files_as_the_single_queries_do(con: duckdb.DuckDBPyConnection) -> None:
+    day_2, day_3 = "/exports/old/orders_2024-01-02.csv", "/exports/old/orders_2024-01-03.csv"
+    record(con, key())
+    record(con, key(path=day_2, slice_=JAN_1))
+    record(con, key(path=day_3))
+    asked = [key(checksum="c2"), key(path=NEW), key(path=day_2, slice_=JAN_1), key(path=day_3, config="h2")]
+    known = manifest.lookup(con, asked)
+    for one in asked:
+        assert known[one.file_path].loaded == manifest.already_loaded(con, one)
+        assert known[one.file_path].moved_from(one.file_path, lambda path: True) == manifest.moved_from(
+            con, one, lambda path: True
+        )
+    assert [known[one.file_path].loaded for one in asked] == [False, False, True, False]
+    assert known[OLD] == manifest.KnownFile(loaded=False, seen=True, same_content=())
+    assert known[NEW] == manifest.KnownFile(loaded=False, seen=False, same_content=(OLD,))
+    assert known[NEW].moved_from(NEW, lambda path: path == OLD) == OLD
+    assert known[NEW].moved_from(NEW, lambda path: False) is None  # a copy: both exist
+    assert manifest.lookup(con, []) == {}
+
+
+def test_recording_a_batch_at_once_supersedes_as_one_by_one_does(con: duckdb.DuckDBPyConnection) -> None:
+    record(con, key(slice_=JAN_1), "r1")
+    record(con, key(path=NEW), "r1")
+    entries = [
+        ManifestEntry(
+            k,
+            "orders",
+            9,
+            FileResult(k.file_path, LOADED, None, k.checksum),
+            k.slice,
+            datetime(2024, 1, 3),
+            "r2",
+        )
+        for k in (key(checksum="c2", slice_=JAN_2), key(path=NEW, checksum="c3"))
+    ]
+    manifest.record_all(con, entries)
+    assert current(con) == [
+        (NEW, "c3", None, "r2"),
+        (OLD, "c1", date(2024, 1, 1), "r1"),
+        (OLD, "c2", date(2024, 1, 2), "r2"),
+    ]

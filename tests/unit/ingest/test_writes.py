@@ -16,7 +16,7 @@ from tierwise.ingest.files import SourceFile, inspect_content
 from tierwise.ingest.mapping import RESULT, create_result, create_typed_view, mark_duplicates, plan_fields
 from tierwise.ingest.readers import BatchFile, Staged, columns_of, stage_batch
 from tierwise.ingest.tables import ensure_tables
-from tierwise.ingest.writes import Counts, Target, delete_previous, insert_rows
+from tierwise.ingest.writes import Counts, Target, delete_previous, delete_previous_all, insert_rows
 from tierwise.schema import ORDERS
 
 HEADER = "order_id,customer_id,ordered_at,status,currency,gross_amount,channel\n"
@@ -107,8 +107,9 @@ def test_rows_that_do_not_add_up_write_nothing_and_fail(
         insert_rows(con, TARGET, staged.raw_line_sql, ())
 
 
+@pytest.mark.parametrize("at_once", [False, True], ids=["one file", "a batch of files"])
 def test_a_reload_deletes_what_the_earlier_load_of_the_file_wrote(
-    con: duckdb.DuckDBPyConnection, tmp_path: Path, make_config: Callable[..., SourceConfig]
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, make_config: Callable[..., SourceConfig], at_once: bool
 ) -> None:
     config = make_config()
     rows = (
@@ -120,8 +121,12 @@ def test_a_reload_deletes_what_the_earlier_load_of_the_file_wrote(
         "insert into ops.extra_columns (source, _source_file, _source_line) values ('lookup', ?, 2)",
         [file.path],
     )
-    delete_previous(con, TARGET, file)
-    assert con.execute("select count(*) from raw.orders").fetchone() == (0,)
+    con.execute("insert into raw.orders (order_id, _source_file) values ('O9', 'other.csv')")
+    if at_once:
+        delete_previous_all(con, TARGET, [file])
+    else:
+        delete_previous(con, TARGET, file)
+    assert con.execute("select order_id from raw.orders").fetchall() == [("O9",)]
     assert con.execute("select count(*) from quarantine.orders").fetchone() == (0,)
     assert con.execute("select source from ops.extra_columns").fetchall() == [("lookup",)]
 
