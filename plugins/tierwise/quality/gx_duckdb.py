@@ -28,6 +28,7 @@ a failing row can still be found in the warehouse.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -173,9 +174,11 @@ class _CompoundColumnsCount(MulticolumnMapMetricProvider):
     """``compound_columns.count`` on DuckDB: each row's key with a count above 1 only where duplicated.
 
     GX's SQL version (``CompoundColumnsUnique``) joins every row to the count of every key, a
-    hash table as large as the table (the costliest query of the raw gate, GBs at 10M orders).
-    This one joins the rows to the duplicated keys only (``having count(*) > 1``: none in clean
-    data) and gives the others a count of 1. The relation is the same row for row: GX's inner
+    hash table as large as the table, and every metric built on it (the unexpected count, then
+    the failing rows) groups the whole table again: the costliest queries of the raw gate.
+    Here the duplicated keys (``having count(*) > 1``: none in clean data) are grouped once per
+    expectation into a temporary table of the run's connection, and the rows are left-joined
+    to it, the others getting a count of 1. The relation is the same row for row: GX's inner
     join drops a row with a NULL in any key column, the ``is not null`` filter here does too, and
     a key's count is the same. So ``expect_compound_columns_to_be_unique`` finds the same rows.
     """
@@ -191,11 +194,11 @@ class _CompoundColumnsCount(MulticolumnMapMetricProvider):
             .where(*(sa.column(name).is_not(None) for name in names))
             .alias("original_table_clause")
         )
-        duplicated = (
+        duplicated = _materialized(
             sa.select(*(rows.c[name] for name in names), sa.func.count().label("_num_rows"))
             .group_by(*(rows.c[name] for name in names))
-            .having(sa.func.count() > 1)
-            .alias("group_counts_subquery")
+            .having(sa.func.count() > 1),
+            kwargs["_sqlalchemy_engine"],
         )
         keys_match = sa.and_(*(duplicated.c[name] == rows.c[name] for name in names))
         return (
@@ -203,6 +206,25 @@ class _CompoundColumnsCount(MulticolumnMapMetricProvider):
             .select_from(rows.outerjoin(duplicated, keys_match))
             .alias("records_with_grouped_column_counts_subquery")
         )
+
+
+def _materialized(query: sa.Select[Any], engine: sa.Engine) -> sa.FromClause:
+    """``query`` computed once into a temporary table of the bound run's connection.
+
+    Temporary tables belong to one DuckDB connection: the run's persistent connection holds it
+    (and the snapshot every metric reads) until ``release`` closes it. Outside a bound run (an
+    engine GX made itself), the query stays a subquery.
+    """
+    bound = bound_execution_engine()
+    if bound is None or bound.engine is not engine:
+        return query.alias("group_counts_subquery")
+    name = f"tw_duplicated_keys_{uuid.uuid4().hex}"
+    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    with bound.get_connection() as connection:
+        connection.execute(sa.text(f"create temporary table {name} as {compiled}"))
+    return sa.table(name, *(sa.column(column.name) for column in query.selected_columns)).alias(
+        "group_counts_subquery"
+    )
 
 
 class TierwiseDuckDBDatasource(SQLDatasource):
