@@ -176,8 +176,8 @@ class _CompoundColumnsCount(MulticolumnMapMetricProvider):
     GX's SQL version (``CompoundColumnsUnique``) joins every row to the count of every key, a
     hash table as large as the table, and every metric built on it (the unexpected count, then
     the failing rows) groups the whole table again: the costliest queries of the raw gate.
-    Here the duplicated keys (``having count(*) > 1``: none in clean data) are grouped once per
-    expectation into a temporary table of the run's connection, and the rows are left-joined
+    Here the duplicated keys (``having count(*) > 1``: none in clean data) are found once per
+    expectation, by hash first, into a temporary table of the run's connection, and the rows are left-joined
     to it, the others getting a count of 1. The relation is the same row for row: GX's inner
     join drops a row with a NULL in any key column, the ``is not null`` filter here does too, and
     a key's count is the same. So ``expect_compound_columns_to_be_unique`` finds the same rows.
@@ -194,9 +194,15 @@ class _CompoundColumnsCount(MulticolumnMapMetricProvider):
             .where(*(sa.column(name).is_not(None) for name in names))
             .alias("original_table_clause")
         )
+        keys = [rows.c[name] for name in names]
+        # Grouping one 64-bit hash per row is far cheaper than grouping the key's strings; only
+        # the rows of a repeated hash (the duplicates, and any collision) are grouped by key.
+        digest = sa.func.hash(*keys)
+        repeated = sa.select(digest).select_from(rows).group_by(digest).having(sa.func.count() > 1)
         duplicated = _materialized(
-            sa.select(*(rows.c[name] for name in names), sa.func.count().label("_num_rows"))
-            .group_by(*(rows.c[name] for name in names))
+            sa.select(*keys, sa.func.count().label("_num_rows"))
+            .where(digest.in_(repeated.scalar_subquery()))
+            .group_by(*keys)
             .having(sa.func.count() > 1),
             kwargs["_sqlalchemy_engine"],
         )
