@@ -219,3 +219,25 @@ def test_compound_uniqueness_counts_what_gx_counts(gx: Any, tmp_path: Path) -> N
     assert result.result["unexpected_count"] == 5
     keys = sorted(tuple(row.values()) for row in result.result["unexpected_list"])
     assert keys == [*[("a.csv", "O2", 1, 1)] * 2, *[("b.csv", "O3", 1, 1)] * 3]
+
+
+def test_a_set_of_strings_is_checked_as_gx_checks_it(gx: Any, tmp_path: Path) -> None:
+    """The DuckDB in_set (a hash lookup in a VALUES list) counts what GX's IN list counts.
+
+    NULL values are not checked, a None in the set matches nothing, and a set of numbers
+    keeps GX's own SQL.
+    """
+    from tierwise.quality.gx_duckdb import bind_warehouse
+
+    with duckdb.connect(str(tmp_path / "versions.duckdb")) as con, bind_warehouse(con):
+        con.execute(VERSIONS)
+        batch = _raw_batch(gx, "versions")
+        gxe = gx.expectations
+        in_set = batch.validate(
+            gxe.ExpectColumnValuesToBeInSet(column="order_id", value_set=["O1", "O3", None]),
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_source_file"]},
+        )
+        numbers = batch.validate(gxe.ExpectColumnValuesToBeInSet(column="line_no", value_set=[2]))
+    assert (in_set.result["unexpected_count"], in_set.result["missing_count"]) == (2, 4)
+    assert in_set.result["unexpected_list"] == ["O2", "O2"]
+    assert numbers.result["unexpected_count"] == 10
