@@ -78,19 +78,20 @@ def test_fetch_after_connection_close_is_empty_on_duckdb_engine(stock_warehouse:
     engine.dispose()
 
 
+def _raw_batch(gx: Any, table: str) -> Any:
+    """The whole of ``raw.<table>`` through a tierwise_duckdb source (inside bind_warehouse)."""
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_tierwise_duckdb(name="raw", database_schema="raw")
+    asset = source.add_table_asset(name=table, table_name=table)
+    return asset.add_batch_definition_whole_table("all").get_batch()
+
+
 @pytest.fixture(scope="module")
 def bound(gx: Any, warehouse: Path) -> Iterator[tuple[Any, duckdb.DuckDBPyConnection]]:
     from tierwise.quality.gx_duckdb import bind_warehouse
 
     with duckdb.connect(str(warehouse)) as con, bind_warehouse(con, {"tw_limit": 998}):
-        context = gx.get_context(mode="ephemeral")
-        source = context.data_sources.add_tierwise_duckdb(name="raw", database_schema="raw")
-        batch = (
-            source.add_table_asset(name="orders", table_name="orders")
-            .add_batch_definition_whole_table("all")
-            .get_batch()
-        )
-        yield batch, con
+        yield _raw_batch(gx, "orders"), con
 
 
 def test_adapter_returns_the_metrics_duckdb_computes(
@@ -181,3 +182,62 @@ def test_duckdb_type_names_map_to_sqlalchemy_types(warehouse: Path) -> None:
     assert isinstance(sa_type(dialect, "VARCHAR"), sa.String)
     assert isinstance(sa_type(dialect, "VARCHAR[]"), sa.types.NullType)
     assert [sql_literal(v) for v in (0.3, 7, True, "it's")] == ["0.3", "7", "true", "'it''s'"]
+
+
+VERSIONS = """
+create schema raw;
+create table raw.versions as
+select * from (values
+    ('a.csv', 'O1', 1, 1), ('a.csv', 'O1', 1, 2),                         -- unique
+    ('a.csv', 'O2', 1, 1), ('a.csv', 'O2', 1, 1),                         -- twice
+    ('b.csv', 'O3', 1, 1), ('b.csv', 'O3', 1, 1), ('b.csv', 'O3', 1, 1),  -- three times
+    ('a.csv', 'O3', 1, 1),                                                -- same key, other file
+    ('b.csv', null, 1, 1), ('b.csv', null, 1, 1),                         -- NULL in the key
+    (null, null, null, null), (null, null, null, null)                    -- all NULL: ignored
+) as v(_source_file, order_id, line_no, version)
+"""
+
+
+def test_compound_uniqueness_counts_what_gx_counts(gx: Any, tmp_path: Path) -> None:
+    """The DuckDB compound_columns.count (duplicated keys only) finds the rows GX's join finds.
+
+    GX's SQL metric inner-joins each row to its key's count: a row with a NULL in its key
+    matches nothing, so it is never a duplicate; rows whose whole key is NULL are ignored.
+    """
+    from tierwise.quality.gx_duckdb import bind_warehouse
+
+    with duckdb.connect(str(tmp_path / "versions.duckdb")) as con, bind_warehouse(con):
+        con.execute(VERSIONS)
+        result = _raw_batch(gx, "versions").validate(
+            gx.expectations.ExpectCompoundColumnsToBeUnique(
+                column_list=["_source_file", "order_id", "line_no", "version"]
+            ),
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["order_id"]},
+        )
+    assert not result.success
+    assert (result.result["element_count"], result.result["missing_count"]) == (12, 2)
+    assert result.result["unexpected_count"] == 5
+    keys = sorted(tuple(row.values()) for row in result.result["unexpected_list"])
+    assert keys == [*[("a.csv", "O2", 1, 1)] * 2, *[("b.csv", "O3", 1, 1)] * 3]
+
+
+def test_a_set_of_strings_is_checked_as_gx_checks_it(gx: Any, tmp_path: Path) -> None:
+    """The DuckDB in_set (a hash lookup in a VALUES list) counts what GX's IN list counts.
+
+    NULL values are not checked, a None in the set matches nothing, and a set of numbers
+    keeps GX's own SQL.
+    """
+    from tierwise.quality.gx_duckdb import bind_warehouse
+
+    with duckdb.connect(str(tmp_path / "versions.duckdb")) as con, bind_warehouse(con):
+        con.execute(VERSIONS)
+        batch = _raw_batch(gx, "versions")
+        gxe = gx.expectations
+        in_set = batch.validate(
+            gxe.ExpectColumnValuesToBeInSet(column="order_id", value_set=["O1", "O3", None]),
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_source_file"]},
+        )
+        numbers = batch.validate(gxe.ExpectColumnValuesToBeInSet(column="line_no", value_set=[2]))
+    assert (in_set.result["unexpected_count"], in_set.result["missing_count"]) == (2, 4)
+    assert in_set.result["unexpected_list"] == ["O2", "O2"]
+    assert numbers.result["unexpected_count"] == 10

@@ -28,6 +28,7 @@ from tierwise.exceptions import ConfigError, ValidationRunError
 from tierwise.masking import get_logger
 from tierwise.quality import outcomes, store
 from tierwise.quality.docs_index import validation_statuses, write_offline_index
+from tierwise.quality.gx_loading import gx_context, import_gx
 from tierwise.quality.parameters import RunParameters, marts_parameters, raw_parameters
 from tierwise.quality.project import DATA_DOCS_SITE, GX_DIR, checkpoint_name, register_data_source_types
 from tierwise.quality.report import ExpectationResult, GateReport
@@ -183,14 +184,13 @@ def _run_checkpoint(
 ) -> list[ExpectationResult]:
     settings = run.settings
     quiet_gx_logging(settings.log_dir)  # before the import: GX logs while it loads
-    import great_expectations as gx
-
+    gx = import_gx()
     register_data_source_types()
     binding = _binding(con, data, params)
     with binding.bind, warnings.catch_warnings():
         # GX's deprecation chatter would land in every task log; its log file keeps the detail.
         warnings.filterwarnings("ignore", module=r"great_expectations(\.|$)")
-        context = gx.get_context(mode="file", project_root_dir=settings.expectations_dir)
+        context = gx_context(settings.expectations_dir)
         checkpoint = context.checkpoints.get(checkpoint_name(run.gate, run.engine))
         _check_parameters(checkpoint, params)
         run_identifier = gx.RunIdentifier(run_name=run.run_id, run_time=run.validated_at.replace(tzinfo=UTC))
