@@ -16,11 +16,13 @@ from tierwise.transform import (
     RUN_ID_ENV,
     BuildReport,
     NodeResult,
+    _keep_parse,
     _node_results,
     _run_results,
     dbt_args,
     dbt_env,
     dbt_errors,
+    parse_cache,
 )
 
 
@@ -161,3 +163,18 @@ def test_a_dbt_that_cannot_start_says_why_in_one_line(tierwise_env: Path) -> Non
     with pytest.raises(BuildError) as failed:
         run_dbt(ctx, "seed", select=["tier_ladder"])
     assert str(failed.value) == "dbt seed could not run: Parser Error: Memory must have a number (e.g. 1GB)"
+
+
+def test_each_warehouse_keeps_its_own_parse_of_the_project(tierwise_env: Path, tmp_path: Path) -> None:
+    """dbt drops a saved parse made against another warehouse path: one copy per target."""
+    first = run_context("r1", warehouse=tierwise_env / "a.duckdb").engine.dbt_env()
+    other = run_context("r1", warehouse=tierwise_env / "b.duckdb").engine.dbt_env()
+    again = run_context("r2", warehouse=tierwise_env / "a.duckdb").engine.dbt_env()
+    assert parse_cache(tmp_path, first) == parse_cache(tmp_path, again) != parse_cache(tmp_path, other)
+    written = tmp_path / "partial_parse.msgpack"
+    written.write_bytes(b"parsed")
+    _keep_parse(written, parse_cache(tmp_path, first))
+    assert parse_cache(tmp_path, first).read_bytes() == b"parsed"
+    assert [path.name for path in parse_cache(tmp_path, first).parent.iterdir()] == [
+        parse_cache(tmp_path, first).name
+    ]
