@@ -80,6 +80,8 @@ INVOCATION_ENV = "DBT_ENV_CUSTOM_ENV_TIERWISE_INVOCATION"
 # new one to its target folder whatever the flag says.
 PARTIAL_PARSE_ENV = "DBT_PARTIAL_PARSE_FILE_PATH"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Warehouses whose parse is kept (about 1.4 MB each): the DAG's, a developer's, the bench's.
+KEPT_PARSES = 8
 _TIMESTAMP = re.compile(r"^\d{2}:\d{2}:\d{2}\s+")
 
 
@@ -247,14 +249,32 @@ def _mtime(path: Path) -> int | None:
         return None
 
 
+def _copy_to_read(kept: Path, invocation: str) -> Path | None:
+    """A copy of the kept parse for this dbt process alone, or None when there is none.
+
+    dbt refuses to start when the file its flag names is missing, and another build may
+    prune ``kept`` (:func:`_keep_parse`) while this one runs.
+    """
+    try:
+        reading = kept.with_name(f"{kept.stem}.{invocation}.read")
+        reading.write_bytes(kept.read_bytes())
+    except OSError:
+        return None
+    return reading
+
+
 def _keep_parse(written: Path, kept: Path) -> None:
     """Copy the parse dbt just wrote to ``kept``, whole or not at all (a build of another
-    warehouse may read it at the same time). A copy that fails only costs the next full parse."""
+    warehouse may read it at the same time), and drop all but the newest KEPT_PARSES (a test
+    suite builds a warehouse per test). A copy that fails only costs the next full parse."""
     try:
         kept.parent.mkdir(parents=True, exist_ok=True)
         partial = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
         partial.write_bytes(written.read_bytes())
         partial.replace(kept)
+        newest_first = sorted(kept.parent.glob("*.msgpack"), key=lambda path: _mtime(path) or 0, reverse=True)
+        for stale in newest_first[KEPT_PARSES:]:
+            stale.unlink(missing_ok=True)
     except OSError as error:
         log.info("dbt's parse not kept for the next build: %s", error)
 
@@ -287,11 +307,16 @@ def run_dbt(
     )
     env = dbt_env(ctx, as_of_date)
     saved_parse = parse_cache(target, ctx.engine.dbt_env())
-    if saved_parse.is_file():
-        env[PARTIAL_PARSE_ENV] = str(saved_parse)
+    reading = _copy_to_read(saved_parse, env[INVOCATION_ENV])
+    if reading:
+        env[PARTIAL_PARSE_ENV] = str(reading)
     written = target / PARTIAL_PARSE_FILE
     before = _mtime(written)
-    outcome = ctx.engine.exclusive(lambda: _invoke(args, env, target, ctx.engine))
+    try:
+        outcome = ctx.engine.exclusive(lambda: _invoke(args, env, target, ctx.engine))
+    finally:
+        if reading:
+            reading.unlink(missing_ok=True)
     if _mtime(written) != before:
         _keep_parse(written, saved_parse)
     report = BuildReport(

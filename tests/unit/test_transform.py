@@ -13,9 +13,11 @@ from tierwise.context import RunContext
 from tierwise.transform import (
     AS_OF_ENV,
     INVOCATION_ENV,
+    KEPT_PARSES,
     RUN_ID_ENV,
     BuildReport,
     NodeResult,
+    _copy_to_read,
     _keep_parse,
     _node_results,
     _run_results,
@@ -178,3 +180,9 @@ def test_each_warehouse_keeps_its_own_parse_of_the_project(tierwise_env: Path, t
     assert [path.name for path in parse_cache(tmp_path, first).parent.iterdir()] == [
         parse_cache(tmp_path, first).name
     ]
+    reading = _copy_to_read(parse_cache(tmp_path, first), "inv1")
+    assert reading is not None and reading.read_bytes() == b"parsed"
+    assert _copy_to_read(parse_cache(tmp_path, other), "inv2") is None  # nothing kept: a full parse
+    for number in range(KEPT_PARSES + 3):  # a test suite's many warehouses: the newest are kept
+        _keep_parse(written, tmp_path / "partial_parse" / f"{number:02d}.msgpack")
+    assert len(list((tmp_path / "partial_parse").glob("*.msgpack"))) == KEPT_PARSES
