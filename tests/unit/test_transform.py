@@ -12,6 +12,7 @@ from tests.support import run_context, settings
 from tierwise.context import RunContext
 from tierwise.transform import (
     AS_OF_ENV,
+    BLAS_THREADS_ENV,
     INVOCATION_ENV,
     KEPT_PARSES,
     RUN_ID_ENV,
@@ -49,15 +50,19 @@ def test_the_run_reaches_dbt_through_the_dbt_process_environment_only(
     tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(AS_OF_ENV, "1999-01-31")
+    monkeypatch.delenv(BLAS_THREADS_ENV, raising=False)
     before = dict(os.environ)
     ctx = run_context("r1", warehouse=tierwise_env / "w.duckdb")
     env = dbt_env(ctx, date(2025, 12, 31))
     assert (env[AS_OF_ENV], env[RUN_ID_ENV]) == ("2025-12-31", "r1")
     assert env["TIERWISE_WAREHOUSE"] == str(tierwise_env / "w.duckdb")
     assert env["TIERWISE_DBT_TARGET"] == "duckdb" and env["TIERWISE_DBT_THREADS"] == "2"
+    assert env[BLAS_THREADS_ENV] == "1"
     # No date: dbt takes the latest order date, not one left in this process's environment.
     assert AS_OF_ENV not in dbt_env(ctx, None)
     assert dict(os.environ) == before
+    monkeypatch.setenv(BLAS_THREADS_ENV, "4")  # a user's own choice stays
+    assert dbt_env(ctx, None)[BLAS_THREADS_ENV] == "4"
 
 
 def test_node_results_from_run_results_json() -> None:
