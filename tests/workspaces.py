@@ -75,6 +75,9 @@ def copy_home(template: Path, dest: Path) -> pytest.MonkeyPatch:
     copy parsing its own project costs a few seconds.
     """
     shutil.copytree(
-        template, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("partial_parse.msgpack")
+        template,
+        dest,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("partial_parse.msgpack", "partial_parse"),
     )
     return home_patch(dest)

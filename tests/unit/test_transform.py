@@ -12,15 +12,20 @@ from tests.support import run_context, settings
 from tierwise.context import RunContext
 from tierwise.transform import (
     AS_OF_ENV,
+    BLAS_THREADS_ENV,
     INVOCATION_ENV,
+    KEPT_PARSES,
     RUN_ID_ENV,
     BuildReport,
     NodeResult,
+    _copy_to_read,
+    _keep_parse,
     _node_results,
     _run_results,
     dbt_args,
     dbt_env,
     dbt_errors,
+    parse_cache,
 )
 
 
@@ -45,15 +50,19 @@ def test_the_run_reaches_dbt_through_the_dbt_process_environment_only(
     tierwise_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(AS_OF_ENV, "1999-01-31")
+    monkeypatch.delenv(BLAS_THREADS_ENV, raising=False)
     before = dict(os.environ)
     ctx = run_context("r1", warehouse=tierwise_env / "w.duckdb")
     env = dbt_env(ctx, date(2025, 12, 31))
     assert (env[AS_OF_ENV], env[RUN_ID_ENV]) == ("2025-12-31", "r1")
     assert env["TIERWISE_WAREHOUSE"] == str(tierwise_env / "w.duckdb")
     assert env["TIERWISE_DBT_TARGET"] == "duckdb" and env["TIERWISE_DBT_THREADS"] == "2"
+    assert env[BLAS_THREADS_ENV] == "1"
     # No date: dbt takes the latest order date, not one left in this process's environment.
     assert AS_OF_ENV not in dbt_env(ctx, None)
     assert dict(os.environ) == before
+    monkeypatch.setenv(BLAS_THREADS_ENV, "4")  # a user's own choice stays
+    assert dbt_env(ctx, None)[BLAS_THREADS_ENV] == "4"
 
 
 def test_node_results_from_run_results_json() -> None:
@@ -161,3 +170,24 @@ def test_a_dbt_that_cannot_start_says_why_in_one_line(tierwise_env: Path) -> Non
     with pytest.raises(BuildError) as failed:
         run_dbt(ctx, "seed", select=["tier_ladder"])
     assert str(failed.value) == "dbt seed could not run: Parser Error: Memory must have a number (e.g. 1GB)"
+
+
+def test_each_warehouse_keeps_its_own_parse_of_the_project(tierwise_env: Path, tmp_path: Path) -> None:
+    """dbt drops a saved parse made against another warehouse path: one copy per target."""
+    first = run_context("r1", warehouse=tierwise_env / "a.duckdb").engine.dbt_env()
+    other = run_context("r1", warehouse=tierwise_env / "b.duckdb").engine.dbt_env()
+    again = run_context("r2", warehouse=tierwise_env / "a.duckdb").engine.dbt_env()
+    assert parse_cache(tmp_path, first) == parse_cache(tmp_path, again) != parse_cache(tmp_path, other)
+    written = tmp_path / "partial_parse.msgpack"
+    written.write_bytes(b"parsed")
+    _keep_parse(written, parse_cache(tmp_path, first))
+    assert parse_cache(tmp_path, first).read_bytes() == b"parsed"
+    assert [path.name for path in parse_cache(tmp_path, first).parent.iterdir()] == [
+        parse_cache(tmp_path, first).name
+    ]
+    reading = _copy_to_read(parse_cache(tmp_path, first), "inv1")
+    assert reading is not None and reading.read_bytes() == b"parsed"
+    assert _copy_to_read(parse_cache(tmp_path, other), "inv2") is None  # nothing kept: a full parse
+    for number in range(KEPT_PARSES + 3):  # a test suite's many warehouses: the newest are kept
+        _keep_parse(written, tmp_path / "partial_parse" / f"{number:02d}.msgpack")
+    assert len(list((tmp_path / "partial_parse").glob("*.msgpack"))) == KEPT_PARSES

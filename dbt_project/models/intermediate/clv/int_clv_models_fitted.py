@@ -116,30 +116,44 @@ def bgnbd_negative_log_likelihood(log_params, frequency, recency, age, weights, 
     return -np.sum(weights * log_likelihood), -gradient
 
 
-def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights, counts=None):
+def gamma_gamma_rows(frequency, monetary):
+    """The parameter-free terms of each row of the Gamma-Gamma likelihood: log spend per
+    purchase, log purchase count and total spend.
+
+    Computed once per fit instead of in every evaluation: the repeat buyers barely collapse
+    (their spend is a continuous amount), so each evaluation works on every one of them.
+    The same values as computed inline, so the fit is unchanged to the last bit.
+    """
+    return np.log(monetary), np.log(frequency), frequency * monetary
+
+
+def gamma_gamma_negative_log_likelihood(log_params, frequency, monetary, weights, counts=None, rows=None):
     """Negative Gamma-Gamma log-likelihood of the mean spend (Fader & Hardie 2013) and its gradient.
 
     The gradient is analytic, with respect to the log-parameters, as for BG/NBD.
-    counts: distinct_counts(frequency), computed once per fit.
+    counts: distinct_counts(frequency), rows: gamma_gamma_rows(frequency, monetary), each
+    computed once per fit.
     """
     p, q, v = np.exp(log_params)
     levels, row = counts if counts is not None else distinct_counts(frequency)
+    log_monetary, log_frequency, spend = rows if rows is not None else gamma_gamma_rows(frequency, monetary)
     px = p * frequency
-    log_total = np.log(v + frequency * monetary)
+    total = v + spend
+    log_total = np.log(total)
     log_likelihood = (
         (special.gammaln(p * levels + q) - special.gammaln(p * levels))[row]
         - special.gammaln(q)
         + q * np.log(v)
-        + (px - 1) * np.log(monetary)
-        + px * np.log(frequency)
+        + (px - 1) * log_monetary
+        + px * log_frequency
         - (px + q) * log_total
     )
     digamma_pxq = special.digamma(p * levels + q)[row]
     d_p = frequency * (
-        digamma_pxq - special.digamma(p * levels)[row] + np.log(monetary) + np.log(frequency) - log_total
+        digamma_pxq - special.digamma(p * levels)[row] + log_monetary + log_frequency - log_total
     )
     d_q = digamma_pxq - special.digamma(q) + np.log(v) - log_total
-    d_v = q / v - (px + q) / (v + frequency * monetary)
+    d_v = q / v - (px + q) / total
     gradient = np.array([p * d_p @ weights, q * d_q @ weights, v * d_v @ weights])
     return -np.sum(weights * log_likelihood), -gradient
 
@@ -318,7 +332,7 @@ def fit_gamma_gamma(summary, min_customers, max_iterations, as_of_date):
     (frequency, monetary), weights = collapse(repeaters, ("frequency", "monetary_value"))
     scales = (1.0, 1.0, max(float(np.average(monetary, weights=weights)), 1.0))
     start = np.log([1.0, 2.0, scales[2]])
-    args = (frequency, monetary, weights, distinct_counts(frequency))
+    args = (frequency, monetary, weights, distinct_counts(frequency), gamma_gamma_rows(frequency, monetary))
     objective = gamma_gamma_negative_log_likelihood
     result = minimise(objective, start, args, max_iterations, jac=True, bounds=search_bounds(scales))
     reason = degenerate_reason("gamma_gamma", GAMMA_GAMMA_PARAMETERS, scales, objective, result.x, args)
