@@ -46,8 +46,10 @@ format: install
 bench: install
 	$(BIN)/tierwise-dev bench
 
+# DuckDB at three sizes, where issue 21's targets are judged. Spark beside DuckDB is `make bench`
+# (100k); Spark at 10M orders has not been measured.
 bench-full: install
-	$(BIN)/tierwise-dev bench --sizes 100000,1000000,10000000
+	$(BIN)/tierwise-dev bench --sizes 100000,1000000,10000000 --engines duckdb
 
 clean:
 	rm -rf .airflow logs warehouse publish data/sample dbt_project/target
