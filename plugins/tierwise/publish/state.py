@@ -253,13 +253,23 @@ def count_pending(con: duckdb.DuckDBPyConnection, start: int, stop: int, op: str
 
 def window_span(con: duckdb.DuckDBPyConnection, start: int, stop: int) -> int:
     """How many planned records, sent or not, lie between the window's first and last keys."""
+    params = {"start": start, "stop": stop}
+    in_window = "select count(*) from _tw_pending where rn > $start and rn <= $stop"
+    row = con.execute(
+        f"select (select count(*) from _tw_plan) = (select count(*) from _tw_pending), ({in_window})", params
+    ).fetchone()
+    if row and row[0]:
+        # Every planned record is pending (a first publish, or an evaluation that moved every
+        # row): ranks follow the keys, so the window's own records are all there is between
+        # its first and last keys. Counting the plan's key range cost a second per batch at 10M.
+        return int(row[1])
     row = con.execute(
         """
         select count(*) from _tw_plan
         where record_key >= (select min(record_key) from _tw_pending where rn > $start and rn <= $stop)
             and record_key <= (select max(record_key) from _tw_pending where rn > $start and rn <= $stop)
         """,
-        {"start": start, "stop": stop},
+        params,
     ).fetchone()
     return int(row[0]) if row else 0
 

@@ -137,8 +137,26 @@ def tier_mix(con: Connection, ev: Evaluation) -> Section:
     )
 
 
-def _pareto_points(con: Connection) -> list[tuple[float, float]]:
-    """(cumulative customer share, cumulative value share) over customers with a positive measure."""
+def _shown_positions(count: int, most: int = PARETO_POINTS) -> list[int]:
+    """The 1-based ranks the curve is drawn through: all of them up to ``most``, else ``most``
+    evenly spaced ones and the last."""
+    if count <= most:
+        return list(range(1, count + 1))
+    step = count / most
+    return [*(int(index * step) + 1 for index in range(most)), count]
+
+
+def _pareto_points(con: Connection) -> tuple[int, list[tuple[float, float]]]:
+    """How many customers have a positive measure, and (cumulative customer share, cumulative
+    value share) over them at the ranks the chart shows.
+
+    Picked in the warehouse, not in Python: at a million customers, fetching every point cost
+    half a second of a report that draws 200 of them.
+    """
+    counted = fetch_all(con, "select count(*) from marts.customer_tiers where measure_value > 0")
+    count = int(counted[0][0]) if counted else 0
+    if not count:
+        return 0, []
     rows = fetch_all(
         con,
         """
@@ -151,18 +169,11 @@ def _pareto_points(con: Connection) -> list[tuple[float, float]]:
             where measure_value > 0
         )
         select cast(position as double) / positive, cast(running / total as double)
-        from ranked order by position
+        from ranked where position in (select unnest(?::bigint[])) order by position
         """,
+        [_shown_positions(count)],
     )
-    return [(float(x), float(y)) for x, y in rows]
-
-
-def _thin(points: Sequence[tuple[float, float]], most: int = PARETO_POINTS) -> list[tuple[float, float]]:
-    if len(points) <= most:
-        return list(points)
-    step = len(points) / most
-    kept = [points[int(index * step)] for index in range(most)]
-    return [*kept, points[-1]]
+    return count, [(float(x), float(y)) for x, y in rows]
 
 
 def _class_rows(con: Connection) -> list[tuple[Any, ...]]:
@@ -177,7 +188,7 @@ def _class_rows(con: Connection) -> list[tuple[Any, ...]]:
 
 def pareto(con: Connection, ev: Evaluation, settings: Settings) -> Section:
     """The Pareto curve of the tier measure with the A/B/C cut-offs the classes were made with."""
-    points = _pareto_points(con)
+    positive, points = _pareto_points(con)
     if not points:
         return not_yet("Pareto curve and ABC classes", "no customer has a positive measure value")
     rule_row = fetch_all(con, "select max(abc_method), max(measure_name) from marts.customer_tiers")[0]
@@ -191,7 +202,7 @@ def pareto(con: Connection, ev: Evaluation, settings: Settings) -> Section:
         for key in ("a", "b")
         if key in cutoffs
     ]
-    shown = [(0.0, 0.0), *_thin(points)]  # the curve starts at no customers, no value
+    shown = [(0.0, 0.0), *points]  # the curve starts at no customers, no value
     svg = charts.line_chart(
         [x for x, _ in shown],
         {"cumulative value share": [y for _, y in shown]},
@@ -215,7 +226,7 @@ def pareto(con: Connection, ev: Evaluation, settings: Settings) -> Section:
         ["class", "customers", "% customers", "measure value", "% value"],
         table,
         note=f"ABC method {method}, cut-offs {cut or 'unknown'} (dbt vars abc_method, abc_{method}_cutoffs); "
-        f"value is the tier measure ({measure}, var tier_measure); {len(points):,} customers with a "
+        f"value is the tier measure ({measure}, var tier_measure); {positive:,} customers with a "
         "positive value drawn.",
     )
 

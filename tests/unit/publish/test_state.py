@@ -90,6 +90,9 @@ def test_pending_records_are_numbered_in_key_order_with_their_values(
     # Ranks 1-2 span keys gone..k2, which holds the unchanged k1 as well.
     assert state.window_span(planned, 0, 2) == 3
     assert state.stage_pending(planned, SOURCE, resync=True) == 7
+    # Every planned record pending: a window spans its own records only (gone, k1; k2..k5).
+    assert state.window_span(planned, 0, 2) == 2
+    assert state.window_span(planned, 2, 6) == 4
 
 
 def test_the_diff_sample_takes_a_few_keys_of_each_kind_to_send(planned: duckdb.DuckDBPyConnection) -> None:
