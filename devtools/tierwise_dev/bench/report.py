@@ -1,7 +1,8 @@
 """The benchmark's record: machine and versions, the JSON file and its Markdown tables.
 
 ``python -m tierwise_dev.bench.report RESULTS.json`` prints the Markdown of a results file
-(what BENCHMARKS.md shows).
+(what BENCHMARKS.md shows); ``... report BEFORE.json AFTER.json`` prints, per size both runs
+measured, each stage's wall time before and after and the ratios side by side.
 """
 
 from __future__ import annotations
@@ -315,6 +316,53 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(header + body)
 
 
+COMPARED_RATIOS = (
+    "end_to_end_over_floor",
+    "pipeline_over_floor",
+    "build_over_floor",
+    "pandas_over_end_to_end",
+)
+
+
+def _wall(entry: dict[str, Any] | None) -> float | None:
+    if not entry or entry.get("skipped") or not entry.get("ok") or "wall_s" not in entry:
+        return None
+    return float(entry["wall_s"])
+
+
+def _change(before: float | None, after: float | None) -> str:
+    return f"{after / before:.2f}" if before and after else "–"
+
+
+def before_after_table(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Per size measured in both runs: each stage's seconds before and after, and after ÷ before.
+
+    Seconds from two runs meet different machine states; the ratios to the floor, each taken
+    within its own run, are the figures to compare (they close the table).
+    """
+    earlier = {size["orders"]: size for size in before["sizes"]}
+    common = [size for size in after["sizes"] if size["orders"] in earlier]
+    if not common:
+        return []
+    head = "| stage, wall seconds | " + " | ".join(
+        f"{size['orders']:,}: before → after (×)" for size in common
+    )
+    lines = [head + " |", "|---|" + "---|" * len(common)]
+    for key, label in STAGE_LABELS.items():
+        cells = []
+        for size in common:
+            old, new = _wall(earlier[size["orders"]]["stages"].get(key)), _wall(size["stages"].get(key))
+            cells.append(f"{_number(old)} → {_number(new)} ({_change(old, new)})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for key in COMPARED_RATIOS:
+        cells = [
+            f"{_number(earlier[size['orders']]['ratios'].get(key))} → {_number(size['ratios'].get(key))}"
+            for size in common
+        ]
+        lines.append(f"| {RATIO_LABELS[key]} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_results(results: dict[str, Any], out_dir: Path, stamp: str) -> Path:
     """Write ``<stamp>.json`` and ``<stamp>.md``; returns the JSON path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -329,10 +377,11 @@ def write_results(results: dict[str, Any], out_dir: Path, stamp: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    if len(args) != 1:
-        print("usage: python -m tierwise_dev.bench.report RESULTS.json", file=sys.stderr)
+    if len(args) not in (1, 2):
+        print("usage: python -m tierwise_dev.bench.report RESULTS.json [AFTER.json]", file=sys.stderr)
         return 2
-    print(render_markdown(json.loads(Path(args[0]).read_text(encoding="utf-8"))))
+    found = [json.loads(Path(arg).read_text(encoding="utf-8")) for arg in args]
+    print(render_markdown(found[0]) if len(found) == 1 else "\n".join(before_after_table(*found)))
     return 0
 
 

@@ -275,3 +275,21 @@ def test_the_report_shows_spark_beside_duckdb_and_a_failed_stage() -> None:
     checks = "\n".join(report.check_table([size]))
     assert "| Spark's marts = floor | equal (10 customers) |" in checks
     assert "pandas" not in checks
+
+
+def test_before_after_table_compares_the_sizes_both_runs_measured() -> None:
+    def run(orders: list[int], ingest: float, floor: float) -> dict[str, Any]:
+        sizes = []
+        for count in orders:
+            stages = {"ingest": _stage(ingest), "floor": _stage(floor), "build": {"skipped": True}}
+            sizes.append(
+                {"orders": count, "stages": stages, "ratios": {"end_to_end_over_floor": ingest / floor}}
+            )
+        return {"sizes": sizes}
+
+    lines = report.before_after_table(run([100, 1000], 20.0, 2.0), run([1000, 5000], 5.0, 1.0))
+    assert lines[0] == "| stage, wall seconds | 1,000: before → after (×) |"
+    assert "| ingest, 3 sources | 20.00 → 5.00 (0.25) |" in lines
+    assert "| dbt build (models + tests) | – → – (–) |" in lines
+    assert any(line.startswith("| end-to-end / floor") and "10.00 → 5.00" in line for line in lines)
+    assert report.before_after_table(run([100], 1.0, 1.0), run([1000], 1.0, 1.0)) == []
