@@ -13,18 +13,71 @@
     columns:         every column to carry through, key and version included
 #}
 {% macro tierwise_version_rows(relation, key_columns, version_column, columns) -%}
-    {#- One window pass: ordered by version then load, a row is the winning load of its
-        version when the next row starts a later version (or there is none); that next
-        row's version is then where this one ends. -#}
-    {%- set key_list = key_columns | join(', ') -%}
+    {%- if adapter.dispatch('tierwise_versions_split_single_rows', 'tierwise')() -%}
+    {#- The window sorts every row with all its columns, yet most keys have one row (a
+        clean export has one version per key): such a row is its own latest version, with
+        no end. Only the rows of keys having several rows go through the window; keys are
+        matched null-safe, as the window's partitions group a null key. -#}
+    with multi_row_keys as (
+        select {{ key_columns | join(', ') }}
+        from {{ relation }}
+        group by {{ key_columns | join(', ') }}
+        having count(*) > 1
+    ),
+
+    single_row_keys_rows as (
+        select *
+        from {{ relation }}
+        where not exists ({{ tierwise_multi_row_key_of(relation, key_columns) }})
+    ),
+
+    multi_row_keys_rows as (
+        select *
+        from {{ relation }}
+        where exists ({{ tierwise_multi_row_key_of(relation, key_columns) }})
+    )
+
+    {{ tierwise_version_columns('single_row_keys_rows', version_column, columns, 'null') }}
+    union all
+    {{ tierwise_version_window('multi_row_keys_rows', key_columns, version_column, columns) }}
+    {%- else -%}
+    {{ tierwise_version_window(relation, key_columns, version_column, columns) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Whether the engine versions single-row keys without the window (macros/spark.sql). -#}
+{% macro default__tierwise_versions_split_single_rows() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro tierwise_multi_row_key_of(relation, key_columns) -%}
+    select 1
+    from multi_row_keys
+    where
+        {%- for column in key_columns %}
+        multi_row_keys.{{ column }} is not distinct from {{ relation }}.{{ column }}{{ ' and' if not loop.last }}
+        {%- endfor %}
+{%- endmacro %}
+
+{#- The version rows' columns, from a relation with the end of each version. -#}
+{% macro tierwise_version_columns(relation, version_column, columns, valid_to) -%}
     select
         {%- for column in columns %}
         {{ column }},
         {%- endfor %}
         {{ version_column }} as valid_from,
-        next_version_at as valid_to,
-        next_version_at is null as is_latest_version
-    from (
+        {{ valid_to }} as valid_to,
+        {{ valid_to }} is null as is_latest_version
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro tierwise_version_window(relation, key_columns, version_column, columns) -%}
+    {#- One window pass: ordered by version then load, a row is the winning load of its
+        version when the next row starts a later version (or there is none); that next
+        row's version is then where this one ends. -#}
+    {%- set key_list = key_columns | join(', ') -%}
+    {%- set loads -%}
+    (
         select
             {%- for column in columns %}
             {{ column }},
@@ -35,6 +88,8 @@
             ) as next_version_at
         from {{ relation }}
     ) as loads
+    {%- endset %}
+    {{ tierwise_version_columns(loads, version_column, columns, 'next_version_at') }}
     where next_version_at is null or next_version_at > {{ version_column }}
 {%- endmacro %}
 
