@@ -108,16 +108,6 @@ def lookup(con: duckdb.DuckDBPyConnection, keys: Sequence[LoadKey]) -> dict[str,
     }
 
 
-def already_loaded(con: duckdb.DuckDBPyConnection, key: LoadKey) -> bool:
-    """The same content was loaded with the same config, for the whole file or this slice."""
-    return lookup(con, [key])[key.file_path].loaded
-
-
-def moved_from(con: duckdb.DuckDBPyConnection, key: LoadKey, gone: Callable[[str], bool]) -> str | None:
-    """See :meth:`KnownFile.moved_from`."""
-    return lookup(con, [key])[key.file_path].moved_from(key.file_path, gone)
-
-
 def relocate(con: duckdb.DuckDBPyConnection, source: str, entity: Entity, old: str, new: str) -> None:
     """Point everything ``source`` loaded from ``old`` at ``new``, without reloading.
 
@@ -140,12 +130,6 @@ def supersede(con: duckdb.DuckDBPyConnection, source: str, file_path: str) -> No
     )
 
 
-def seen_before(con: duckdb.DuckDBPyConnection, file_path: str) -> bool:
-    """Any earlier load of this path: only then can raw hold rows to replace."""
-    row = con.execute(f"select count(*) from {MANIFEST} where file_path = ?", [file_path]).fetchone()
-    return bool(row and row[0])
-
-
 @dataclass(frozen=True)
 class ManifestEntry:
     key: LoadKey
@@ -155,11 +139,6 @@ class ManifestEntry:
     interval: tuple[date, date] | None
     loaded_at: datetime
     run_id: str
-
-
-def record(con: duckdb.DuckDBPyConnection, entry: ManifestEntry) -> None:
-    """Supersede the earlier rows of this file (or slice) and add this load."""
-    record_all(con, [entry])
 
 
 def record_all(con: duckdb.DuckDBPyConnection, entries: Sequence[ManifestEntry]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 import duckdb
@@ -38,7 +38,20 @@ def record(con: duckdb.DuckDBPyConnection, load: LoadKey, run_id: str = "r1", re
         load.file_path, LOADED, date(2024, 1, 1), load.checksum, read, read - 1, 1, {"duplicate": 1}
     )
     entry = ManifestEntry(load, "orders", 120, result, load.slice, datetime(2024, 1, 2, 3, 0), run_id)
-    manifest.record(con, entry)
+    manifest.record_all(con, [entry])
+
+
+def already_loaded(con: duckdb.DuckDBPyConnection, load: LoadKey) -> bool:
+    return manifest.lookup(con, [load])[load.file_path].loaded
+
+
+def moved_from(con: duckdb.DuckDBPyConnection, load: LoadKey, gone: Callable[[str], bool]) -> str | None:
+    return manifest.lookup(con, [load])[load.file_path].moved_from(load.file_path, gone)
+
+
+def seen_before(con: duckdb.DuckDBPyConnection, path: str) -> bool:
+    """Any earlier load of ``path``, whatever its content and config."""
+    return manifest.lookup(con, [key(path=path, checksum="other", config="other")])[path].seen
 
 
 def current(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
@@ -72,21 +85,21 @@ def test_a_load_is_recorded_with_its_counts(con: duckdb.DuckDBPyConnection) -> N
 
 
 def test_the_same_content_and_config_counts_as_loaded(con: duckdb.DuckDBPyConnection) -> None:
-    assert not manifest.already_loaded(con, key())
+    assert not already_loaded(con, key())
     record(con, key())
-    assert manifest.already_loaded(con, key())
-    assert manifest.already_loaded(con, key(slice_=JAN_1))  # the whole file covers every slice
-    assert not manifest.already_loaded(con, key(checksum="c2"))
-    assert not manifest.already_loaded(con, key(config="h2"))
-    assert not manifest.already_loaded(con, key(path=NEW))
+    assert already_loaded(con, key())
+    assert already_loaded(con, key(slice_=JAN_1))  # the whole file covers every slice
+    assert not already_loaded(con, key(checksum="c2"))
+    assert not already_loaded(con, key(config="h2"))
+    assert not already_loaded(con, key(path=NEW))
 
 
 def test_a_slice_is_loaded_for_itself_only(con: duckdb.DuckDBPyConnection) -> None:
     record(con, key(slice_=JAN_1))
-    assert manifest.already_loaded(con, key(slice_=JAN_1))
-    assert not manifest.already_loaded(con, key(slice_=JAN_2))
-    assert not manifest.already_loaded(con, key(slice_=(JAN_1[0], JAN_2[1])))  # a wider slice
-    assert not manifest.already_loaded(con, key())
+    assert already_loaded(con, key(slice_=JAN_1))
+    assert not already_loaded(con, key(slice_=JAN_2))
+    assert not already_loaded(con, key(slice_=(JAN_1[0], JAN_2[1])))  # a wider slice
+    assert not already_loaded(con, key())
 
 
 def test_a_new_load_supersedes_the_earlier_rows_of_its_file_or_slice(con: duckdb.DuckDBPyConnection) -> None:
@@ -101,10 +114,10 @@ def test_a_new_load_supersedes_the_earlier_rows_of_its_file_or_slice(con: duckdb
 
 def test_a_moved_file_is_found_by_content_config_and_name(con: duckdb.DuckDBPyConnection) -> None:
     record(con, key())
-    assert manifest.moved_from(con, key(path=NEW), lambda path: path == OLD) == OLD
-    assert manifest.moved_from(con, key(path=NEW), lambda path: False) is None  # a copy: both exist
-    assert manifest.moved_from(con, key(path="/exports/new/renamed.csv"), lambda path: True) is None
-    assert manifest.moved_from(con, key(path=NEW, config="h2"), lambda path: True) is None
+    assert moved_from(con, key(path=NEW), lambda path: path == OLD) == OLD
+    assert moved_from(con, key(path=NEW), lambda path: False) is None  # a copy: both exist
+    assert moved_from(con, key(path="/exports/new/renamed.csv"), lambda path: True) is None
+    assert moved_from(con, key(path=NEW, config="h2"), lambda path: True) is None
 
 
 def test_relocating_moves_only_this_sources_rows(con: duckdb.DuckDBPyConnection) -> None:
@@ -120,18 +133,20 @@ def test_relocating_moves_only_this_sources_rows(con: duckdb.DuckDBPyConnection)
     extra = con.execute("select source, _source_file from ops.extra_columns order by 1").fetchall()
     assert extra == [("lookup", OLD), ("shop", NEW)]
     assert current(con) == [(NEW, "c1", None, "r1")]
-    assert manifest.seen_before(con, NEW) and not manifest.seen_before(con, OLD)
+    assert seen_before(con, NEW) and not seen_before(con, OLD)
 
 
 def test_a_file_no_longer_listed_stays_in_the_history_only(con: duckdb.DuckDBPyConnection) -> None:
     record(con, key())
     manifest.supersede(con, "shop", OLD)
     assert current(con) == []
-    assert manifest.seen_before(con, OLD)
-    assert not manifest.already_loaded(con, key())
+    assert seen_before(con, OLD)
+    assert not already_loaded(con, key())
 
 
-def test_one_lookup_answers_for_many_files_as_the_single_queries_do(con: duckdb.DuckDBPyConnection) -> None:
+def test_one_lookup_answers_for_many_files_as_one_lookup_per_file_does(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
     day_2, day_3 = "/exports/old/orders_2024-01-02.csv", "/exports/old/orders_2024-01-03.csv"
     record(con, key())
     record(con, key(path=day_2, slice_=JAN_1))
@@ -139,8 +154,8 @@ def test_one_lookup_answers_for_many_files_as_the_single_queries_do(con: duckdb.
     asked = [key(checksum="c2"), key(path=NEW), key(path=day_2, slice_=JAN_1), key(path=day_3, config="h2")]
     known = manifest.lookup(con, asked)
     for one in asked:
-        assert known[one.file_path].loaded == manifest.already_loaded(con, one)
-        assert known[one.file_path].moved_from(one.file_path, lambda path: True) == manifest.moved_from(
+        assert known[one.file_path].loaded == already_loaded(con, one)
+        assert known[one.file_path].moved_from(one.file_path, lambda path: True) == moved_from(
             con, one, lambda path: True
         )
     assert [known[one.file_path].loaded for one in asked] == [False, False, True, False]
