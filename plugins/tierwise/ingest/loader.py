@@ -59,7 +59,7 @@ from tierwise.ingest.report import (
 )
 from tierwise.ingest.runs import LoadRun
 from tierwise.ingest.tables import ensure_every_entity
-from tierwise.ingest.writes import Counts, delete_previous, delete_previous_all, insert_rows
+from tierwise.ingest.writes import Counts, delete_previous, insert_rows
 from tierwise.schema import ENTITIES
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ def _load_batch(
         return {batch[0].path: _load_empty(con, run, batch[0])}
     staged = _stage(con, run, batch)
     files = _batch_files(run, batch)
-    delete_previous_all(con, run.target, [f for c, f in zip(batch, files, strict=True) if c.replaced])
+    delete_previous(con, run.target, [f for c, f in zip(batch, files, strict=True) if c.replaced])
     counts, new_columns = _transform_and_write(con, run, staged, _label(batch), warnings)
     results = {
         candidate.path: _file_result(candidate, counts.get(file.index), new_columns)
@@ -424,7 +424,7 @@ def _load_empty(con: duckdb.DuckDBPyConnection, run: LoadRun, candidate: _Candid
             f"export; set files.empty_files: skip in {run.config.origin} to accept empty files"
         )
     if candidate.replaced:
-        delete_previous(con, run.target, _batch_files(run, [candidate])[0])
+        delete_previous(con, run.target, _batch_files(run, [candidate]))
     result = FileResult(
         candidate.path, EMPTY, candidate.file.file_date, candidate.stat.checksum, replaced=candidate.replaced
     )

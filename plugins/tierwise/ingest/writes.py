@@ -39,40 +39,16 @@ class Counts:
     by_reason: dict[str, int]
 
 
-def delete_previous(con: duckdb.DuckDBPyConnection, target: Target, file: BatchFile) -> None:
-    """Remove what an earlier load of this file (or of this slice of it) wrote."""
-    raw, quarantine = raw_table(target.entity), quarantine_table(target.entity)
-    if file.sliced and target.interval:
-        start, end = target.interval
-        day = _slice_date(target)
-        con.execute(
-            f"delete from {raw} where _source_file = ? and {day} >= ? and {day} < ?", [file.path, start, end]
-        )
-        con.execute(
-            f"delete from {quarantine} where _source_file = ? "
-            "and (_slice_date is null or (_slice_date >= ? and _slice_date < ?))",
-            [file.path, start, end],
-        )
-    else:
-        con.execute(f"delete from {raw} where _source_file = ?", [file.path])
-        con.execute(f"delete from {quarantine} where _source_file = ?", [file.path])
-    con.execute(
-        f"delete from {EXTRA} where source = ? and _source_file = ? "
-        f"and _source_line not in (select _source_line from {raw} where _source_file = ?)",
-        [target.source, file.path, file.path],
-    )
+def delete_previous(con: duckdb.DuckDBPyConnection, target: Target, files: Sequence[BatchFile]) -> None:
+    """Remove what earlier loads of these files (or of their slice) wrote.
 
-
-def delete_previous_all(con: duckdb.DuckDBPyConnection, target: Target, files: Sequence[BatchFile]) -> None:
-    """:func:`delete_previous` for many files: whole files in one statement per table.
-
-    A batch that replaces hundreds of daily files (a changed config) would otherwise scan raw
-    three times per file.
+    Whole files go in one statement per table: a batch that replaces hundreds of daily files
+    (a changed config) would otherwise scan raw three times per file.
     """
     whole = [f.path for f in files if not (f.sliced and target.interval)]
     for file in files:
         if file.sliced and target.interval:
-            delete_previous(con, target, file)
+            _delete_slice(con, target, file, target.interval)
     if not whole:
         return
     listed = "(select unnest(?::varchar[]))"
@@ -80,6 +56,28 @@ def delete_previous_all(con: duckdb.DuckDBPyConnection, target: Target, files: S
     con.execute(f"delete from {quarantine_table(target.entity)} where _source_file in {listed}", [whole])
     # Raw holds no row of these files any more: every drifted column of theirs goes.
     con.execute(f"delete from {EXTRA} where source = ? and _source_file in {listed}", [target.source, whole])
+
+
+def _delete_slice(
+    con: duckdb.DuckDBPyConnection, target: Target, file: BatchFile, interval: tuple[date, date]
+) -> None:
+    """The rows an earlier run of this interval wrote from a file without a date."""
+    raw, quarantine = raw_table(target.entity), quarantine_table(target.entity)
+    start, end = interval
+    day = _slice_date(target)
+    con.execute(
+        f"delete from {raw} where _source_file = ? and {day} >= ? and {day} < ?", [file.path, start, end]
+    )
+    con.execute(
+        f"delete from {quarantine} where _source_file = ? "
+        "and (_slice_date is null or (_slice_date >= ? and _slice_date < ?))",
+        [file.path, start, end],
+    )
+    con.execute(
+        f"delete from {EXTRA} where source = ? and _source_file = ? "
+        f"and _source_line not in (select _source_line from {raw} where _source_file = ?)",
+        [target.source, file.path, file.path],
+    )
 
 
 def _slice_date(target: Target) -> str:

@@ -16,7 +16,7 @@ from tierwise.ingest.files import SourceFile, inspect_content
 from tierwise.ingest.mapping import RESULT, create_result, create_typed_view, mark_duplicates, plan_fields
 from tierwise.ingest.readers import BatchFile, Staged, columns_of, stage_batch
 from tierwise.ingest.tables import ensure_tables
-from tierwise.ingest.writes import Counts, Target, delete_previous, delete_previous_all, insert_rows
+from tierwise.ingest.writes import Counts, Target, delete_previous, insert_rows
 from tierwise.schema import ORDERS
 
 HEADER = "order_id,customer_id,ordered_at,status,currency,gross_amount,channel\n"
@@ -122,10 +122,8 @@ def test_a_reload_deletes_what_the_earlier_load_of_the_file_wrote(
         [file.path],
     )
     con.execute("insert into raw.orders (order_id, _source_file) values ('O9', 'other.csv')")
-    if at_once:
-        delete_previous_all(con, TARGET, [file])
-    else:
-        delete_previous(con, TARGET, file)
+    never_loaded = replace(file, path=str(tmp_path / "orders_2024-01-02.csv"))
+    delete_previous(con, TARGET, [file, never_loaded] if at_once else [file])
     assert con.execute("select order_id from raw.orders").fetchall() == [("O9",)]
     assert con.execute("select count(*) from quarantine.orders").fetchone() == (0,)
     assert con.execute("select source from ops.extra_columns").fetchall() == [("lookup",)]
@@ -145,7 +143,7 @@ def test_an_interval_run_replaces_only_its_slice_of_a_dateless_file(
     file = export(tmp_path, config, "orders.csv", rows, None)
     insert_rows(con, TARGET, transform(con, config, file).raw_line_sql, ())
     day_two = replace(TARGET, interval=(date(2024, 1, 2), date(2024, 1, 3)))
-    delete_previous(con, day_two, replace(file, sliced=True))
+    delete_previous(con, day_two, [replace(file, sliced=True)])
     assert con.execute("select order_id from raw.orders").fetchall() == [("O1",)]
     # The malformed line belongs to no day: every slice run replaces it.
     assert con.execute("select _source_line, _slice_date from quarantine.orders").fetchall() == [
